@@ -1,0 +1,71 @@
+# `make run` starts Pounce on its embedded default; `make test` sets up and runs every check.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STATIC_STAMP := src/pounce/static/.built
+WEB_SOURCES := $(shell find web -path web/node_modules -prune -o -type f -print 2>/dev/null)
+export POUNCE_VAR_DIR ?= var
+
+.PHONY: all run install install-test web services chromium test lint typecheck imports pytest webtest bench clean
+
+all: install web
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+$(STATIC_STAMP): web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build
+	touch $@
+
+web: $(STATIC_STAMP)
+
+run: install web
+	$(BIN)/pounce migrate
+	$(BIN)/pounce demo
+	$(BIN)/pounce serve
+
+services:
+	bash scripts/services.sh
+
+chromium:
+	bash scripts/chromium.sh
+
+lint: install-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install-test
+	$(BIN)/mypy --strict src
+
+imports: install-test
+	$(BIN)/lint-imports
+
+pytest: install-test web services chromium
+	$(BIN)/pytest -q
+
+webtest: web
+	cd web && npm test
+
+test: lint typecheck imports webtest pytest
+
+bench: install-test services
+	bash bench/run.sh
+
+clean:
+	rm -rf $(VENV) web/node_modules src/pounce/static/* var .pytest_cache .mypy_cache .ruff_cache

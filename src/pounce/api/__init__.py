@@ -1,0 +1,1 @@
+"""HTTP and WebSocket edges: validate input, call services, shape responses."""

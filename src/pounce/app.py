@@ -1,0 +1,111 @@
+"""Composition root: builds the ASGI app and its runtime for one configuration."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from pounce import __version__
+from pounce.api import rest, sockets, web
+from pounce.config import Settings
+from pounce.realtime.bus import Bus, LocalBus
+from pounce.realtime.presence import LocalPresence, Presence
+from pounce.services.errors import ServiceError
+from pounce.services.runtime import Runtime
+from pounce.services.timers import Worker
+from pounce.store.db import Database, StoreUnavailable
+from pounce.store.migrate import upgrade_async
+
+log = logging.getLogger(__name__)
+
+
+def build_realtime(settings: Settings) -> tuple[Bus, Presence]:
+    """The in-process bus and presence, or Redis ones when POUNCE_REDIS_URL is set."""
+    if settings.redis_url:
+        from pounce.realtime.redis import RedisBus, RedisPresence
+
+        return RedisBus(settings.redis_url), RedisPresence(settings.redis_url)
+    return LocalBus(), LocalPresence()
+
+
+def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
+    secret = settings.resolved_secret_key()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.resolved_database_url()
+        if settings.is_sqlite and settings.run_migrations_on_start:
+            await upgrade_async(url)
+        db = Database(url, sqlite_synchronous=settings.sqlite_synchronous)
+        bus, presence = build_realtime(settings)
+        await bus.start()
+        await presence.start()
+        rt = Runtime(
+            settings=settings,
+            db=db,
+            bus=bus,
+            presence=presence,
+            secret_key=secret,
+            node_id=f"{socket.gethostname()}:{os.getpid()}",
+        )
+        app.state.runtime = rt
+        worker = Worker(rt)
+        if run_worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            await worker.stop()
+            await presence.close()
+            await bus.close()
+            await db.dispose()
+
+    app = FastAPI(
+        title="Pounce",
+        version=__version__,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.include_router(rest.router)
+    app.include_router(web.router)
+    app.add_api_websocket_route("/ws/messenger", sockets.messenger_endpoint)
+    app.add_api_websocket_route("/ws/console", sockets.console_endpoint)
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+        return rest.service_error_response(exc)
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store_down(_request: Request, _exc: StoreUnavailable) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "The database is unreachable; retry shortly.", "code": "unavailable"},
+            status_code=503,
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        rt: Runtime = request.app.state.runtime
+        checks: dict[str, Any] = {"database": await rt.db.ping()}
+        if settings.redis_url:
+            checks["redis"] = rt.bus.healthy and rt.presence.healthy
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    return app

@@ -1,0 +1,82 @@
+"""Settings read from `POUNCE_*` environment variables and `.env`."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "secret", "placeholder", "xxx", "your-secret-key"}
+)
+
+
+class ConfigError(ValueError):
+    """The configuration is unusable; the message says which setting and why."""
+
+
+class Settings(BaseSettings):
+    """Everything the server needs to start; built once by the CLI or a test."""
+
+    model_config = SettingsConfigDict(env_prefix="POUNCE_", env_file=".env", extra="ignore")
+
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = None
+    unanswered_seconds: float = Field(default=90.0, gt=0)
+    session_days: int = Field(default=14, ge=1)
+    cookie_secure: bool = False
+    json_logs: bool = False
+    messenger_compression: bool = False
+    run_migrations_on_start: bool = True
+    sqlite_synchronous: str = "FULL"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _empty_redis_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("sqlite_synchronous")
+    @classmethod
+    def _known_sync_mode(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError("must be one of OFF, NORMAL, FULL, EXTRA")
+        return value
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.var_dir / 'pounce.db').resolve()}"
+
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once and kept under `var_dir`."""
+        if self.secret_key is not None:
+            key = self.secret_key.strip()
+            if key.lower() in PLACEHOLDER_SECRETS or len(key) < 16:
+                raise ConfigError(
+                    "POUNCE_SECRET_KEY is a placeholder or shorter than 16 characters; "
+                    "set a long random value or unset it to have one generated"
+                )
+            return key
+        path = self.var_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(key)
+        return key
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url().startswith("sqlite")

@@ -1,0 +1,1 @@
+"""Pure rules and types of the product: no I/O, standard library only."""

@@ -1,0 +1,66 @@
+"""Value types shared by every layer: roles, statuses, author kinds, identifiers."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    REP = "rep"
+
+
+class Availability(StrEnum):
+    AVAILABLE = "available"
+    AWAY = "away"
+
+
+class AuthorKind(StrEnum):
+    VISITOR = "visitor"
+    REP = "rep"
+    BOT = "bot"
+    SYSTEM = "system"
+
+
+class ConversationStatus(StrEnum):
+    OPEN = "open"  # waiting for a rep to start it
+    ACTIVE = "active"  # a rep owns it
+    CLOSED = "closed"
+
+
+class Source(StrEnum):
+    INBOUND = "inbound"
+    POUNCE = "pounce"
+    AUTO_POUNCE = "auto_pounce"
+
+
+class Outcome(StrEnum):
+    REPLIED = "replied"
+    SPAM = "spam"
+    NO_RESPONSE_NEEDED = "no_response_needed"
+    MISSED_RESPONSE = "missed_response"
+
+
+class RouteMode(StrEnum):
+    ROUND_ROBIN = "round_robin"
+    EVERYONE = "everyone"
+
+
+def new_id(prefix: str) -> str:
+    """A random, URL-safe identifier with a readable kind prefix (`c_…`, `v_…`)."""
+    return f"{prefix}_{secrets.token_urlsafe(12)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting: a rep or admin of one org."""
+
+    user_id: str
+    org_id: str
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN

@@ -1,0 +1,1 @@
+"""Real-time plumbing: the bus, presence, frames and socket connections."""

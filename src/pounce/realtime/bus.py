@@ -1,0 +1,70 @@
+"""Publish/subscribe between connections, in one process or across many."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol
+
+Handler = Callable[[str, bytes], None]
+Unsubscribe = Callable[[], Awaitable[None]]
+
+
+class Bus(Protocol):
+    """Fan-out of encoded frames on topics (`org:{id}:reps`, `user:{id}`, `visitor:{id}`).
+
+    Delivery is best effort: the store is the source of truth and clients resume
+    from it. Handlers must not block; they queue the bytes for a socket.
+    """
+
+    @property
+    def healthy(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def publish(self, topic: str, data: bytes) -> None: ...
+
+    async def subscribe(self, topics: Iterable[str], handler: Handler) -> Unsubscribe: ...
+
+
+class LocalBus:
+    """The in-process bus of the embedded default."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, set[Handler]] = {}
+
+    @property
+    def healthy(self) -> bool:
+        return True
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._handlers.clear()
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        self.dispatch(topic, data)
+
+    def dispatch(self, topic: str, data: bytes) -> None:
+        for handler in tuple(self._handlers.get(topic, ())):
+            handler(topic, data)
+
+    def has_subscribers(self, topic: str) -> bool:
+        return bool(self._handlers.get(topic))
+
+    async def subscribe(self, topics: Iterable[str], handler: Handler) -> Unsubscribe:
+        names = tuple(dict.fromkeys(topics))
+        for name in names:
+            self._handlers.setdefault(name, set()).add(handler)
+
+        async def unsubscribe() -> None:
+            for name in names:
+                handlers = self._handlers.get(name)
+                if handlers is not None:
+                    handlers.discard(handler)
+                    if not handlers:
+                        del self._handlers[name]
+
+        return unsubscribe

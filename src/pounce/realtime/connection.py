@@ -1,0 +1,75 @@
+"""One client socket: a bounded send queue drained by its own task."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+
+from starlette.websockets import WebSocket, WebSocketState
+
+log = logging.getLogger(__name__)
+
+SEND_QUEUE_LIMIT = 1000
+CLOSE_TOO_SLOW = 4429
+_ids = itertools.count(1)
+
+
+class Connection:
+    """Outbound frames go through a queue so a slow client never blocks a publisher.
+
+    When the queue is full the client is closed with 4429 and resumes from the store
+    after reconnecting, instead of this process buffering without bound.
+    """
+
+    def __init__(self, websocket: WebSocket, *, kind: str) -> None:
+        self.websocket = websocket
+        self.kind = kind
+        self.id = f"{kind}-{next(_ids)}-{id(self):x}"
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(SEND_QUEUE_LIMIT)
+        self._sender: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
+        self.closed = False
+
+    def start(self) -> None:
+        self._sender = asyncio.create_task(self._drain(), name=f"send:{self.id}")
+
+    def send(self, data: bytes) -> None:
+        """Queue one encoded frame; never blocks."""
+        if self.closed:
+            return
+        try:
+            self._queue.put_nowait(data)
+        except asyncio.QueueFull:
+            log.info("closing %s: send queue full", self.id)
+            self.closed = True
+            self._closer = asyncio.create_task(self._close(CLOSE_TOO_SLOW, "too slow"))
+
+    def on_bus(self, _topic: str, data: bytes) -> None:
+        self.send(data)
+
+    async def _drain(self) -> None:
+        ws = self.websocket
+        try:
+            while True:
+                data = await self._queue.get()
+                if data is None:
+                    return
+                await ws.send_text(data.decode())
+        except Exception:  # the peer went away; the receive loop notices too
+            self.closed = True
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            if self.websocket.application_state is WebSocketState.CONNECTED:
+                await self.websocket.close(code, reason)
+
+    async def stop(self) -> None:
+        self.closed = True
+        if self._sender is not None:
+            with contextlib.suppress(asyncio.QueueFull):
+                self._queue.put_nowait(None)
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._sender

@@ -1,0 +1,307 @@
+"""Redis implementations of Bus and Presence for running many processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from pounce.realtime.bus import Handler, LocalBus, Unsubscribe
+from pounce.realtime.presence import LocalPresence
+
+log = logging.getLogger(__name__)
+
+PREFIX = "pounce:"
+PRESENCE_TTL = 30.0
+HEARTBEAT = 10.0
+ReconnectHook = Callable[[], Awaitable[None]]
+
+
+class RedisBus:
+    """Redis pub/sub: one subscriber connection per process fans out to local handlers.
+
+    If Redis goes away, publishing fails softly (the store already has the data) and
+    the reader reconnects with backoff, resubscribes, then runs the reconnect hooks
+    so clients resume from the store and nothing published meanwhile is missed.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._local = LocalBus()
+        self._client: aioredis.Redis | None = None
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._healthy = False
+        self._topics: set[str] = set()
+        self.reconnects = 0
+        self.on_reconnect: list[ReconnectHook] = []
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    async def start(self) -> None:
+        self._client = aioredis.from_url(self.url, socket_timeout=5, socket_connect_timeout=2)
+        self._reader = asyncio.create_task(self._read_forever(), name="redis-bus")
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                await self._client.aclose()
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        assert self._client is not None
+        try:
+            await self._client.publish(PREFIX + topic, data)
+        except (RedisError, OSError) as exc:
+            self._healthy = False
+            log.warning("redis publish failed (%s); clients will resume from the store", exc)
+
+    async def subscribe(self, topics: Iterable[str], handler: Handler) -> Unsubscribe:
+        names = tuple(dict.fromkeys(topics))
+        fresh = [n for n in names if not self._local.has_subscribers(n)]
+        local_unsubscribe = await self._local.subscribe(names, handler)
+        self._topics.update(names)
+        if fresh and self._pubsub is not None and self._healthy:
+            try:
+                await self._pubsub.subscribe(*(PREFIX + n for n in fresh))
+            except (RedisError, OSError) as exc:
+                self._healthy = False
+                log.warning("redis subscribe failed (%s); will resubscribe on reconnect", exc)
+
+        async def unsubscribe() -> None:
+            await local_unsubscribe()
+            gone = [n for n in names if not self._local.has_subscribers(n)]
+            self._topics.difference_update(gone)
+            if gone and self._pubsub is not None and self._healthy:
+                with contextlib.suppress(RedisError, OSError):
+                    await self._pubsub.unsubscribe(*(PREFIX + n for n in gone))
+
+        return unsubscribe
+
+    async def _connect(self) -> None:
+        assert self._client is not None
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        # A placeholder channel keeps the connection in subscribe mode with no topics.
+        await self._pubsub.subscribe(PREFIX + "_node", *(PREFIX + t for t in self._topics))
+
+    async def _read_forever(self) -> None:
+        delay = 0.2
+        first = True
+        while True:
+            try:
+                await self._connect()
+                self._healthy = True
+                if not first:
+                    self.reconnects += 1
+                    log.info("redis bus reconnected")
+                    for hook in list(self.on_reconnect):
+                        with contextlib.suppress(Exception):
+                            await hook()
+                first = False
+                delay = 0.2
+                while True:
+                    message = await self._pubsub.get_message(timeout=1.0)
+                    if message is None:
+                        continue
+                    channel = message["channel"]
+                    channel = channel.decode() if isinstance(channel, bytes) else str(channel)
+                    self._local.dispatch(channel.removeprefix(PREFIX), message["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._healthy:
+                    log.warning("redis bus lost (%s); reconnecting", exc)
+                self._healthy = False
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+
+class RedisPresence:
+    """Online state in Redis sorted sets scored by expiry, refreshed by heartbeats.
+
+    A node that dies stops refreshing its connections, so they drop out after the TTL.
+    While Redis is unreachable the node answers from what it knows locally.
+    """
+
+    def __init__(self, url: str, *, ttl: float = PRESENCE_TTL) -> None:
+        self.url = url
+        self.ttl = ttl
+        self._client: aioredis.Redis | None = None
+        self._local = LocalPresence()
+        self._mine: dict[str, tuple[str, str]] = {}  # zset key member -> (org, kind)
+        self._beat: asyncio.Task[None] | None = None
+        self._healthy = False
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    async def start(self) -> None:
+        self._client = aioredis.from_url(self.url, socket_timeout=5, socket_connect_timeout=2)
+        try:
+            await self._client.ping()
+            self._healthy = True
+        except (RedisError, OSError) as exc:
+            log.warning("redis presence unreachable at start: %s", exc)
+        self._beat = asyncio.create_task(self._heartbeat(), name="redis-presence")
+
+    async def close(self) -> None:
+        if self._beat is not None:
+            self._beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beat
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                pipe = self._client.pipeline()
+                for member, (org, kind) in self._mine.items():
+                    pipe.zrem(self._key(org, kind), member)
+                await pipe.execute()
+            with contextlib.suppress(Exception):
+                await self._client.aclose()
+
+    def _key(self, org_id: str, kind: str) -> str:
+        return f"{PREFIX}presence:{org_id}:{kind}"
+
+    def _info_key(self, org_id: str) -> str:
+        return f"{PREFIX}presence:{org_id}:visitor_info"
+
+    async def _call(self, fn: Callable[[aioredis.Redis], Awaitable[Any]]) -> Any:
+        assert self._client is not None
+        try:
+            result = await fn(self._client)
+            self._healthy = True
+            return result
+        except (RedisError, OSError) as exc:
+            if self._healthy:
+                log.warning("redis presence failed (%s); answering from this node", exc)
+            self._healthy = False
+            raise
+
+    async def _members(self, org_id: str, kind: str) -> dict[str, set[str]]:
+        now = time.time()
+        raw = await self._call(lambda r: r.zrangebyscore(self._key(org_id, kind), now, "+inf"))
+        found: dict[str, set[str]] = {}
+        for item in raw:
+            text = item.decode() if isinstance(item, bytes) else str(item)
+            who, _, conn = text.partition("|")
+            found.setdefault(who, set()).add(conn)
+        return found
+
+    async def _add(self, org_id: str, kind: str, who: str, conn_id: str) -> bool:
+        member = f"{who}|{conn_id}"
+        self._mine[member] = (org_id, kind)
+        try:
+            before = (await self._members(org_id, kind)).get(who, set())
+            await self._call(
+                lambda r: r.zadd(self._key(org_id, kind), {member: time.time() + self.ttl})
+            )
+            return not before
+        except (RedisError, OSError):
+            return True
+
+    async def _remove(self, org_id: str, kind: str, who: str, conn_id: str) -> bool:
+        member = f"{who}|{conn_id}"
+        self._mine.pop(member, None)
+        try:
+            await self._call(lambda r: r.zrem(self._key(org_id, kind), member))
+            return not (await self._members(org_id, kind)).get(who)
+        except (RedisError, OSError):
+            return True
+
+    async def rep_connected(self, org_id: str, user_id: str, conn_id: str) -> bool:
+        await self._local.rep_connected(org_id, user_id, conn_id)
+        return await self._add(org_id, "reps", user_id, conn_id)
+
+    async def rep_disconnected(self, org_id: str, user_id: str, conn_id: str) -> bool:
+        await self._local.rep_disconnected(org_id, user_id, conn_id)
+        return await self._remove(org_id, "reps", user_id, conn_id)
+
+    async def reps_online(self, org_id: str) -> set[str]:
+        try:
+            return set(await self._members(org_id, "reps"))
+        except (RedisError, OSError):
+            return await self._local.reps_online(org_id)
+
+    async def visitor_connected(
+        self, org_id: str, visitor_id: str, conn_id: str, info: dict[str, Any]
+    ) -> bool:
+        await self._local.visitor_connected(org_id, visitor_id, conn_id, info)
+        first = await self._add(org_id, "visitors", visitor_id, conn_id)
+        await self.visitor_update(org_id, visitor_id, info)
+        return first
+
+    async def visitor_update(self, org_id: str, visitor_id: str, info: dict[str, Any]) -> None:
+        await self._local.visitor_update(org_id, visitor_id, info)
+        with contextlib.suppress(RedisError, OSError):
+            current = await self.visitor_info(org_id, visitor_id) or {}
+            merged = orjson.dumps({**current, **info})
+            await self._call(lambda r: r.hset(self._info_key(org_id), visitor_id, merged))
+
+    async def visitor_disconnected(self, org_id: str, visitor_id: str, conn_id: str) -> bool:
+        await self._local.visitor_disconnected(org_id, visitor_id, conn_id)
+        gone = await self._remove(org_id, "visitors", visitor_id, conn_id)
+        if gone:
+            with contextlib.suppress(RedisError, OSError):
+                await self._call(lambda r: r.hdel(self._info_key(org_id), visitor_id))
+        return gone
+
+    async def visitors_online(self, org_id: str) -> dict[str, dict[str, Any]]:
+        try:
+            online = await self._members(org_id, "visitors")
+            if not online:
+                return {}
+            ids = sorted(online)
+            raw = await self._call(lambda r: r.hmget(self._info_key(org_id), ids))
+        except (RedisError, OSError):
+            return await self._local.visitors_online(org_id)
+        return {
+            vid: (orjson.loads(blob) if blob else {}) for vid, blob in zip(ids, raw, strict=True)
+        }
+
+    async def visitor_info(self, org_id: str, visitor_id: str) -> dict[str, Any] | None:
+        try:
+            if not (await self._members(org_id, "visitors")).get(visitor_id):
+                return None
+            blob = await self._call(lambda r: r.hget(self._info_key(org_id), visitor_id))
+        except (RedisError, OSError):
+            return await self._local.visitor_info(org_id, visitor_id)
+        return orjson.loads(blob) if blob else {}
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            if self._client is None or not self._mine:
+                continue
+            try:
+                now = time.time()
+                pipe = self._client.pipeline()
+                keys: set[str] = set()
+                for member, (org, kind) in self._mine.items():
+                    key = self._key(org, kind)
+                    keys.add(key)
+                    pipe.zadd(key, {member: now + self.ttl})
+                for key in keys:
+                    pipe.zremrangebyscore(key, "-inf", now)
+                await pipe.execute()
+                self._healthy = True
+            except (RedisError, OSError) as exc:
+                self._healthy = False
+                log.warning("presence heartbeat failed: %s", exc)

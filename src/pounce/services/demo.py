@@ -1,0 +1,84 @@
+"""The demo org: one site, an admin, two reps and routing rules; safe to run twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pounce.domain.model import Role, RouteMode
+from pounce.services.auth import hash_password
+from pounce.services.runtime import Runtime
+from pounce.store import accounts
+from pounce.store import routing as routing_store
+
+DEMO_ORG = "Acme Analytics"
+DEMO_SITE_KEY = "sk_demo_acme"
+DEMO_PASSWORD = "pounce-demo"  # noqa: S105 - printed to the user on purpose
+DEMO_USERS = (
+    ("admin@acme.test", "Ada Admin", Role.ADMIN),
+    ("riley@acme.test", "Riley Rep", Role.REP),
+    ("sam@acme.test", "Sam Seller", Role.REP),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoInfo:
+    org_id: str
+    site_key: str
+    logins: tuple[tuple[str, str, str], ...]
+    created: bool
+
+
+async def seed_demo(rt: Runtime, *, public_url: str) -> DemoInfo:
+    """Create the demo org if it is missing; print-ready logins either way."""
+    logins = tuple((email, DEMO_PASSWORD, role.value) for email, _, role in DEMO_USERS)
+    async with rt.db.write() as conn:
+        existing = await accounts.find_site_by_key(conn, DEMO_SITE_KEY)
+        if existing is not None:
+            origins = set(existing.allowed_origins) | {public_url}
+            await accounts.update_site(
+                conn,
+                org_id=existing.org_id,
+                site_id=existing.id,
+                allowed_origins=sorted(origins),
+            )
+            return DemoInfo(existing.org_id, DEMO_SITE_KEY, logins, created=False)
+        org_id = await accounts.create_org(conn, name=DEMO_ORG)
+        users = []
+        for email, name, role in DEMO_USERS:
+            users.append(
+                await accounts.create_user(
+                    conn,
+                    org_id=org_id,
+                    email=email,
+                    name=name,
+                    password_hash=hash_password(DEMO_PASSWORD),
+                    role=role,
+                )
+            )
+        await accounts.create_site(
+            conn,
+            org_id=org_id,
+            name="Acme Analytics website",
+            allowed_origins=[public_url],
+            site_key=DEMO_SITE_KEY,
+        )
+        sales = await accounts.create_team(
+            conn, org_id=org_id, name="Sales", member_ids=[u.id for u in users[1:]]
+        )
+        await routing_store.create_rule(
+            conn,
+            org_id=org_id,
+            name="Enterprise visitors go to every sales rep",
+            url_pattern="*/enterprise*",
+            team_id=sales,
+            mode=RouteMode.EVERYONE,
+        )
+        await routing_store.create_rule(
+            conn,
+            org_id=org_id,
+            name="Everyone else: sales round-robin",
+            url_pattern="",
+            rep_ids=[u.id for u in users],
+            mode=RouteMode.ROUND_ROBIN,
+        )
+    return DemoInfo(org_id, DEMO_SITE_KEY, logins, created=True)

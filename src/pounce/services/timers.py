@@ -1,0 +1,111 @@
+"""The job worker: runs due durable jobs, each in the transaction that deletes it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pounce.services import chat
+from pounce.services.runtime import Runtime
+from pounce.store import jobs
+from pounce.store.db import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+AfterCommit = Callable[[], Awaitable[None]]
+JobHandler = Callable[[Runtime, AsyncConnection, jobs.Job], Awaitable[list[AfterCommit]]]
+
+HANDLERS: dict[str, JobHandler] = {
+    chat.UNANSWERED_JOB: chat.handle_unanswered,
+}
+MAX_ATTEMPTS = 8
+
+
+def backoff(attempts: int) -> float:
+    return float(min(300, 2**attempts))
+
+
+async def run_due(rt: Runtime, *, limit: int = 20) -> int:
+    """Run the jobs that are due now; returns how many ran (or were retried).
+
+    A job's effects and its deletion commit together, so a job that committed never
+    runs again and a job whose process died mid-way runs again elsewhere: exactly once.
+    """
+    ran = 0
+    after: list[AfterCommit] = []
+    async with rt.db.write() as conn:
+        due = await jobs.claim_due(
+            conn, now=rt.clock(), limit=limit, skip_locked=not rt.db.is_sqlite
+        )
+        for job in due:
+            handler = HANDLERS.get(job.kind)
+            try:
+                if handler is None:
+                    raise LookupError(f"no handler for job kind {job.kind!r}")
+                async with conn.begin_nested():
+                    after += await handler(rt, conn, job)
+                    await jobs.finish(conn, job_id=job.id)
+            except Exception as exc:
+                attempts = job.attempts + 1
+                log.warning("job %s (%s) failed, attempt %d: %s", job.id, job.kind, attempts, exc)
+                if attempts >= MAX_ATTEMPTS:
+                    await jobs.finish(conn, job_id=job.id)
+                    log.error("job %s dropped after %d attempts", job.id, attempts)
+                else:
+                    await jobs.retry_later(
+                        conn,
+                        job_id=job.id,
+                        run_at=rt.clock() + backoff(attempts),
+                        attempts=attempts,
+                        error="".join(traceback.format_exception_only(exc)),
+                    )
+            ran += 1
+    for action in after:
+        try:
+            await action()
+        except Exception:
+            log.exception("publishing after a job failed")
+    return ran
+
+
+class Worker:
+    """Polls for due jobs; `poke()` wakes it early when a job is scheduled soon."""
+
+    def __init__(self, rt: Runtime, *, interval: float = 0.25) -> None:
+        self.rt = rt
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="jobs-worker")
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                ran = await run_due(self.rt)
+            except StoreUnavailable as exc:
+                log.warning("job worker: store unavailable: %s", exc)
+                ran = 0
+            except Exception:
+                log.exception("job worker iteration failed")
+                ran = 0
+            if ran:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

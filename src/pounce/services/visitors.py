@@ -1,0 +1,224 @@
+"""Visitors: connecting the messenger, page views, email capture, going offline."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from pounce.domain.model import ConversationStatus
+from pounce.services import events
+from pounce.services.auth import read_visitor_token, sign_visitor
+from pounce.services.errors import ServiceError
+from pounce.services.routing import available_reps
+from pounce.services.runtime import Runtime
+from pounce.store import accounts, chat
+from pounce.store.records import Conversation, Site, User, Visitor, now
+
+SESSION_GAP = timedelta(minutes=30)
+OFFLINE_GRACE_SECONDS = 4.0
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+def origin_allowed(site: Site, origin: str | None, *, own_origin: str) -> bool:
+    """The messenger runs in our iframe (our own origin) or on a page the site allows."""
+    if not origin:
+        return False
+    origin = origin.rstrip("/").lower()
+    allowed = {o.rstrip("/").lower() for o in site.allowed_origins}
+    return origin == own_origin.lower() or origin in allowed or "*" in allowed
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorSession:
+    visitor: Visitor
+    site: Site
+    token: str
+    conversation: Conversation | None
+    owner: User | None
+    reps_available: bool
+    org_name: str
+
+
+async def find_site(rt: Runtime, site_key: str) -> Site | None:
+    async with rt.db.read() as conn:
+        return await accounts.find_site_by_key(conn, site_key)
+
+
+async def connect(
+    rt: Runtime,
+    *,
+    site: Site,
+    token: str | None,
+    conn_id: str,
+    page: dict[str, Any] | None,
+) -> VisitorSession:
+    """Identify (or create) the visitor, mark them online and record the page they are on."""
+    visitor_id = read_visitor_token(rt, token, org_id=site.org_id) if token else None
+    async with rt.db.write() as conn:
+        visitor = (
+            await chat.get_visitor(conn, org_id=site.org_id, visitor_id=visitor_id)
+            if visitor_id
+            else None
+        )
+        if visitor is None:
+            visitor = await chat.create_visitor(conn, org_id=site.org_id, site_id=site.id)
+        if visitor.blocked:
+            raise ServiceError("forbidden", "This visitor is blocked.")
+        await chat.touch_visitor(conn, org_id=site.org_id, visitor_id=visitor.id)
+        if page and page.get("url"):
+            await chat.add_page_view(
+                conn,
+                org_id=site.org_id,
+                visitor_id=visitor.id,
+                url=page["url"],
+                title=page.get("title") or "",
+                referrer=page.get("referrer"),
+            )
+        conversation = await chat.current_conversation(
+            conn, org_id=site.org_id, visitor_id=visitor.id
+        )
+        owner = (
+            await accounts.get_user(conn, org_id=site.org_id, user_id=conversation.owner_id)
+            if conversation and conversation.owner_id
+            else None
+        )
+        org = await accounts.get_org(conn, site.org_id)
+        views = await chat.page_views_since(
+            conn,
+            org_id=site.org_id,
+            visitor_id=visitor.id,
+            since=now() - timedelta(hours=24),
+        )
+        ready = await available_reps(rt, conn, org_id=site.org_id)
+    info = _session_info(views, conversation)
+    first = await rt.presence.visitor_connected(site.org_id, visitor.id, conn_id, info)
+    if not first:
+        await rt.presence.visitor_update(site.org_id, visitor.id, info)
+    await events.publish(
+        rt,
+        [events.reps_topic(site.org_id)],
+        {"type": "visitor", "visitor": events.visitor_presence_json(visitor, info, online=True)},
+    )
+    return VisitorSession(
+        visitor=visitor,
+        site=site,
+        token=sign_visitor(rt, org_id=site.org_id, visitor_id=visitor.id),
+        conversation=conversation,
+        owner=owner,
+        reps_available=bool(ready),
+        org_name=str(org["name"]) if org else "",
+    )
+
+
+def _session_info(views: list[dict[str, Any]], conv: Conversation | None) -> dict[str, Any]:
+    """Current page, start of this visit (page views less than 30 min apart) and its count."""
+    start_index = 0
+    for i in range(len(views) - 1, 0, -1):
+        if views[i]["viewed_at"] - views[i - 1]["viewed_at"] > SESSION_GAP:
+            start_index = i
+            break
+    session = views[start_index:]
+    current = session[-1] if session else None
+    return {
+        "current_page": (
+            {
+                "url": current["url"],
+                "title": current["title"],
+                "referrer": current["referrer"],
+                "viewed_at": events.iso(current["viewed_at"]),
+            }
+            if current
+            else None
+        ),
+        "session_started_at": events.iso(session[0]["viewed_at"] if session else now()),
+        "pages_viewed": len(session),
+        "conversation_id": (
+            conv.id if conv and conv.status is not ConversationStatus.CLOSED else None
+        ),
+    }
+
+
+async def page_view(
+    rt: Runtime, *, visitor: Visitor, url: str, title: str, referrer: str | None
+) -> None:
+    async with rt.db.write() as conn:
+        stamp = await chat.add_page_view(
+            conn,
+            org_id=visitor.org_id,
+            visitor_id=visitor.id,
+            url=url,
+            title=title,
+            referrer=referrer,
+        )
+        await chat.touch_visitor(conn, org_id=visitor.org_id, visitor_id=visitor.id)
+    info = await rt.presence.visitor_info(visitor.org_id, visitor.id) or {}
+    info = {
+        **info,
+        "current_page": {
+            "url": url,
+            "title": title,
+            "referrer": referrer,
+            "viewed_at": events.iso(stamp),
+        },
+        "pages_viewed": int(info.get("pages_viewed", 0)) + 1,
+    }
+    await rt.presence.visitor_update(visitor.org_id, visitor.id, info)
+    await events.publish(
+        rt,
+        [events.reps_topic(visitor.org_id)],
+        {"type": "visitor", "visitor": events.visitor_presence_json(visitor, info, online=True)},
+    )
+
+
+async def leave_email(rt: Runtime, *, visitor: Visitor, email: str) -> None:
+    async with rt.db.write() as conn:
+        await chat.update_visitor(
+            conn, org_id=visitor.org_id, visitor_id=visitor.id, email=email.strip()
+        )
+
+
+async def disconnect(rt: Runtime, *, visitor: Visitor, conn_id: str) -> None:
+    """Forget the socket; tell reps the visitor left only if no tab returns shortly.
+
+    Moving to another page of the site closes the messenger and opens it again a
+    moment later, so Live View waits a few seconds before showing them offline.
+    """
+    info = await rt.presence.visitor_info(visitor.org_id, visitor.id)
+    gone = await rt.presence.visitor_disconnected(visitor.org_id, visitor.id, conn_id)
+    if not gone:
+        return
+
+    async def later() -> None:
+        await asyncio.sleep(OFFLINE_GRACE_SECONDS)
+        if await rt.presence.visitor_info(visitor.org_id, visitor.id) is not None:
+            return
+        await events.publish(
+            rt,
+            [events.reps_topic(visitor.org_id)],
+            {
+                "type": "visitor",
+                "visitor": events.visitor_presence_json(visitor, info, online=False),
+            },
+        )
+
+    task = asyncio.create_task(later())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+async def reload_visitor(rt: Runtime, visitor: Visitor) -> Visitor:
+    async with rt.db.read() as conn:
+        fresh = await chat.get_visitor(conn, org_id=visitor.org_id, visitor_id=visitor.id)
+    if fresh is None:
+        raise ServiceError("not_found", "No such visitor.")
+    return fresh

@@ -1,0 +1,397 @@
+"""Visitors, page views, conversations and their sequenced messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pounce.domain.model import AuthorKind, ConversationStatus, Source, new_id
+from pounce.store import tables as t
+from pounce.store.records import Conversation, Message, Visitor, as_utc, now
+
+
+async def create_visitor(
+    conn: AsyncConnection, *, org_id: str, site_id: str, country: str | None = None
+) -> Visitor:
+    stamp = now()
+    visitor_id = new_id("v")
+    await conn.execute(
+        insert(t.visitors).values(
+            id=visitor_id,
+            org_id=org_id,
+            site_id=site_id,
+            attributes={},
+            blocked=False,
+            country=country,
+            first_seen_at=stamp,
+            last_seen_at=stamp,
+        )
+    )
+    visitor = await get_visitor(conn, org_id=org_id, visitor_id=visitor_id)
+    assert visitor is not None
+    return visitor
+
+
+async def get_visitor(conn: AsyncConnection, *, org_id: str, visitor_id: str) -> Visitor | None:
+    row = (
+        await conn.execute(
+            select(t.visitors).where(t.visitors.c.org_id == org_id, t.visitors.c.id == visitor_id)
+        )
+    ).first()
+    return Visitor.from_row(row) if row else None
+
+
+async def touch_visitor(conn: AsyncConnection, *, org_id: str, visitor_id: str) -> None:
+    await conn.execute(
+        update(t.visitors)
+        .where(t.visitors.c.org_id == org_id, t.visitors.c.id == visitor_id)
+        .values(last_seen_at=now())
+    )
+
+
+async def update_visitor(
+    conn: AsyncConnection, *, org_id: str, visitor_id: str, **values: Any
+) -> None:
+    await conn.execute(
+        update(t.visitors)
+        .where(t.visitors.c.org_id == org_id, t.visitors.c.id == visitor_id)
+        .values(**values)
+    )
+
+
+async def list_visitors(
+    conn: AsyncConnection, *, org_id: str, limit: int = 100, before: datetime | None = None
+) -> list[Visitor]:
+    query = select(t.visitors).where(t.visitors.c.org_id == org_id)
+    if before is not None:
+        query = query.where(t.visitors.c.last_seen_at < before)
+    rows = await conn.execute(
+        query.order_by(t.visitors.c.last_seen_at.desc(), t.visitors.c.id).limit(limit)
+    )
+    return [Visitor.from_row(r) for r in rows]
+
+
+async def add_page_view(
+    conn: AsyncConnection,
+    *,
+    org_id: str,
+    visitor_id: str,
+    url: str,
+    title: str,
+    referrer: str | None,
+) -> datetime:
+    stamp = now()
+    await conn.execute(
+        insert(t.page_views).values(
+            org_id=org_id,
+            visitor_id=visitor_id,
+            url=url,
+            title=title,
+            referrer=referrer,
+            viewed_at=stamp,
+        )
+    )
+    return stamp
+
+
+async def page_views_since(
+    conn: AsyncConnection, *, org_id: str, visitor_id: str, since: datetime | None = None
+) -> list[dict[str, Any]]:
+    query = select(t.page_views).where(
+        t.page_views.c.org_id == org_id, t.page_views.c.visitor_id == visitor_id
+    )
+    if since is not None:
+        query = query.where(t.page_views.c.viewed_at >= since)
+    rows = await conn.execute(query.order_by(t.page_views.c.viewed_at, t.page_views.c.id))
+    return [
+        {
+            "url": r.url,
+            "title": r.title,
+            "referrer": r.referrer,
+            "viewed_at": as_utc(r.viewed_at),
+        }
+        for r in rows
+    ]
+
+
+async def create_conversation(
+    conn: AsyncConnection,
+    *,
+    org_id: str,
+    site_id: str,
+    visitor_id: str,
+    source: Source,
+    owner_id: str | None = None,
+) -> Conversation:
+    stamp = now()
+    conversation_id = new_id("c")
+    await conn.execute(
+        insert(t.conversations).values(
+            id=conversation_id,
+            org_id=org_id,
+            site_id=site_id,
+            visitor_id=visitor_id,
+            status=(ConversationStatus.ACTIVE if owner_id else ConversationStatus.OPEN).value,
+            owner_id=owner_id,
+            source=source.value,
+            routed_to=[],
+            last_seq=0,
+            visitor_read_seq=0,
+            rep_read_seq=0,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+    )
+    conv = await get_conversation(conn, org_id=org_id, conversation_id=conversation_id)
+    assert conv is not None
+    return conv
+
+
+async def get_conversation(
+    conn: AsyncConnection, *, org_id: str, conversation_id: str
+) -> Conversation | None:
+    row = (
+        await conn.execute(
+            select(t.conversations).where(
+                t.conversations.c.org_id == org_id, t.conversations.c.id == conversation_id
+            )
+        )
+    ).first()
+    return Conversation.from_row(row) if row else None
+
+
+async def current_conversation(
+    conn: AsyncConnection, *, org_id: str, visitor_id: str
+) -> Conversation | None:
+    """The visitor's latest conversation that is not closed."""
+    row = (
+        await conn.execute(
+            select(t.conversations)
+            .where(
+                t.conversations.c.org_id == org_id,
+                t.conversations.c.visitor_id == visitor_id,
+                t.conversations.c.status != ConversationStatus.CLOSED.value,
+            )
+            .order_by(t.conversations.c.created_at.desc())
+            .limit(1)
+        )
+    ).first()
+    return Conversation.from_row(row) if row else None
+
+
+async def list_conversations(
+    conn: AsyncConnection,
+    *,
+    org_id: str,
+    visitor_id: str | None = None,
+    owner_id: str | None = None,
+    status: Sequence[ConversationStatus] = (),
+    routed_to: str | None = None,
+    limit: int = 50,
+) -> list[Conversation]:
+    query = select(t.conversations).where(t.conversations.c.org_id == org_id)
+    if visitor_id is not None:
+        query = query.where(t.conversations.c.visitor_id == visitor_id)
+    if owner_id is not None:
+        query = query.where(t.conversations.c.owner_id == owner_id)
+    if status:
+        query = query.where(t.conversations.c.status.in_([s.value for s in status]))
+    rows = await conn.execute(
+        query.order_by(t.conversations.c.created_at.desc(), t.conversations.c.id).limit(limit)
+    )
+    found = [Conversation.from_row(r) for r in rows]
+    if routed_to is not None:
+        found = [c for c in found if routed_to in c.routed_to]
+    return found
+
+
+async def claim_conversation(
+    conn: AsyncConnection, *, org_id: str, conversation_id: str, user_id: str
+) -> bool:
+    """Make `user_id` the owner if nobody is; True for exactly one caller."""
+    result = await conn.execute(
+        update(t.conversations)
+        .where(
+            t.conversations.c.org_id == org_id,
+            t.conversations.c.id == conversation_id,
+            t.conversations.c.owner_id.is_(None),
+            t.conversations.c.status != ConversationStatus.CLOSED.value,
+        )
+        .values(owner_id=user_id, status=ConversationStatus.ACTIVE.value, updated_at=now())
+    )
+    return result.rowcount == 1
+
+
+async def set_routed(
+    conn: AsyncConnection, *, org_id: str, conversation_id: str, routed_to: Sequence[str]
+) -> None:
+    await conn.execute(
+        update(t.conversations)
+        .where(t.conversations.c.org_id == org_id, t.conversations.c.id == conversation_id)
+        .values(routed_to=list(routed_to), updated_at=now())
+    )
+
+
+async def close_conversation(
+    conn: AsyncConnection, *, org_id: str, conversation_id: str, outcome: str | None = None
+) -> bool:
+    stamp = now()
+    values: dict[str, Any] = {
+        "status": ConversationStatus.CLOSED.value,
+        "closed_at": stamp,
+        "updated_at": stamp,
+    }
+    if outcome is not None:
+        values["outcome"] = outcome
+    result = await conn.execute(
+        update(t.conversations)
+        .where(
+            t.conversations.c.org_id == org_id,
+            t.conversations.c.id == conversation_id,
+            t.conversations.c.status != ConversationStatus.CLOSED.value,
+        )
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+async def mark_read(
+    conn: AsyncConnection, *, org_id: str, conversation_id: str, by_visitor: bool, seq: int
+) -> bool:
+    """Move a read marker forward (never back); True if it moved."""
+    column = t.conversations.c.visitor_read_seq if by_visitor else t.conversations.c.rep_read_seq
+    result = await conn.execute(
+        update(t.conversations)
+        .where(
+            t.conversations.c.org_id == org_id,
+            t.conversations.c.id == conversation_id,
+            column < seq,
+            t.conversations.c.last_seq >= seq,
+        )
+        .values({column.key: seq})
+    )
+    return result.rowcount == 1
+
+
+async def find_message_by_client_id(
+    conn: AsyncConnection,
+    *,
+    org_id: str,
+    author_kind: AuthorKind,
+    author_id: str | None,
+    client_id: str,
+) -> Message | None:
+    row = (
+        await conn.execute(
+            select(t.messages).where(
+                t.messages.c.org_id == org_id,
+                t.messages.c.author_kind == author_kind.value,
+                t.messages.c.author_id == author_id,
+                t.messages.c.client_id == client_id,
+            )
+        )
+    ).first()
+    return Message.from_row(row) if row else None
+
+
+async def append_message(
+    conn: AsyncConnection,
+    *,
+    org_id: str,
+    conversation_id: str,
+    author_kind: AuthorKind,
+    author_id: str | None,
+    client_id: str | None,
+    body: str,
+    html: str,
+    meta: dict[str, Any] | None = None,
+) -> Message:
+    """Store a message with the conversation's next sequence number, in this transaction."""
+    stamp = now()
+    seq = (
+        await conn.execute(
+            update(t.conversations)
+            .where(t.conversations.c.org_id == org_id, t.conversations.c.id == conversation_id)
+            .values(last_seq=t.conversations.c.last_seq + 1, updated_at=stamp)
+            .returning(t.conversations.c.last_seq)
+        )
+    ).scalar_one()
+    await conn.execute(
+        insert(t.messages).values(
+            org_id=org_id,
+            conversation_id=conversation_id,
+            seq=seq,
+            author_kind=author_kind.value,
+            author_id=author_id,
+            client_id=client_id,
+            body=body,
+            html=html,
+            meta=meta or {},
+            created_at=stamp,
+        )
+    )
+    return Message(
+        conversation_id=conversation_id,
+        org_id=org_id,
+        seq=seq,
+        author_kind=author_kind,
+        author_id=author_id,
+        client_id=client_id,
+        body=body,
+        html=html,
+        meta=meta or {},
+        created_at=stamp,
+    )
+
+
+async def messages_after(
+    conn: AsyncConnection,
+    *,
+    org_id: str,
+    conversation_id: str,
+    after_seq: int,
+    limit: int = 500,
+    kinds: Sequence[AuthorKind] = (),
+) -> list[Message]:
+    query = select(t.messages).where(
+        t.messages.c.org_id == org_id,
+        t.messages.c.conversation_id == conversation_id,
+        t.messages.c.seq > after_seq,
+    )
+    if kinds:
+        query = query.where(t.messages.c.author_kind.in_([k.value for k in kinds]))
+    rows = await conn.execute(query.order_by(t.messages.c.seq).limit(limit))
+    return [Message.from_row(r) for r in rows]
+
+
+async def first_visitor_message(
+    conn: AsyncConnection, *, org_id: str, conversation_id: str
+) -> Message | None:
+    rows = await messages_after(
+        conn,
+        org_id=org_id,
+        conversation_id=conversation_id,
+        after_seq=0,
+        limit=1,
+        kinds=(AuthorKind.VISITOR,),
+    )
+    return rows[0] if rows else None
+
+
+async def count_messages(conn: AsyncConnection, *, org_id: str, conversation_id: str) -> int:
+    return int(
+        (
+            await conn.execute(
+                select(func.count()).where(
+                    and_(
+                        t.messages.c.org_id == org_id,
+                        t.messages.c.conversation_id == conversation_id,
+                    )
+                )
+            )
+        ).scalar_one()
+    )

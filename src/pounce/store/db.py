@@ -1,0 +1,113 @@
+"""The database handle: one engine, read and write units of work, SQLite pragmas."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+
+class StoreUnavailable(RuntimeError):
+    """The database could not be reached; nothing was stored."""
+
+
+class Database:
+    """Async engine plus the write discipline for its dialect.
+
+    SQLite allows one writer at a time: in one process we queue writers on an
+    asyncio lock (so they never meet `database is locked`), and each write
+    transaction starts with `BEGIN IMMEDIATE` so another process (the CLI) waits on
+    the busy timeout instead of failing on a lock upgrade.
+    """
+
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", echo: bool = False):
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self._write_lock = asyncio.Lock()
+        if self.is_sqlite:
+            self._install_sqlite_pragmas(sqlite_synchronous)
+
+    def _install_sqlite_pragmas(self, synchronous: str) -> None:
+        sync_engine = self.engine.sync_engine
+
+        @event.listens_for(sync_engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is deferred).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA synchronous={synchronous}")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(sync_engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            mode = conn.info.get("begin_mode", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads; no transaction is kept open after it."""
+        try:
+            async with self.engine.connect() as conn:
+                yield conn
+                await conn.rollback()
+        except (OperationalError, DBAPIError, OSError) as exc:
+            if _is_connectivity(exc):
+                raise StoreUnavailable(str(exc)) from exc
+            raise
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        try:
+            if self.is_sqlite:
+                async with self._write_lock, self.engine.connect() as conn:
+                    conn.sync_connection.info["begin_mode"] = "IMMEDIATE"  # type: ignore[union-attr]
+                    try:
+                        async with conn.begin():
+                            yield conn
+                    finally:
+                        conn.sync_connection.info["begin_mode"] = "DEFERRED"  # type: ignore[union-attr]
+            else:
+                async with self.engine.begin() as conn:
+                    yield conn
+        except (OperationalError, DBAPIError, OSError) as exc:
+            if _is_connectivity(exc):
+                raise StoreUnavailable(str(exc)) from exc
+            raise
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _is_connectivity(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    text_ = str(exc).lower()
+    return any(
+        marker in text_
+        for marker in ("connection", "could not connect", "terminating", "unable to open")
+    )

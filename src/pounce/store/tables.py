@@ -1,0 +1,219 @@
+"""The schema: every table carries `org_id`, and every query filters by it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(40)
+
+
+def _ts(name: str, nullable: bool = False) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+orgs = Table(
+    "orgs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("settings", JSON, nullable=False, default=dict),
+    _ts("created_at"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("org_id", ID, ForeignKey("orgs.id"), nullable=False, index=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("availability", String(16), nullable=False, default="away"),
+    Column("avatar_url", String(2000), nullable=True),
+    Column("active", Boolean, nullable=False, default=True),
+    _ts("created_at"),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("org_id", ID, ForeignKey("orgs.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    UniqueConstraint("org_id", "name", name="uq_teams_org_name"),
+)
+
+team_members = Table(
+    "team_members",
+    metadata,
+    Column("team_id", ID, ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("org_id", ID, ForeignKey("orgs.id"), nullable=False, index=True),
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("org_id", ID, ForeignKey("orgs.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("site_key", String(64), nullable=False, unique=True),
+    Column("allowed_origins", JSON, nullable=False, default=list),
+    _ts("created_at"),
+)
+
+visitors = Table(
+    "visitors",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("org_id", ID, ForeignKey("orgs.id"), nullable=False, index=True),
+    Column("site_id", ID, ForeignKey("sites.id"), nullable=False),
+    Column("name", String(200), nullable=True),
+    Column("email", String(320), nullable=True),
+    Column("company", String(200), nullable=True),
+    Column("country", String(2), nullable=True),
+    Column("attributes", JSON, nullable=False, default=dict),
+    Column("blocked", Boolean, nullable=False, default=False),
+    _ts("first_seen_at"),
+    _ts("last_seen_at"),
+)
+
+page_views = Table(
+    "page_views",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("org_id", ID, ForeignKey("orgs.id"), nullable=False),
+    Column("visitor_id", ID, ForeignKey("visitors.id", ondelete="CASCADE"), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("title", String(500), nullable=False, default=""),
+    Column("referrer", String(2000), nullable=True),
+    _ts("viewed_at"),
+    Index("ix_page_views_org_visitor", "org_id", "visitor_id", "viewed_at"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("org_id", ID, ForeignKey("orgs.id"), nullable=False),
+    Column("site_id", ID, ForeignKey("sites.id"), nullable=False),
+    Column("visitor_id", ID, ForeignKey("visitors.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("owner_id", ID, ForeignKey("users.id"), nullable=True),
+    Column("source", String(16), nullable=False),
+    Column("outcome", String(32), nullable=True),
+    Column("routed_to", JSON, nullable=False, default=list),
+    Column("last_seq", Integer, nullable=False, default=0),
+    Column("visitor_read_seq", Integer, nullable=False, default=0),
+    Column("rep_read_seq", Integer, nullable=False, default=0),
+    _ts("created_at"),
+    _ts("updated_at"),
+    _ts("closed_at", nullable=True),
+    Index("ix_conversations_org_visitor", "org_id", "visitor_id", "created_at"),
+    Index("ix_conversations_org_owner_status", "org_id", "owner_id", "status"),
+    Index("ix_conversations_org_status", "org_id", "status", "created_at"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("org_id", ID, ForeignKey("orgs.id"), nullable=False),
+    Column("conversation_id", ID, ForeignKey("conversations.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("author_kind", String(16), nullable=False),
+    Column("author_id", ID, nullable=True),
+    Column("client_id", String(64), nullable=True),
+    Column("body", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("meta", JSON, nullable=False, default=dict),
+    _ts("created_at"),
+    UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
+    UniqueConstraint(
+        "org_id", "author_kind", "author_id", "client_id", name="uq_messages_author_client"
+    ),
+)
+
+routing_rules = Table(
+    "routing_rules",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("org_id", ID, ForeignKey("orgs.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("url_pattern", String(500), nullable=False, default=""),
+    Column("attributes", JSON, nullable=False, default=dict),
+    Column("company", String(200), nullable=True),
+    Column("country", String(2), nullable=True),
+    Column("team_id", ID, ForeignKey("teams.id"), nullable=True),
+    Column("rep_ids", JSON, nullable=False, default=list),
+    Column("mode", String(16), nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+)
+
+route_turns = Table(
+    "route_turns",
+    metadata,
+    Column("org_id", ID, ForeignKey("orgs.id"), primary_key=True),
+    Column("queue", String(80), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("turn", BigInteger, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("org_id", ID, ForeignKey("orgs.id"), nullable=False),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    _ts("created_at"),
+    _ts("expires_at"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("org_id", ID, ForeignKey("orgs.id"), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("dedupe_key", String(200), nullable=True, unique=True),
+    Column("payload", JSON, nullable=False, default=dict),
+    Column("run_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("locked_until", Float, nullable=True),
+    Column("locked_by", String(64), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("ix_jobs_run_at", "run_at"),
+)

@@ -1,0 +1,54 @@
+"""Shared fixtures: real server processes on SQLite, or on PostgreSQL + Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.stack import Stack, drop_stack, in_ci, make_stack, services_available
+
+MODES = ["embedded", "scaleout"]
+
+
+def require_services() -> None:
+    missing = services_available()
+    if missing is None:
+        return
+    if in_ci():
+        pytest.fail(f"scale-out services are required in CI: {missing}")
+    pytest.skip(f"scale-out services not running: {missing}")
+
+
+@pytest.fixture(scope="session", params=MODES)
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """One running server per mode for the whole session; tests isolate by org."""
+    mode = request.param
+    if mode == "scaleout":
+        require_services()
+    s = make_stack(mode, Path(tmp_path_factory.mktemp(f"stack-{mode}")))
+    s.url = s.start()  # type: ignore[attr-defined]
+    try:
+        yield s
+    finally:
+        drop_stack(s)
+
+
+@pytest.fixture
+def fresh_stack(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
+    """Build stacks of your own (custom settings, several processes, restarts)."""
+    made: list[Stack] = []
+
+    def make(mode: str = "embedded", **env: str) -> Stack:
+        if mode == "scaleout":
+            require_services()
+        s = make_stack(mode, tmp_path / f"{mode}-{len(made)}", **env)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        drop_stack(s)

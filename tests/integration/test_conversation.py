@@ -1,0 +1,204 @@
+"""A whole conversation over both sockets, the claim race, resume and idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pounce.store import chat as chat_store
+from pounce.store.db import Database
+from tests.integration.conftest import World
+from tests.support import clients
+from tests.support.clients import Client
+
+
+async def _reps(world: World, n: int = 2) -> list[Client]:
+    out = []
+    for person in world.org.reps[:n]:
+        cookie, _ = await clients.login(world.url, person.email, world.org.password)
+        client, _ = await clients.rep(world.url, cookie)
+        out.append(client)
+    return out
+
+
+async def test_whole_conversation(world: World) -> None:
+    alice, bob = await _reps(world)
+    visitor, welcome = await clients.visitor(world.url, world.org.site_key)
+    assert welcome["conversation"] is None and welcome["visitor_token"]
+    assert welcome["reps_available"] is True
+
+    # Live View: reps see the visitor online with the page they are on.
+    seen = await alice.expect("visitor", lambda f: f["visitor"]["id"] == welcome["visitor_id"])
+    assert seen["visitor"]["current_page"]["url"].endswith("/demo/")
+
+    ack = await visitor.request({"type": "message", "body": "Hi, do you *integrate* with Slack?"})
+    assert ack["type"] == "ack" and ack["seq"] == 1
+    conversation_id = ack["conversation_id"]
+
+    alert = await alice.expect("alert")
+    assert alert["conversation"]["id"] == conversation_id
+    assert alert["message"]["html"] == "<p>Hi, do you <em>integrate</em> with Slack?</p>"
+    assert alert["visitor"]["id"] == welcome["visitor_id"]
+    await bob.expect("alert")
+
+    started = await alice.request(
+        {"type": "start_conversation", "conversation_id": conversation_id}
+    )
+    assert started["type"] == "ack"
+    assert started["conversation"]["owner"]["id"] == world.org.reps[0].id
+    taken = await bob.expect("conversation", lambda f: f["conversation"]["id"] == conversation_id)
+    assert taken["conversation"]["owner"]["name"] == world.org.reps[0].name
+    joined = await visitor.expect("conversation")
+    assert joined["conversation"]["owner"]["name"] == world.org.reps[0].name
+    assert "routed_to" not in joined["conversation"]  # rep-only data stays with reps
+
+    await visitor.send({"type": "typing", "typing": True})
+    typing = await alice.expect("typing")
+    assert typing["conversation_id"] == conversation_id and typing["typing"] is True
+
+    reply = await alice.request(
+        {
+            "type": "message",
+            "conversation_id": conversation_id,
+            "body": "**Yes!** See [our docs](https://example.com/slack)",
+        }
+    )
+    assert reply["type"] == "ack" and reply["seq"] == 2
+    got = await visitor.expect("message", lambda f: f["seq"] == 2)
+    assert got["author"]["kind"] == "rep" and got["author"]["name"] == world.org.reps[0].name
+    assert got["html"] == (
+        '<p><strong>Yes!</strong> See <a href="https://example.com/slack" target="_blank" '
+        'rel="noopener noreferrer nofollow">our docs</a></p>'
+    )
+
+    await visitor.send({"type": "read", "conversation_id": conversation_id, "seq": 2})
+    read = await alice.expect("read")
+    assert read["seq"] == 2
+
+    await alice.send({"type": "typing", "conversation_id": conversation_id, "typing": True})
+    rep_typing = await visitor.expect("typing")
+    assert rep_typing["author"]["name"] == world.org.reps[0].name
+
+    not_owner = await bob.request(
+        {"type": "message", "conversation_id": conversation_id, "body": "me too"}
+    )
+    assert not_owner["type"] == "error" and not_owner["code"] == "not_owner"
+
+    closed = await alice.request({"type": "close_conversation", "conversation_id": conversation_id})
+    assert closed["type"] == "ack"
+    done = await visitor.expect("conversation", lambda f: f["conversation"]["status"] == "closed")
+    assert done["conversation"]["id"] == conversation_id
+    for c in (visitor, alice, bob):
+        await c.close()
+
+
+async def test_start_conversation_race_has_one_winner(world: World) -> None:
+    alice, bob = await _reps(world)
+    db = Database(world.stack.database_url)
+    try:
+        for round_ in range(50):
+            visitor, _ = await clients.visitor(world.url, world.org.site_key)
+            ack = await visitor.request({"type": "message", "body": f"race {round_}"})
+            conversation_id = ack["conversation_id"]
+            await alice.expect("alert", lambda f, c=conversation_id: f["conversation"]["id"] == c)
+            await bob.expect("alert", lambda f, c=conversation_id: f["conversation"]["id"] == c)
+            frame = {"type": "start_conversation", "conversation_id": conversation_id}
+            a_id, b_id = f"a-{round_}", f"b-{round_}"
+            await asyncio.gather(alice.send({**frame, "id": a_id}), bob.send({**frame, "id": b_id}))
+            replies = [await alice.expect_reply(a_id), await bob.expect_reply(b_id)]
+            kinds = sorted(r["type"] for r in replies)
+            assert kinds == ["ack", "error"], replies
+            loser = next(r for r in replies if r["type"] == "error")
+            winner = next(r for r in replies if r["type"] == "ack")
+            assert loser["code"] == "already_taken"
+            assert loser["owner"]["id"] == winner["conversation"]["owner"]["id"]
+            async with db.read() as conn:
+                stored = await chat_store.get_conversation(
+                    conn, org_id=world.org.id, conversation_id=conversation_id
+                )
+            assert stored is not None and stored.owner_id == winner["conversation"]["owner"]["id"]
+            await visitor.close()
+            alice.drain()
+            bob.drain()
+    finally:
+        await db.dispose()
+        await alice.close()
+        await bob.close()
+
+
+async def test_resume_after_disconnect_gets_every_missed_message_once(world: World) -> None:
+    (alice,) = await _reps(world, 1)
+    visitor, welcome = await clients.visitor(world.url, world.org.site_key)
+    token = welcome["visitor_token"]
+    ack = await visitor.request({"type": "message", "body": "hello"})
+    conversation_id = ack["conversation_id"]
+    await alice.expect("alert")
+    await alice.request({"type": "start_conversation", "conversation_id": conversation_id})
+    await alice.request({"type": "message", "conversation_id": conversation_id, "body": "one"})
+    seen = await visitor.expect("message", lambda f: f["seq"] == 2)
+    await visitor.close()
+
+    for i in range(10):
+        await alice.request(
+            {"type": "message", "conversation_id": conversation_id, "body": f"missed {i}"}
+        )
+
+    back, welcome2 = await clients.visitor(world.url, world.org.site_key, token=token)
+    assert welcome2["visitor_id"] == welcome["visitor_id"]
+    assert welcome2["conversation"]["id"] == conversation_id
+    await back.send({"type": "resume", "after": {conversation_id: seen["seq"]}})
+    resumed = await back.expect("resumed")
+    replayed = [f for f in back.drain("message") if f["conversation_id"] == conversation_id]
+    assert [f["seq"] for f in replayed] == list(range(3, 13))
+    assert [f["body"] for f in replayed] == [f"missed {i}" for i in range(10)]
+    assert resumed["conversations"] == {conversation_id: 12}
+
+    # Live delivery continues after the replay.
+    await alice.request({"type": "message", "conversation_id": conversation_id, "body": "live"})
+    live = await back.expect("message", lambda f: f["seq"] == 13)
+    assert live["body"] == "live"
+    await back.close()
+    await alice.close()
+
+
+async def test_resend_with_same_client_id_stores_one_message(world: World) -> None:
+    visitor, _ = await clients.visitor(world.url, world.org.site_key)
+    frame = {"type": "message", "id": "dup-1", "body": "only once"}
+    await visitor.send(frame)
+    first = await visitor.expect_reply("dup-1")
+    await visitor.send(frame)
+    second = await visitor.expect_reply("dup-1")
+    assert first["type"] == second["type"] == "ack"
+    assert first["seq"] == second["seq"] == 1
+    db = Database(world.stack.database_url)
+    try:
+        async with db.read() as conn:
+            stored = await chat_store.messages_after(
+                conn, org_id=world.org.id, conversation_id=first["conversation_id"], after_seq=0
+            )
+    finally:
+        await db.dispose()
+    assert [(m.seq, m.body) for m in stored if m.client_id == "dup-1"] == [(1, "only once")]
+    await visitor.close()
+
+
+async def test_nobody_available_gets_away_message_and_email_capture(world: World) -> None:
+    visitor, welcome = await clients.visitor(world.url, world.org.site_key)
+    assert welcome["reps_available"] is False
+    await visitor.request({"type": "message", "body": "anyone there?"})
+    away = await visitor.expect("away")
+    assert away["message"]["author"]["kind"] == "system"
+    assert "email" in away["message"]["body"]
+    bad = await visitor.request({"type": "leave_email", "email": "not-an-email"})
+    assert bad["type"] == "error" and bad["code"] == "invalid"
+    ok = await visitor.request({"type": "leave_email", "email": "ada@example.com"})
+    assert ok["type"] == "ack"
+    db = Database(world.stack.database_url)
+    try:
+        async with db.read() as conn:
+            stored = await chat_store.get_visitor(
+                conn, org_id=world.org.id, visitor_id=welcome["visitor_id"]
+            )
+    finally:
+        await db.dispose()
+    assert stored is not None and stored.email == "ada@example.com"
+    await visitor.close()

@@ -1,0 +1,151 @@
+"""Scripted visitors and reps speaking the documented protocol over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+Frame = dict[str, Any]
+_ids = itertools.count(1)
+
+
+def new_id(prefix: str = "m") -> str:
+    return f"{prefix}-{next(_ids)}"
+
+
+class Client:
+    """A socket plus an inbox; `expect` waits for a frame matching a predicate."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.inbox: list[Frame] = []
+        self._arrived = asyncio.Event()
+        self._reader = asyncio.create_task(self._read())
+        self.closed_code: int | None = None
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                self.inbox.append(json.loads(raw))
+                self._arrived.set()
+        except Exception:
+            pass
+        finally:
+            self.closed_code = self.ws.close_code
+            self._arrived.set()
+
+    async def send(self, frame: Frame) -> None:
+        await self.ws.send(json.dumps(frame))
+
+    async def send_raw(self, raw: str | bytes) -> None:
+        await self.ws.send(raw)
+
+    async def expect(
+        self, kind: str, where: Callable[[Frame], bool] = lambda f: True, timeout: float = 5.0
+    ) -> Frame:
+        """Remove and return the first frame of `kind` matching `where`, waiting for it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for i, frame in enumerate(self.inbox):
+                if frame.get("type") == kind and where(frame):
+                    return self.inbox.pop(i)
+            remaining = deadline - loop.time()
+            if remaining <= 0 or (self._reader.done() and not self._arrived.is_set()):
+                seen = [f.get("type") for f in self.inbox]
+                raise AssertionError(f"no {kind!r} frame within {timeout}s; inbox: {seen}")
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+            except TimeoutError:
+                pass
+
+    async def request(self, frame: Frame, timeout: float = 5.0) -> Frame:
+        """Send a frame with an id and return its `ack` or `error`."""
+        frame = {"id": new_id(frame["type"]), **frame}
+        await self.send(frame)
+        return await self.expect_reply(frame["id"], timeout)
+
+    async def expect_reply(self, frame_id: str, timeout: float = 5.0) -> Frame:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for i, f in enumerate(self.inbox):
+                if f.get("type") in ("ack", "error") and f.get("id") == frame_id:
+                    return self.inbox.pop(i)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(f"no reply to {frame_id}; inbox: {self.inbox}")
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+            except TimeoutError:
+                pass
+
+    def drain(self, kind: str | None = None) -> list[Frame]:
+        taken = [f for f in self.inbox if kind is None or f.get("type") == kind]
+        self.inbox = [f for f in self.inbox if f not in taken]
+        return taken
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self._reader.cancel()
+
+
+def ws_url(base: str, path: str) -> str:
+    return base.replace("http://", "ws://").replace("https://", "wss://") + path
+
+
+async def visitor(
+    base: str,
+    site_key: str,
+    *,
+    token: str | None = None,
+    page: str = "/demo/",
+    origin: str | None = None,
+) -> tuple[Client, Frame]:
+    ws = await connect(
+        ws_url(base, f"/ws/messenger?site_key={site_key}"),
+        origin=origin or base,  # type: ignore[arg-type]
+        max_size=2**22,
+    )
+    client = Client(ws)
+    await client.send(
+        {
+            "type": "hello",
+            "v": 1,
+            "visitor_token": token,
+            "page": {"url": base + page, "title": "Demo"},
+        }
+    )
+    welcome = await client.expect("welcome")
+    return client, welcome
+
+
+async def login(base: str, email: str, password: str) -> tuple[str, str]:
+    """The session cookie and CSRF token of a rep."""
+    async with httpx.AsyncClient(base_url=base) as http:
+        res = await http.post("/api/v1/session", json={"email": email, "password": password})
+        res.raise_for_status()
+        return res.cookies["pounce_session"], res.json()["csrf_token"]
+
+
+async def rep(base: str, cookie: str, *, available: bool = True) -> tuple[Client, Frame]:
+    ws = await connect(
+        ws_url(base, "/ws/console"),
+        origin=base,  # type: ignore[arg-type]
+        additional_headers={"Cookie": f"pounce_session={cookie}"},
+    )
+    client = Client(ws)
+    await client.send({"type": "hello", "v": 1})
+    welcome = await client.expect("welcome")
+    if available:
+        reply = await client.request({"type": "availability", "status": "available"})
+        assert reply["type"] == "ack", reply
+    return client, welcome

@@ -1,0 +1,199 @@
+"""Start real `pounce serve` processes against SQLite or PostgreSQL + Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_ADMIN_URL = os.environ.get("POUNCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("POUNCE_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@dataclass
+class Stack:
+    """One deployment: a database (and Redis) shared by one or more server processes."""
+
+    mode: str
+    var_dir: Path
+    database_url: str
+    redis_url: str | None
+    env_extra: dict[str, str] = field(default_factory=dict)
+    procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    logs: dict[int, Any] = field(default_factory=dict)
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+
+    def env(self, port: int | None = None) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            POUNCE_VAR_DIR=str(self.var_dir),
+            POUNCE_DATABASE_URL=self.database_url,
+            POUNCE_SECRET_KEY=self.secret,
+            POUNCE_SQLITE_SYNCHRONOUS="NORMAL",
+            PYTHONUNBUFFERED="1",
+        )
+        if port is not None:
+            env["POUNCE_PORT"] = str(port)
+            env["POUNCE_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+        if self.redis_url:
+            env["POUNCE_REDIS_URL"] = self.redis_url
+            env["POUNCE_RUN_MIGRATIONS_ON_START"] = "false"
+        else:
+            env.pop("POUNCE_REDIS_URL", None)
+        env.update(self.env_extra)
+        return env
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "pounce.cli", *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        return out.stdout
+
+    def start(self, port: int | None = None) -> str:
+        port = port or free_port()
+        log = open(self.var_dir / f"server-{port}.log", "ab")  # noqa: SIM115
+        self.logs[port] = log
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pounce.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=self.env(port),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.procs[port] = proc
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_tail(port)}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    return url
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not become ready: {self.log_tail(port)}")
+
+    def log_tail(self, port: int) -> str:
+        path = self.var_dir / f"server-{port}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def kill(self, port: int, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(port)
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+        log = self.logs.pop(port, None)
+        if log is not None:
+            log.close()
+
+    def stop_all(self) -> None:
+        for port in list(self.procs):
+            self.kill(port, signal.SIGTERM)
+
+
+async def _create_pg_database(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def _drop_pg_database(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def services_available() -> str | None:
+    """None if PostgreSQL and Redis answer, else what is missing."""
+    import redis
+
+    try:
+        asyncio.run(_probe_pg())
+    except Exception as exc:
+        return f"PostgreSQL at {PG_ADMIN_URL}: {exc}"
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        return f"Redis at {REDIS_URL}: {exc}"
+    return None
+
+
+async def _probe_pg() -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+    await conn.close()
+
+
+def make_stack(mode: str, tmp: Path, **env_extra: str) -> Stack:
+    tmp.mkdir(parents=True, exist_ok=True)
+    if mode == "embedded":
+        stack = Stack(
+            mode=mode,
+            var_dir=tmp,
+            database_url=f"sqlite+aiosqlite:///{tmp / 'pounce.db'}",
+            redis_url=None,
+            env_extra=dict(env_extra),
+        )
+        stack.cli("migrate")
+        return stack
+    name = f"pounce_test_{secrets.token_hex(6)}"
+    asyncio.run(_create_pg_database(name))
+    stack = Stack(
+        mode=mode,
+        var_dir=tmp,
+        database_url=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}",
+        redis_url=REDIS_URL,
+        env_extra=dict(env_extra),
+    )
+    stack.cli("migrate")
+    return stack
+
+
+def drop_stack(stack: Stack) -> None:
+    stack.stop_all()
+    if stack.mode != "embedded":
+        name = stack.database_url.rsplit("/", 1)[1]
+        with contextlib.suppress(Exception):
+            asyncio.run(_drop_pg_database(name))
