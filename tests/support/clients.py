@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 Frame = dict[str, Any]
 _ids = itertools.count(1)
@@ -34,8 +35,8 @@ class Client:
             async for raw in self.ws:
                 self.inbox.append(json.loads(raw))
                 self._arrived.set()
-        except Exception:
-            pass
+        except ConnectionClosed:
+            self.closed_code = self.ws.close_code
         finally:
             self.closed_code = self.ws.close_code
             self._arrived.set()

@@ -78,7 +78,7 @@ class Stack:
 
     def start(self, port: int | None = None) -> str:
         port = port or free_port()
-        log = open(self.var_dir / f"server-{port}.log", "ab")  # noqa: SIM115
+        log = open(self.var_dir / f"server-{port}.log", "ab")
         self.logs[port] = log
         proc = subprocess.Popen(
             [
