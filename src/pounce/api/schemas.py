@@ -48,12 +48,15 @@ Origin = Annotated[str, Field(max_length=300)]
 
 
 def _check_origins(values: list[str]) -> list[str]:
+    cleaned = []
     for value in values:
+        value = value.strip().rstrip("/")
         if value != "*" and not value.startswith(("http://", "https://")):
             raise ValueError(f"{value!r} is not an origin like https://www.example.com")
         if value.count("/") > 2:
             raise ValueError(f"{value!r} has a path; an origin is scheme://host[:port] only")
-    return [v.rstrip("/") for v in values]
+        cleaned.append(value.lower())
+    return cleaned
 
 
 class SiteIn(Body):

@@ -41,28 +41,33 @@ def token_hash(token: str) -> str:
 
 
 class RateLimiter:
-    """A sliding window of attempts per key (login: per address and per email)."""
+    """A sliding window of failed attempts per key (login: per address and per email)."""
 
     def __init__(self, limit: int, window_seconds: float) -> None:
         self.limit = limit
         self.window = window_seconds
         self._hits: dict[str, deque[float]] = {}
 
-    def hit(self, key: str, at: float | None = None) -> bool:
-        """Record an attempt; False if the key is over its limit."""
-        at = time.monotonic() if at is None else at
+    def _recent(self, key: str, at: float) -> deque[float]:
         hits = self._hits.setdefault(key, deque())
         while hits and hits[0] <= at - self.window:
             hits.popleft()
-        if len(hits) >= self.limit:
-            return False
-        hits.append(at)
+        return hits
+
+    def blocked(self, key: str, at: float | None = None) -> bool:
+        at = time.monotonic() if at is None else at
+        return len(self._recent(key, at)) >= self.limit
+
+    def hit(self, key: str, at: float | None = None) -> None:
+        at = time.monotonic() if at is None else at
+        self._recent(key, at).append(at)
         if len(self._hits) > 10_000:
             self._hits = {k: v for k, v in self._hits.items() if v}
-        return True
 
 
-login_limiter = RateLimiter(limit=10, window_seconds=60.0)
+# Failed logins only: 10 a minute per account, 100 a minute per address (offices share one).
+email_limiter = RateLimiter(limit=10, window_seconds=60.0)
+address_limiter = RateLimiter(limit=100, window_seconds=60.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +80,15 @@ class SessionInfo:
 async def login(rt: Runtime, *, email: str, password: str, client_ip: str) -> SessionInfo:
     """Check the password and open a session; the raw token goes in the cookie only."""
     email = email.strip().lower()
-    if not (login_limiter.hit(f"ip:{client_ip}") and login_limiter.hit(f"email:{email}")):
-        raise ServiceError("rate_limited", "Too many login attempts; wait a minute and retry.")
+    if email_limiter.blocked(email) or address_limiter.blocked(client_ip):
+        raise ServiceError("rate_limited", "Too many failed logins; wait a minute and retry.")
     async with rt.db.read() as conn:
         user = await accounts.find_user_by_email(conn, email)
     if user is None:
         verify_password(_DUMMY_HASH, password)
-        raise ServiceError("not_authenticated", "Wrong email or password.")
-    if not verify_password(user.password_hash, password):
+    if user is None or not verify_password(user.password_hash, password):
+        email_limiter.hit(email)
+        address_limiter.hit(client_ip)
         raise ServiceError("not_authenticated", "Wrong email or password.")
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(24)

@@ -1,0 +1,121 @@
+"""Malformed, oversized and unknown frames get error frames; the socket stays open."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from tests.integration.conftest import World
+from tests.support import clients
+
+BAD_FRAMES: list[tuple[str | bytes, str]] = [
+    ("not json at all", "bad_json"),
+    ("[1, 2, 3]", "bad_json"),
+    ("42", "bad_json"),
+    ("{}", "unknown_type"),
+    ('{"type": "teleport"}', "unknown_type"),
+    ('{"type": 7}', "unknown_type"),
+    ('{"type": "hello", "v": 1}', "unknown_type"),
+    ('{"type": "message", "id": "x1"}', "invalid"),
+    ('{"type": "message", "id": "x2", "body": ""}', "invalid"),
+    ('{"type": "message", "id": "bad id!", "body": "hi"}', "invalid"),
+    ('{"type": "message", "id": "x3", "body": 12}', "invalid"),
+    ('{"type": "message", "id": "x4", "body": "hi", "admin": true}', "invalid"),
+    ('{"type": "read", "conversation_id": "c", "seq": -1}', "invalid"),
+    ('{"type": "resume", "after": []}', "invalid"),
+    ('{"type": "page_view", "id": "p", "url": ' + json.dumps("x" * 3000) + "}", "invalid"),
+    (json.dumps({"type": "message", "id": "big", "body": "a" * 9000}), "invalid"),
+    (json.dumps({"type": "message", "id": "huge", "body": "a" * 20_000}), "too_large"),
+    (b"\x00\x01binary", "bad_json"),
+]
+
+
+async def test_messenger_survives_every_bad_frame(world: World) -> None:
+    visitor, _ = await clients.visitor(world.url, world.org.site_key)
+    for raw, code in BAD_FRAMES:
+        await visitor.send_raw(raw)
+        error = await visitor.expect("error")
+        assert error["code"] == code, (raw, error)
+        assert error["message"]
+    # Still connected and working; and nothing above was stored.
+    await visitor.send({"type": "ping", "t": 5})
+    assert (await visitor.expect("pong"))["t"] == 5
+    ack = await visitor.request({"type": "message", "body": "first real message"})
+    assert ack["type"] == "ack" and ack["seq"] == 1
+    await visitor.close()
+
+
+async def test_error_frame_names_the_field_and_carries_the_id(world: World) -> None:
+    visitor, _ = await clients.visitor(world.url, world.org.site_key)
+    await visitor.send({"type": "message", "id": "m-77", "body": ""})
+    error = await visitor.expect("error")
+    assert error["id"] == "m-77"
+    assert "body" in error["message"]
+    await visitor.close()
+
+
+async def test_console_survives_bad_frames_and_refuses_foreign_conversations(world: World) -> None:
+    cookie, _ = await clients.login(world.url, world.org.reps[0].email, world.org.password)
+    rep, _ = await clients.rep(world.url, cookie)
+    for raw, code in BAD_FRAMES[:6]:
+        await rep.send_raw(raw)
+        assert (await rep.expect("error"))["code"] == code
+    missing = await rep.request({"type": "start_conversation", "conversation_id": "c_nope"})
+    assert missing["type"] == "error" and missing["code"] == "not_found"
+    await rep.send({"type": "ping"})
+    await rep.expect("pong")
+    await rep.close()
+
+
+async def test_bad_hello_closes_with_4400(world: World) -> None:
+    ws = await connect(
+        clients.ws_url(world.url, f"/ws/messenger?site_key={world.org.site_key}"),
+        origin=world.url,  # type: ignore[arg-type]
+    )
+    await ws.send(json.dumps({"type": "hello", "v": 99}))
+    error = json.loads(await ws.recv())
+    assert error["type"] == "error" and error["code"] == "bad_hello"
+    with pytest.raises(ConnectionClosed):
+        await ws.recv()
+    assert ws.close_code == 4400
+
+
+async def test_unknown_site_and_foreign_origin_are_refused(world: World) -> None:
+    with pytest.raises(InvalidStatus) as unknown:
+        await connect(
+            clients.ws_url(world.url, "/ws/messenger?site_key=sk_nope"),
+            origin=world.url,  # type: ignore[arg-type]
+        )
+    assert unknown.value.response.status_code == 403
+    with pytest.raises(InvalidStatus) as foreign:
+        await connect(
+            clients.ws_url(world.url, f"/ws/messenger?site_key={world.org.site_key}"),
+            origin="https://evil.example",  # type: ignore[arg-type]
+        )
+    assert foreign.value.response.status_code == 403
+
+
+async def test_console_requires_a_session_and_same_origin(world: World) -> None:
+    with pytest.raises(InvalidStatus) as anonymous:
+        await connect(clients.ws_url(world.url, "/ws/console"), origin=world.url)  # type: ignore[arg-type]
+    assert anonymous.value.response.status_code == 403
+    cookie, _ = await clients.login(world.url, world.org.reps[0].email, world.org.password)
+    with pytest.raises(InvalidStatus) as hijack:
+        await connect(
+            clients.ws_url(world.url, "/ws/console"),
+            origin="https://evil.example",  # type: ignore[arg-type]
+            additional_headers={"Cookie": f"pounce_session={cookie}"},
+        )
+    assert hijack.value.response.status_code == 403
+
+
+async def test_forged_visitor_token_gets_a_new_visitor(world: World) -> None:
+    visitor, welcome = await clients.visitor(world.url, world.org.site_key)
+    await visitor.close()
+    forged = welcome["visitor_token"][:-4] + "AAAA"
+    again, welcome2 = await clients.visitor(world.url, world.org.site_key, token=forged)
+    assert welcome2["visitor_id"] != welcome["visitor_id"]
+    await again.close()
