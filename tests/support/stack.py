@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import secrets
@@ -20,6 +21,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = os.environ.get("POUNCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("POUNCE_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def run_async(fn: Any, *args: Any) -> Any:
+    """Run a coroutine function to completion from sync code, even inside a running loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(fn(*args))).result()
 
 
 def free_port() -> int:
@@ -149,7 +156,7 @@ def services_available() -> str | None:
     import redis
 
     try:
-        asyncio.run(_probe_pg())
+        run_async(_probe_pg)
     except Exception as exc:
         return f"PostgreSQL at {PG_ADMIN_URL}: {exc}"
     try:
@@ -179,7 +186,7 @@ def make_stack(mode: str, tmp: Path, **env_extra: str) -> Stack:
         stack.cli("migrate")
         return stack
     name = f"pounce_test_{secrets.token_hex(6)}"
-    asyncio.run(_create_pg_database(name))
+    run_async(_create_pg_database, name)
     stack = Stack(
         mode=mode,
         var_dir=tmp,
@@ -196,4 +203,4 @@ def drop_stack(stack: Stack) -> None:
     if stack.mode != "embedded":
         name = stack.database_url.rsplit("/", 1)[1]
         with contextlib.suppress(Exception):
-            asyncio.run(_drop_pg_database(name))
+            run_async(_drop_pg_database, name)
