@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -70,11 +71,19 @@ class Settings(BaseSettings):
             return key
         path = self.var_dir / "secret_key"
         if path.exists():
-            return path.read_text().strip()
+            stored = path.read_text().strip()
+            if len(stored) >= 16:
+                return stored
         self.var_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
-        path.touch(mode=0o600)
-        path.write_text(key)
+        # Write then rename, so a crash never leaves an empty or partial key behind.
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
         return key
 
     @property

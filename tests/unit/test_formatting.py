@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pounce.services import formatting
 from pounce.services.formatting import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, render_markdown
 
 A = '<a href="{}" target="_blank" rel="noopener noreferrer nofollow">'
@@ -308,3 +309,27 @@ def test_fuzz_text_is_safe(body: str) -> None:
 @given(markdownish)
 def test_fuzz_markdownish_is_safe(body: str) -> None:
     assert_safe(render_markdown(body))
+
+
+_FAST_ALPHABET = st.sampled_from(
+    sorted(formatting._PLAIN_ASCII) + list("éü中😀👍🏽\u200d\ufe0f_*[]<>&@:~`\\\t\r\u00a0\u2028")
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(_FAST_ALPHABET, max_size=60))
+def test_plain_fast_path_equals_the_full_renderer(body: str) -> None:
+    fast = formatting.render_plain(body)
+    if fast is not None:
+        assert fast == formatting._CLEANER.clean(formatting._MD.render(body))
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["Hi there, how can I help?", "Sure!\nLet me check.", "Price is 3.5k per year", "ok 👍🏽"],
+)
+def test_everyday_sentences_take_the_fast_path(body: str) -> None:
+    assert formatting.render_plain(body) is not None
+    assert formatting.render_markdown(body) == formatting._CLEANER.clean(
+        formatting._MD.render(body)
+    )

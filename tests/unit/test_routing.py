@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -402,11 +403,6 @@ def test_decide_uses_first_matching_rule() -> None:
     assert (elsewhere.queue, elsewhere.alerted) == ("rule:all", ("u2",))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: decide() rebuilds set(available) per rep, so a one-shot iterator "
-    "is consumed by the first membership test",
-)
 def test_decide_accepts_a_one_shot_iterable_of_available_reps() -> None:
     d = decide([], VisitorContext(), all_reps=REPS, available=iter(REPS), last_turn={})
     assert d.alerted == REPS
@@ -475,7 +471,7 @@ def test_round_robin_simulation_is_fair(seed: int) -> None:
         assert rep is not None
         served_at.setdefault(rep, []).append(t)
     for rep, times in served_at.items():
-        for before, after in zip(times, times[1:], strict=False):
+        for before, after in itertools.pairwise(times):
             between = set(picks[before + 1 : after])
             for other in availability[after] & set(candidates) - {rep}:
                 assert other in between, (rep, other, before, after)
@@ -484,7 +480,7 @@ def test_round_robin_simulation_is_fair(seed: int) -> None:
         for b in steady:
             if a < b:
                 seq = [p for p in picks if p in (a, b)]
-                assert all(x != y for x, y in zip(seq, seq[1:], strict=False)), (a, b)
+                assert all(x != y for x, y in itertools.pairwise(seq)), (a, b)
     counts = Counter(picks)
     steady_counts = [counts[r] for r in steady]
     assert max(steady_counts) - min(steady_counts) <= 1

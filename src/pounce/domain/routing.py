@@ -48,9 +48,9 @@ def url_matches(pattern: str, url: str) -> bool:
     A pattern without a scheme is tried against the path, so `/pricing*` matches
     `https://acme.test/pricing?plan=pro`. Matching is case-insensitive.
     """
+    pattern = pattern.strip().lower()
     if not pattern:
         return True
-    pattern = pattern.strip().lower()
     url = url.strip().lower()
     if fnmatch.fnmatchcase(url, pattern):
         return True
@@ -112,7 +112,8 @@ def decide(
     last_turn: Mapping[str, int],
 ) -> Decision:
     """Run the rules for one inbound chat; no rule matching means every rep, everyone."""
-    ready = [rep for rep in all_reps if rep in set(available)]
+    available_set = set(available)
+    ready = [rep for rep in all_reps if rep in available_set]
     rule = first_matching(rules, ctx)
     if rule is None:
         return Decision(queue="org", alerted=tuple(ready), candidates=tuple(all_reps))

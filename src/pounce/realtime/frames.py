@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 16 * 1024
@@ -31,7 +31,7 @@ class PageInfo(BaseModel):
 
 class MessengerHello(Frame):
     type: Literal["hello"]
-    v: int
+    v: StrictInt
     visitor_token: Annotated[str, Field(max_length=500)] | None = None
     locale: Annotated[str, Field(max_length=35)] | None = None
     page: PageInfo | None = None
@@ -40,7 +40,7 @@ class MessengerHello(Frame):
 
 class ConsoleHello(Frame):
     type: Literal["hello"]
-    v: int
+    v: StrictInt
 
 
 class PageViewFrame(Frame):
@@ -187,9 +187,13 @@ def _frame_id(data: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= 64 else None
 
 
-def _explain(exc: ValidationError) -> str:
+def _explain(exc: ValidationError, tag: str | None = None) -> str:
+    """`field.path: what is wrong`, without the union's tag that pydantic puts first."""
     first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"] if part not in MESSENGER_TYPES) or "frame"
+    loc = list(first["loc"])
+    if tag is not None and loc and loc[0] == tag:
+        loc = loc[1:]
+    where = ".".join(str(part) for part in loc) or "frame"
     return f"{where}: {first['msg']}"
 
 
@@ -202,7 +206,7 @@ def parse(data: dict[str, Any], adapter: TypeAdapter[Any], known: frozenset[str]
     try:
         return adapter.validate_python(data)
     except ValidationError as exc:
-        raise FrameError("invalid", _explain(exc), _frame_id(data)) from None
+        raise FrameError("invalid", _explain(exc, kind), _frame_id(data)) from None
 
 
 def parse_hello(data: dict[str, Any], model: type[Frame]) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 from urllib.parse import urlsplit
@@ -222,6 +223,43 @@ _CLEANER: Final = nh3.Cleaner(
 _CLEANER.clean(_MD.render("https://example.com/a.png a@example.com **x**"))
 
 
+_PLAIN_ASCII: Final = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,?!'\"()%+=-;#/.\n"
+)
+_EXTRA_UNICODE: Final = frozenset("\u200d\ufe0f")
+_DOT_BEFORE_WORD: Final = re.compile(r"\.[^\s.,?!'\")0-9]")
+
+
+def _plain_char(ch: str) -> bool:
+    if ch in _PLAIN_ASCII:
+        return True
+    if ch < "\x80":
+        return False
+    return ch in _EXTRA_UNICODE or unicodedata.category(ch)[0] in "LNS"
+
+
+def render_plain(body: str) -> str | None:
+    """The renderer's exact output for plain chat text, without parsing; None if not plain.
+
+    Most chat messages are a sentence or two with no markup, and parsing them is most of
+    the cost of storing a message. Plain means: letters, digits, emoji, simple
+    punctuation, single spaces and single line breaks; no dot starting a word (which
+    linkify may turn into a domain). A property test checks this equals the full path.
+    """
+    if not body or body[0] in " \n" or body[-1] in " \n":
+        return None
+    if "  " in body or "\n\n" in body or " \n" in body or "\n " in body:
+        return None
+    if _DOT_BEFORE_WORD.search(body) or not all(_plain_char(c) for c in body):
+        return None
+    if body.lstrip("-=+#0123456789. ").startswith(("-", "=")) or body.startswith("#"):
+        return None
+    return "<p>" + body.replace("\n", "<br>") + "</p>"
+
+
 def render_markdown(body: str) -> str:
     """Render a chat message's Markdown subset to sanitised HTML."""
+    plain = render_plain(body)
+    if plain is not None:
+        return plain
     return _CLEANER.clean(_MD.render(body))

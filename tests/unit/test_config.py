@@ -1,0 +1,185 @@
+"""Unit tests for settings and secret-key handling (pounce.config)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from pounce.config import PLACEHOLDER_SECRETS, ConfigError, Settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.upper().startswith("POUNCE_"):
+            monkeypatch.delenv(name)
+
+
+def make(**kwargs: Any) -> Settings:
+    return Settings(_env_file=None, **kwargs)
+
+
+# --------------------------------------------------------------------------- secret key
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        *sorted(PLACEHOLDER_SECRETS),
+        "CHANGEME",
+        "  changeme  ",
+        "Your-Secret-Key",
+        "short",
+        "x" * 15,
+        " " + "x" * 15 + " ",
+    ],
+)
+def test_placeholder_or_short_secret_refused(key: str, tmp_path: Path) -> None:
+    settings = make(var_dir=tmp_path, secret_key=key)
+    with pytest.raises(ConfigError, match="POUNCE_SECRET_KEY"):
+        settings.resolved_secret_key()
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_configured_secret_used_stripped(tmp_path: Path) -> None:
+    assert make(var_dir=tmp_path, secret_key="x" * 16).resolved_secret_key() == "x" * 16
+    key = "  a-long-and-random-enough-key  "
+    assert make(var_dir=tmp_path, secret_key=key).resolved_secret_key() == key.strip()
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_secret_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POUNCE_SECRET_KEY", "changeme")
+    with pytest.raises(ConfigError):
+        make(var_dir=tmp_path).resolved_secret_key()
+    monkeypatch.setenv("POUNCE_SECRET_KEY", "k" * 32)
+    assert make(var_dir=tmp_path).resolved_secret_key() == "k" * 32
+
+
+def test_generated_secret_stored_and_reused(tmp_path: Path) -> None:
+    var_dir = tmp_path / "nested" / "var"
+    first = make(var_dir=var_dir).resolved_secret_key()
+    path = var_dir / "secret_key"
+    assert path.is_file()
+    assert path.read_text() == first
+    assert len(first) >= 32
+    assert first.lower() not in PLACEHOLDER_SECRETS
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    second = make(var_dir=var_dir).resolved_secret_key()
+    assert second == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_generated_secrets_differ_per_var_dir(tmp_path: Path) -> None:
+    a = make(var_dir=tmp_path / "a").resolved_secret_key()
+    b = make(var_dir=tmp_path / "b").resolved_secret_key()
+    assert a != b
+
+
+def test_stored_secret_read_stripped(tmp_path: Path) -> None:
+    (tmp_path / "secret_key").write_text("stored-key-value-1234567890\n")
+    assert make(var_dir=tmp_path).resolved_secret_key() == "stored-key-value-1234567890"
+
+
+def test_blank_stored_secret_not_used(tmp_path: Path) -> None:
+    (tmp_path / "secret_key").write_text("")
+    try:
+        key = make(var_dir=tmp_path).resolved_secret_key()
+    except ConfigError:
+        return
+    assert len(key) >= 16
+
+
+# --------------------------------------------------------------------------- database
+
+
+def test_default_database_is_sqlite_under_var_dir(tmp_path: Path) -> None:
+    settings = make(var_dir=tmp_path)
+    url = settings.resolved_database_url()
+    assert url == f"sqlite+aiosqlite:///{(tmp_path / 'pounce.db').resolve()}"
+    assert settings.is_sqlite
+
+
+def test_default_database_path_is_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = make(var_dir=Path("var")).resolved_database_url()
+    assert url == f"sqlite+aiosqlite:///{tmp_path.resolve() / 'var' / 'pounce.db'}"
+
+
+def test_configured_database_url(tmp_path: Path) -> None:
+    pg = "postgresql+asyncpg://u:p@localhost/pounce"
+    settings = make(var_dir=tmp_path, database_url=pg)
+    assert settings.resolved_database_url() == pg
+    assert not settings.is_sqlite
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [("FULL", "FULL"), ("full", "FULL"), ("Normal", "NORMAL"), ("off", "OFF"), ("EXTRA", "EXTRA")],
+)
+def test_sqlite_synchronous_accepted(given: str, stored: str) -> None:
+    assert make(sqlite_synchronous=given).sqlite_synchronous == stored
+
+
+def test_sqlite_synchronous_default() -> None:
+    assert make().sqlite_synchronous == "FULL"
+
+
+@pytest.mark.parametrize("value", ["", "bogus", "FAST", "0", "full "])
+def test_sqlite_synchronous_rejected(value: str) -> None:
+    with pytest.raises(ValidationError, match="OFF, NORMAL, FULL, EXTRA"):
+        make(sqlite_synchronous=value)
+
+
+def test_sqlite_synchronous_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POUNCE_SQLITE_SYNCHRONOUS", "normal")
+    assert make().sqlite_synchronous == "NORMAL"
+    monkeypatch.setenv("POUNCE_SQLITE_SYNCHRONOUS", "sometimes")
+    with pytest.raises(ValidationError):
+        make()
+
+
+# --------------------------------------------------------------------------- redis and others
+
+
+def test_empty_redis_url_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert make().redis_url is None
+    assert make(redis_url="").redis_url is None
+    monkeypatch.setenv("POUNCE_REDIS_URL", "")
+    assert make().redis_url is None
+    monkeypatch.setenv("POUNCE_REDIS_URL", "redis://localhost:6379/0")
+    assert make().redis_url == "redis://localhost:6379/0"
+
+
+def test_redis_url_kept() -> None:
+    assert make(redis_url="redis://r:6379/1").redis_url == "redis://r:6379/1"
+
+
+def test_public_url() -> None:
+    assert make().resolved_public_url() == "http://127.0.0.1:8000"
+    assert make(host="0.0.0.0", port=9000).resolved_public_url() == "http://0.0.0.0:9000"
+    assert make(public_url="https://chat.acme.test/").resolved_public_url() == (
+        "https://chat.acme.test"
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"port": 0}, {"port": 65536}, {"unanswered_seconds": 0}, {"session_days": 0}],
+)
+def test_out_of_range_values_rejected(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        make(**kwargs)
+
+
+def test_environment_is_ignored_when_cleared() -> None:
+    settings = make()
+    assert settings.secret_key is None
+    assert settings.database_url == ""
+    assert settings.var_dir == Path("var")
