@@ -167,7 +167,10 @@ async def messenger_endpoint(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_FORBIDDEN, exc.code)
         return
     visitor: Visitor = session.visitor
-    state: dict[str, str] = {"page_url": (page or {}).get("url") or ""}
+    state: dict[str, str | None] = {
+        "page_url": (page or {}).get("url") or "",
+        "conversation_id": session.conversation.id if session.conversation else None,
+    }
     conn.start()
     unsubscribe = await rt.bus.subscribe(
         [events.visitor_topic(visitor.id), reps.visitors_topic(visitor.org_id)], conn.on_bus
@@ -192,8 +195,14 @@ async def messenger_endpoint(websocket: WebSocket) -> None:
         nonlocal visitor
         if isinstance(frame, f.VisitorMessageFrame):
             sent = await chat.send_visitor_message(
-                rt, visitor=visitor, client_id=frame.id, body=frame.body, page_url=state["page_url"]
+                rt,
+                visitor=visitor,
+                client_id=frame.id,
+                body=frame.body,
+                page_url=state["page_url"] or "",
+                conversation_id=state["conversation_id"],
             )
+            state["conversation_id"] = sent.message.conversation_id
             conn.send(
                 f.encode(
                     {

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pounce.domain.model import Actor, AuthorKind, ConversationStatus, Source
-from pounce.domain.ownership import claim_refusal, close_refusal, send_refusal
+from pounce.domain.ownership import Refusal, claim_refusal, close_refusal, send_refusal
 from pounce.domain.routing import VisitorContext
 from pounce.services import events
 from pounce.services.errors import ServiceError
@@ -101,10 +101,36 @@ async def _append_system(
 
 
 async def send_visitor_message(
-    rt: Runtime, *, visitor: Visitor, client_id: str, body: str, page_url: str = ""
+    rt: Runtime,
+    *,
+    visitor: Visitor,
+    client_id: str,
+    body: str,
+    page_url: str = "",
+    conversation_id: str | None = None,
 ) -> Sent:
-    """Store a visitor's message; the first one opens an inbound conversation and routes it."""
+    """Store a visitor's message; the first one opens an inbound conversation and routes it.
+
+    With the id of the visitor's open conversation the message is group-committed;
+    otherwise (first message, or the conversation closed) it takes the slow path.
+    """
     html = render_markdown(body)
+    if conversation_id is not None:
+        result = await rt.messages.append(
+            chat.Draft(
+                org_id=visitor.org_id,
+                conversation_id=conversation_id,
+                author_kind=AuthorKind.VISITOR,
+                author_id=visitor.id,
+                client_id=client_id,
+                body=body,
+                html=html,
+            )
+        )
+        if result.message is not None and result.conversation is not None:
+            if result.created:
+                await _publish_message(rt, result.conversation, result.message, None)
+            return Sent(result.message, result.conversation, created=result.created)
     after: list[AfterCommit] = []
     async with rt.db.write() as conn:
         existing = await chat.find_message_by_client_id(
@@ -219,37 +245,28 @@ async def _publish_away(rt: Runtime, conv: Conversation, away: Message) -> None:
 async def send_rep_message(
     rt: Runtime, *, actor: Actor, conversation_id: str, client_id: str, body: str
 ) -> Sent:
-    html = render_markdown(body)
-    async with rt.db.write() as conn:
-        existing = await chat.find_message_by_client_id(
-            conn,
+    """Store the owner's message (group-committed) and deliver it to the visitor."""
+    result = await rt.messages.append(
+        chat.Draft(
             org_id=actor.org_id,
-            author_kind=AuthorKind.REP,
-            author_id=actor.user_id,
-            client_id=client_id,
-        )
-        if existing is not None:
-            conv = await _load_conversation(
-                conn, org_id=actor.org_id, conversation_id=existing.conversation_id
-            )
-            return Sent(existing, conv, created=False)
-        conv = await _load_conversation(conn, org_id=actor.org_id, conversation_id=conversation_id)
-        refusal = send_refusal(actor, conv.state)
-        if refusal is not None:
-            raise _refuse(refusal.value)
-        message = await chat.append_message(
-            conn,
-            org_id=actor.org_id,
-            conversation_id=conv.id,
+            conversation_id=conversation_id,
             author_kind=AuthorKind.REP,
             author_id=actor.user_id,
             client_id=client_id,
             body=body,
-            html=html,
+            html=render_markdown(body),
         )
-        author = await _user(conn, actor.org_id, actor.user_id)
-    await _publish_message(rt, conv, message, author)
-    return Sent(message, conv, created=True)
+    )
+    if result.message is None or result.conversation is None:
+        async with rt.db.read() as conn:
+            conv = await _load_conversation(
+                conn, org_id=actor.org_id, conversation_id=conversation_id
+            )
+        raise _refuse((send_refusal(actor, conv.state) or Refusal.NOT_OWNER).value)
+    if result.created:
+        author = await rt.user(actor.org_id, actor.user_id)
+        await _publish_message(rt, result.conversation, result.message, author)
+    return Sent(result.message, result.conversation, created=result.created)
 
 
 async def start_conversation(

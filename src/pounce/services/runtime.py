@@ -9,7 +9,12 @@ from dataclasses import dataclass, field
 from pounce.config import Settings
 from pounce.realtime.bus import Bus
 from pounce.realtime.presence import Presence
+from pounce.services.ingest import MessageLog
+from pounce.store import accounts
 from pounce.store.db import Database
+from pounce.store.records import User
+
+USER_CACHE_SECONDS = 5.0
 
 
 @dataclass
@@ -21,3 +26,24 @@ class Runtime:
     secret_key: str
     clock: Callable[[], float] = field(default=time.time)
     node_id: str = "node"
+    messages: MessageLog = field(init=False)
+    _users: dict[tuple[str, str], tuple[float, User | None]] = field(
+        init=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        self.messages = MessageLog(self.db)
+
+    async def user(self, org_id: str, user_id: str) -> User | None:
+        """A rep's card for message authors, cached for a few seconds (names rarely change)."""
+        key = (org_id, user_id)
+        hit = self._users.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        async with self.db.read() as conn:
+            user = await accounts.get_user(conn, org_id=org_id, user_id=user_id)
+        if len(self._users) > 10_000:
+            self._users.clear()
+        self._users[key] = (now + USER_CACHE_SECONDS, user)
+        return user

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, select, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pounce.domain.model import AuthorKind, ConversationStatus, Source, new_id
@@ -395,3 +396,150 @@ async def count_messages(conn: AsyncConnection, *, org_id: str, conversation_id:
             )
         ).scalar_one()
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A message to append: the store assigns its `seq` and checks who may write."""
+
+    org_id: str
+    conversation_id: str
+    author_kind: AuthorKind
+    author_id: str | None
+    client_id: str | None
+    body: str
+    html: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """The stored message (new or the earlier one with the same client id), or a refusal."""
+
+    message: Message | None
+    conversation: Conversation | None
+    created: bool
+
+
+def _author_may_write(draft: Draft) -> Any:
+    c = t.conversations.c
+    if draft.author_kind is AuthorKind.REP:
+        return c.owner_id == draft.author_id
+    if draft.author_kind is AuthorKind.VISITOR:
+        return c.visitor_id == draft.author_id
+    return true()
+
+
+async def append_many(conn: AsyncConnection, drafts: Sequence[Draft]) -> list[Appended]:
+    """Append many messages in this transaction with a handful of statements.
+
+    Resends (same author and client id) return the stored message. For each run of
+    drafts by one author in one conversation, one conditional UPDATE both checks that
+    the author may write (the owner for reps, the conversation's visitor for visitors;
+    never in a closed conversation) and reserves the next sequence numbers; then one
+    multi-row INSERT stores them all. A refused draft comes back with message None.
+    """
+    m = t.messages.c
+    keyed = [
+        (d.org_id, d.author_kind.value, d.author_id, d.client_id) for d in drafts if d.client_id
+    ]
+    existing: dict[tuple[Any, ...], Message] = {}
+    if keyed:
+        rows = await conn.execute(
+            select(t.messages).where(
+                tuple_(m.org_id, m.author_kind, m.author_id, m.client_id).in_(keyed)
+            )
+        )
+        for row in rows:
+            msg = Message.from_row(row)
+            existing[(msg.org_id, msg.author_kind.value, msg.author_id, msg.client_id)] = msg
+    results: list[Appended | None] = [None] * len(drafts)
+    runs: dict[tuple[str, str, str, str | None], list[int]] = {}
+    seen_in_batch: dict[tuple[Any, ...], int] = {}
+    for i, d in enumerate(drafts):
+        key = (d.org_id, d.author_kind.value, d.author_id, d.client_id)
+        if d.client_id and key in existing:
+            continue
+        if d.client_id and key in seen_in_batch:
+            continue  # a resend inside the same batch: answered from the first copy below
+        if d.client_id:
+            seen_in_batch[key] = i
+        runs.setdefault((d.org_id, d.conversation_id, d.author_kind.value, d.author_id), []).append(
+            i
+        )
+    stamp = now()
+    convs: dict[str, Conversation] = {}
+    to_insert: list[dict[str, Any]] = []
+    created: dict[int, Message] = {}
+    for (org_id, conversation_id, _kind, _author), indexes in runs.items():
+        first = drafts[indexes[0]]
+        claimed = (
+            await conn.execute(
+                update(t.conversations)
+                .where(
+                    t.conversations.c.org_id == org_id,
+                    t.conversations.c.id == conversation_id,
+                    t.conversations.c.status != ConversationStatus.CLOSED.value,
+                    _author_may_write(first),
+                )
+                .values(last_seq=t.conversations.c.last_seq + len(indexes), updated_at=stamp)
+                .returning(*t.conversations.c)
+            )
+        ).first()
+        if claimed is None:
+            for i in indexes:
+                results[i] = Appended(None, None, created=False)
+            continue
+        conv = Conversation.from_row(claimed)
+        convs[conv.id] = conv
+        seq = conv.last_seq - len(indexes)
+        for i in indexes:
+            d = drafts[i]
+            seq += 1
+            values = {
+                "org_id": d.org_id,
+                "conversation_id": d.conversation_id,
+                "seq": seq,
+                "author_kind": d.author_kind.value,
+                "author_id": d.author_id,
+                "client_id": d.client_id,
+                "body": d.body,
+                "html": d.html,
+                "meta": d.meta,
+                "created_at": stamp,
+            }
+            to_insert.append(values)
+            created[i] = Message(
+                conversation_id=d.conversation_id,
+                org_id=d.org_id,
+                seq=seq,
+                author_kind=d.author_kind,
+                author_id=d.author_id,
+                client_id=d.client_id,
+                body=d.body,
+                html=d.html,
+                meta=d.meta,
+                created_at=stamp,
+            )
+    if to_insert:
+        await conn.execute(insert(t.messages), to_insert)
+    missing = {msg.conversation_id for msg in existing.values() if msg.conversation_id not in convs}
+    if missing:
+        rows = await conn.execute(
+            select(t.conversations).where(t.conversations.c.id.in_(sorted(missing)))
+        )
+        for found in rows:
+            convs[found.id] = Conversation.from_row(found)
+    for i, d in enumerate(drafts):
+        if results[i] is not None:
+            continue
+        if i in created:
+            results[i] = Appended(created[i], convs[d.conversation_id], created=True)
+            continue
+        key = (d.org_id, d.author_kind.value, d.author_id, d.client_id)
+        earlier = existing.get(key) or created.get(seen_in_batch.get(key, -1))
+        if earlier is None:
+            results[i] = Appended(None, None, created=False)
+        else:
+            results[i] = Appended(earlier, convs.get(earlier.conversation_id), created=False)
+    return [r for r in results if r is not None]

@@ -1,0 +1,125 @@
+"""Group commit over a real store: batches keep sequences dense, resends single, refusals exact."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from pounce.domain.model import AuthorKind, Role, Source
+from pounce.services.ingest import MessageLog
+from pounce.store import accounts, chat
+from pounce.store.chat import Draft
+from pounce.store.db import Database
+from pounce.store.migrate import upgrade_async
+from tests.conftest import require_services
+from tests.support.stack import drop_stack, make_stack
+
+
+@pytest.fixture(params=["embedded", "scaleout"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "scaleout":
+        require_services()
+        stack = make_stack("scaleout", tmp_path)
+        url = stack.database_url
+    else:
+        stack = None
+        url = f"sqlite+aiosqlite:///{tmp_path / 'g.db'}"
+        await upgrade_async(url)
+    database = Database(url)
+    yield database
+    await database.dispose()
+    if stack is not None:
+        drop_stack(stack)
+
+
+async def _conversation(db: Database) -> tuple[str, str, str, str]:
+    async with db.write() as conn:
+        org = await accounts.create_org(conn, name="G")
+        rep = await accounts.create_user(
+            conn, org_id=org, email=f"r-{org}@g.test", name="R", password_hash="x", role=Role.REP
+        )
+        site = await accounts.create_site(conn, org_id=org, name="s", allowed_origins=[])
+        visitor = await chat.create_visitor(conn, org_id=org, site_id=site.id)
+        conv = await chat.create_conversation(
+            conn,
+            org_id=org,
+            site_id=site.id,
+            visitor_id=visitor.id,
+            source=Source.INBOUND,
+            owner_id=rep.id,
+        )
+    return org, conv.id, visitor.id, rep.id
+
+
+def _draft(org: str, conv: str, kind: AuthorKind, author: str, cid: str | None) -> Draft:
+    return Draft(org, conv, kind, author, cid, f"body {cid}", f"<p>body {cid}</p>")
+
+
+async def test_one_batch_mixes_authors_resends_and_refusals(db: Database) -> None:
+    org, conv, visitor, rep = await _conversation(db)
+    async with db.write() as conn:
+        first = await chat.append_many(conn, [_draft(org, conv, AuthorKind.VISITOR, visitor, "a")])
+    assert first[0].created and first[0].message and first[0].message.seq == 1
+    drafts = [
+        _draft(org, conv, AuthorKind.VISITOR, visitor, "a"),  # resend of a stored one
+        _draft(org, conv, AuthorKind.REP, rep, "b"),
+        _draft(org, conv, AuthorKind.VISITOR, visitor, "c"),
+        _draft(org, conv, AuthorKind.REP, rep, "b"),  # resend inside the batch
+        _draft(org, conv, AuthorKind.REP, "u_intruder", "d"),  # not the owner
+        _draft(org, "c_missing", AuthorKind.VISITOR, visitor, "e"),
+        _draft(org, conv, AuthorKind.VISITOR, "v_other", "f"),  # not this conversation's visitor
+        _draft(org, conv, AuthorKind.REP, rep, "g"),
+    ]
+    async with db.write() as conn:
+        out = await chat.append_many(conn, drafts)
+    summary = [(r.message.seq if r.message else None, r.created) for r in out]
+    assert summary == [
+        (1, False),
+        (2, True),
+        (4, True),
+        (2, False),
+        (None, False),
+        (None, False),
+        (None, False),
+        (3, True),
+    ]
+    async with db.read() as conn:
+        stored = await chat.messages_after(conn, org_id=org, conversation_id=conv, after_seq=0)
+        conv_row = await chat.get_conversation(conn, org_id=org, conversation_id=conv)
+    assert [(m.seq, m.client_id) for m in stored] == [(1, "a"), (2, "b"), (3, "g"), (4, "c")]
+    assert conv_row is not None and conv_row.last_seq == 4
+
+
+async def test_closed_conversation_refuses(db: Database) -> None:
+    org, conv, visitor, _ = await _conversation(db)
+    async with db.write() as conn:
+        await chat.close_conversation(conn, org_id=org, conversation_id=conv)
+        out = await chat.append_many(conn, [_draft(org, conv, AuthorKind.VISITOR, visitor, "x")])
+    assert out[0].message is None
+
+
+async def test_concurrent_appends_share_transactions_and_stay_dense(db: Database) -> None:
+    org, conv, visitor, rep = await _conversation(db)
+    log = MessageLog(db)
+    drafts = [
+        _draft(
+            org,
+            conv,
+            AuthorKind.VISITOR if i % 2 else AuthorKind.REP,
+            visitor if i % 2 else rep,
+            f"m{i}",
+        )
+        for i in range(300)
+    ]
+    results = await asyncio.gather(*(log.append(d) for d in drafts))
+    seqs = sorted(r.message.seq for r in results if r.message)
+    assert seqs == list(range(1, 301))
+    assert log.batches < 300  # concurrent messages really were committed together
+    again = await asyncio.gather(*(log.append(d) for d in drafts[:50]))
+    assert [r.created for r in again] == [False] * 50
+    assert [r.message.seq for r in again if r.message] == [
+        r.message.seq for r in results[:50] if r.message
+    ]
