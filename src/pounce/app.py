@@ -10,13 +10,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from pounce import __version__
+from pounce import __version__, metrics
 from pounce.api import rest, sockets, web
 from pounce.config import Settings
 from pounce.realtime.bus import Bus, LocalBus
+from pounce.realtime.connection import close_all
 from pounce.realtime.presence import LocalPresence, Presence
+from pounce.realtime.redis import RedisBus, RedisPresence
 from pounce.services.errors import ServiceError
 from pounce.services.runtime import Runtime
 from pounce.services.timers import Worker
@@ -29,10 +31,15 @@ log = logging.getLogger(__name__)
 def build_realtime(settings: Settings) -> tuple[Bus, Presence]:
     """The in-process bus and presence, or Redis ones when POUNCE_REDIS_URL is set."""
     if settings.redis_url:
-        from pounce.realtime.redis import RedisBus, RedisPresence
-
         return RedisBus(settings.redis_url), RedisPresence(settings.redis_url)
     return LocalBus(), LocalPresence()
+
+
+async def _resync_clients() -> None:
+    """Frames published while the bus was down are lost to the bus, not to the store:
+    every client of this node reconnects and resumes, so it receives them from there."""
+    closed = close_all()
+    log.info("bus reconnected: asked %d clients to resume", closed)
 
 
 def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
@@ -57,6 +64,8 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
             node_id=f"{socket.gethostname()}:{os.getpid()}",
         )
         app.state.runtime = rt
+        if isinstance(bus, RedisBus):
+            bus.on_reconnect.append(_resync_clients)
         worker = Worker(rt)
         if run_worker:
             worker.start()
@@ -91,6 +100,10 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
             {"detail": "The database is unreachable; retry shortly.", "code": "unavailable"},
             status_code=503,
         )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

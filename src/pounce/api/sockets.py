@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from pounce import metrics
 from pounce.domain.model import Availability
 from pounce.realtime import frames as f
 from pounce.realtime.connection import Connection
@@ -47,6 +48,7 @@ class FrameBudget:
 
 
 def error_frame(code: str, message: str, frame_id: str | None = None, **extra: Any) -> bytes:
+    metrics.FRAME_ERRORS.labels(code).inc()
     frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
     if frame_id is not None:
         frame["id"] = frame_id
@@ -105,8 +107,10 @@ async def _serve_frames(
 ) -> None:
     """Read frames until the peer leaves; a bad frame gets an error, never a close."""
     budget = FrameBudget()
+    frames_in = metrics.FRAMES_IN.labels(conn.kind)
     while True:
         raw = await _receive_text(websocket)
+        frames_in.inc()
         frame_id: str | None = None
         try:
             if raw is None:
@@ -194,6 +198,7 @@ async def messenger_endpoint(websocket: WebSocket) -> None:
     async def dispatch(frame: Any) -> None:
         nonlocal visitor
         if isinstance(frame, f.VisitorMessageFrame):
+            started = time.perf_counter()
             sent = await chat.send_visitor_message(
                 rt,
                 visitor=visitor,
@@ -203,6 +208,7 @@ async def messenger_endpoint(websocket: WebSocket) -> None:
                 conversation_id=state["conversation_id"],
             )
             state["conversation_id"] = sent.message.conversation_id
+            metrics.DELIVERY.observe(time.perf_counter() - started)
             conn.send(
                 f.encode(
                     {
@@ -278,6 +284,7 @@ async def console_endpoint(websocket: WebSocket) -> None:
 
     async def dispatch(frame: Any) -> None:
         if isinstance(frame, f.RepMessageFrame):
+            started = time.perf_counter()
             sent = await chat.send_rep_message(
                 rt,
                 actor=actor,
@@ -285,6 +292,7 @@ async def console_endpoint(websocket: WebSocket) -> None:
                 client_id=frame.id,
                 body=frame.body,
             )
+            metrics.DELIVERY.observe(time.perf_counter() - started)
             conn.send(
                 f.encode(
                     {

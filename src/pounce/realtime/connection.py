@@ -9,11 +9,23 @@ import logging
 
 from starlette.websockets import WebSocket, WebSocketState
 
+from pounce import metrics
+
 log = logging.getLogger(__name__)
 
 SEND_QUEUE_LIMIT = 1000
 CLOSE_TOO_SLOW = 4429
 _ids = itertools.count(1)
+CLOSE_RESYNC = 1012
+LIVE: set[Connection] = set()
+
+
+def close_all(code: int = CLOSE_RESYNC, reason: str = "resync") -> int:
+    """Close every socket of this process; clients reconnect and resume from the store."""
+    live = list(LIVE)
+    for conn in live:
+        conn.close_soon(code, reason)
+    return len(live)
 
 
 class Connection:
@@ -31,6 +43,9 @@ class Connection:
         self._sender: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
         self.closed = False
+        self._frames_out = metrics.FRAMES_OUT.labels(kind)
+        LIVE.add(self)
+        metrics.OPEN_SOCKETS.labels(kind).inc()
 
     def start(self) -> None:
         self._sender = asyncio.create_task(self._drain(), name=f"send:{self.id}")
@@ -41,8 +56,10 @@ class Connection:
             return
         try:
             self._queue.put_nowait(data)
+            self._frames_out.inc()
         except asyncio.QueueFull:
             log.info("closing %s: send queue full", self.id)
+            metrics.SLOW_CLIENTS.inc()
             self.closed = True
             self._closer = asyncio.create_task(self._close(CLOSE_TOO_SLOW, "too slow"))
 
@@ -65,7 +82,16 @@ class Connection:
             if self.websocket.application_state is WebSocketState.CONNECTED:
                 await self.websocket.close(code, reason)
 
+    def close_soon(self, code: int, reason: str) -> None:
+        """Ask the client to reconnect (and resume from the store)."""
+        if not self.closed:
+            self.closed = True
+            self._closer = asyncio.create_task(self._close(code, reason))
+
     async def stop(self) -> None:
+        if self in LIVE:
+            LIVE.discard(self)
+            metrics.OPEN_SOCKETS.labels(self.kind).dec()
         self.closed = True
         if self._sender is not None:
             with contextlib.suppress(asyncio.QueueFull):

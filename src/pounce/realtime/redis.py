@@ -13,6 +13,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from pounce import metrics
 from pounce.realtime.bus import Handler, LocalBus, Unsubscribe
 from pounce.realtime.presence import LocalPresence
 
@@ -111,6 +112,7 @@ class RedisBus:
                 self._healthy = True
                 if not first:
                     self.reconnects += 1
+                    metrics.BUS_RECONNECTS.inc()
                     log.info("redis bus reconnected")
                     for hook in list(self.on_reconnect):
                         with contextlib.suppress(Exception):

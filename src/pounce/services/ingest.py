@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
 
+from pounce import metrics
 from pounce.store.chat import Appended, Draft, append_many
 from pounce.store.db import Database
 
@@ -67,8 +68,11 @@ class MessageLog:
     async def _write(self, drafts: list[Draft]) -> list[Appended]:
         async with self.db.write() as conn:
             results = await append_many(conn, drafts)
+        stored = sum(1 for r in results if r.created)
         self.batches += 1
-        self.appended += sum(1 for r in results if r.created)
+        self.appended += stored
+        metrics.COMMIT_BATCH.observe(len(drafts))
+        metrics.MESSAGES_STORED.inc(stored)
         return results
 
     async def _one_by_one(self, batch: list[_Pending]) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pounce import metrics
 from pounce.services import chat
 from pounce.services.runtime import Runtime
 from pounce.store import jobs
@@ -43,6 +44,7 @@ async def run_due(rt: Runtime, *, limit: int = 20) -> int:
             conn, now=rt.clock(), limit=limit, skip_locked=not rt.db.is_sqlite
         )
         for job in due:
+            metrics.JOB_LAG.observe(max(0.0, rt.clock() - job.run_at))
             handler = HANDLERS.get(job.kind)
             try:
                 if handler is None:
