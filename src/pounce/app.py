@@ -114,7 +114,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         rt: Runtime = request.app.state.runtime
         checks: dict[str, Any] = {"database": await rt.db.ping()}
         if settings.redis_url:
-            checks["redis"] = rt.bus.healthy and rt.presence.healthy
+            checks["redis"] = await rt.presence.check() and rt.bus.healthy
         ready = all(checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "unavailable", "checks": checks},

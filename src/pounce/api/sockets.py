@@ -95,6 +95,33 @@ async def _hello(websocket: WebSocket, conn: Connection, model: type[f.Frame]) -
         return None
 
 
+async def _replay(
+    conn: Connection,
+    rt: Runtime,
+    org_id: str,
+    after: dict[str, int],
+    *,
+    visitor: Visitor | None = None,
+    for_rep: bool = False,
+) -> None:
+    """Send what the client missed, in order, then what the bus brought meanwhile.
+
+    The caller put the connection on hold before this, so a live frame never overtakes
+    the replay; a frame both replayed and held arrives twice and the client drops the
+    second by its seq.
+    """
+    try:
+        if after:
+            replayed, last = await chat.replay(
+                rt, org_id=org_id, after=dict(after), visitor=visitor, for_rep=for_rep
+            )
+            for item in replayed:
+                conn.send(f.encode(item))
+            conn.send(f.encode({"type": "resumed", "conversations": last}))
+    finally:
+        conn.release()
+
+
 Dispatch = Callable[[Any], Awaitable[None]]
 
 
@@ -176,6 +203,7 @@ async def messenger_endpoint(websocket: WebSocket) -> None:
         "conversation_id": session.conversation.id if session.conversation else None,
     }
     conn.start()
+    conn.hold()
     unsubscribe = await rt.bus.subscribe(
         [events.visitor_topic(visitor.id), reps.visitors_topic(visitor.org_id)], conn.on_bus
     )
@@ -194,6 +222,7 @@ async def messenger_endpoint(websocket: WebSocket) -> None:
             }
         )
     )
+    await _replay(conn, rt, visitor.org_id, hello.resume or {}, visitor=visitor)
 
     async def dispatch(frame: Any) -> None:
         nonlocal visitor
@@ -237,12 +266,8 @@ async def messenger_endpoint(websocket: WebSocket) -> None:
                 visitor=visitor,
             )
         elif isinstance(frame, f.ResumeFrame):
-            replayed, last = await chat.replay(
-                rt, org_id=visitor.org_id, after=dict(frame.after), visitor=visitor
-            )
-            for item in replayed:
-                conn.send(f.encode(item))
-            conn.send(f.encode({"type": "resumed", "conversations": last}))
+            conn.hold()
+            await _replay(conn, rt, visitor.org_id, frame.after, visitor=visitor)
         elif isinstance(frame, f.LeaveEmailFrame):
             await visitors.leave_email(rt, visitor=visitor, email=frame.email)
             visitor = await visitors.reload_visitor(rt, visitor)
@@ -277,10 +302,12 @@ async def console_endpoint(websocket: WebSocket) -> None:
     user: User = session.user
     actor = user.actor
     conn.start()
+    conn.hold()
     unsubscribe = await rt.bus.subscribe(
         [events.reps_topic(user.org_id), events.user_topic(user.id)], conn.on_bus
     )
     conn.send(f.encode(await reps.connect(rt, user=user, conn_id=conn.id)))
+    await _replay(conn, rt, user.org_id, hello.resume or {}, for_rep=True)
 
     async def dispatch(frame: Any) -> None:
         if isinstance(frame, f.RepMessageFrame):
@@ -333,12 +360,8 @@ async def console_endpoint(websocket: WebSocket) -> None:
                 actor=actor,
             )
         elif isinstance(frame, f.ResumeFrame):
-            replayed, last = await chat.replay(
-                rt, org_id=actor.org_id, after=dict(frame.after), for_rep=True
-            )
-            for item in replayed:
-                conn.send(f.encode(item))
-            conn.send(f.encode({"type": "resumed", "conversations": last}))
+            conn.hold()
+            await _replay(conn, rt, actor.org_id, frame.after, for_rep=True)
         elif isinstance(frame, f.CloseConversationFrame):
             await chat.close_conversation(rt, actor=actor, conversation_id=frame.conversation_id)
             conn.send(f.encode({"type": "ack", "id": frame.id}))

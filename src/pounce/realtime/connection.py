@@ -42,6 +42,7 @@ class Connection:
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(SEND_QUEUE_LIMIT)
         self._sender: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
+        self._held: list[bytes] | None = None
         self.closed = False
         self._frames_out = metrics.FRAMES_OUT.labels(kind)
         LIVE.add(self)
@@ -64,7 +65,21 @@ class Connection:
             self._closer = asyncio.create_task(self._close(CLOSE_TOO_SLOW, "too slow"))
 
     def on_bus(self, _topic: str, data: bytes) -> None:
-        self.send(data)
+        if self._held is not None:
+            self._held.append(data)
+        else:
+            self.send(data)
+
+    def hold(self) -> None:
+        """Buffer frames from the bus (while a replay from the store is being sent)."""
+        if self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        """Send what the bus delivered during the replay, after it: order by seq holds."""
+        held, self._held = self._held or [], None
+        for data in held:
+            self.send(data)
 
     async def _drain(self) -> None:
         ws = self.websocket

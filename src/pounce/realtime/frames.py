@@ -36,11 +36,13 @@ class MessengerHello(Frame):
     locale: Annotated[str, Field(max_length=35)] | None = None
     page: PageInfo | None = None
     host_origin: Url | None = None
+    resume: Annotated[dict[EntityId, Seq], Field(max_length=200)] | None = None
 
 
 class ConsoleHello(Frame):
     type: Literal["hello"]
     v: StrictInt
+    resume: Annotated[dict[EntityId, Seq], Field(max_length=200)] | None = None
 
 
 class PageViewFrame(Frame):

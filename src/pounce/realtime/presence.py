@@ -15,6 +15,10 @@ class Presence(Protocol):
 
     async def close(self) -> None: ...
 
+    async def check(self) -> bool:
+        """Reachable right now (asks the backend, not a cached flag)."""
+        ...
+
     async def rep_connected(self, org_id: str, user_id: str, conn_id: str) -> bool:
         """Register a console socket; True if the rep just came online."""
         ...
@@ -55,6 +59,9 @@ class LocalPresence:
 
     async def close(self) -> None:
         return None
+
+    async def check(self) -> bool:
+        return True
 
     async def rep_connected(self, org_id: str, user_id: str, conn_id: str) -> bool:
         conns = self._reps.setdefault(org_id, {}).setdefault(user_id, set())

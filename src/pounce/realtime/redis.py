@@ -6,12 +6,17 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
 from pounce import metrics
 from pounce.realtime.bus import Handler, LocalBus, Unsubscribe
@@ -22,7 +27,19 @@ log = logging.getLogger(__name__)
 PREFIX = "pounce:"
 PRESENCE_TTL = 30.0
 HEARTBEAT = 10.0
+BACKLOG_LIMIT = 10_000
 ReconnectHook = Callable[[], Awaitable[None]]
+
+
+def _client(url: str) -> aioredis.Redis:
+    """A client that retries once on a stale pooled connection (after a Redis restart)."""
+    return aioredis.from_url(
+        url,
+        socket_timeout=5,
+        socket_connect_timeout=2,
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
 
 
 class RedisBus:
@@ -43,20 +60,23 @@ class RedisBus:
         self._topics: set[str] = set()
         self.reconnects = 0
         self.on_reconnect: list[ReconnectHook] = []
+        self._backlog: deque[tuple[str, bytes]] = deque()
+        self._drainer: asyncio.Task[None] | None = None
 
     @property
     def healthy(self) -> bool:
         return self._healthy
 
     async def start(self) -> None:
-        self._client = aioredis.from_url(self.url, socket_timeout=5, socket_connect_timeout=2)
+        self._client = _client(self.url)
         self._reader = asyncio.create_task(self._read_forever(), name="redis-bus")
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        for task in (self._reader, self._drainer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
                 await self._pubsub.aclose()
@@ -65,12 +85,40 @@ class RedisBus:
                 await self._client.aclose()
 
     async def publish(self, topic: str, data: bytes) -> None:
+        """Publish now, or queue behind earlier failures and keep trying in order.
+
+        A publish that fails is not dropped at once: a node whose pooled connection
+        went stale (Redis restarted) would otherwise lose frames that subscribers who
+        already reconnected will never resume for. The backlog is bounded; while
+        Redis is really down, subscribers lose their own connection too and resume
+        from the store when it returns.
+        """
         assert self._client is not None
-        try:
-            await self._client.publish(PREFIX + topic, data)
-        except (RedisError, OSError) as exc:
-            self._healthy = False
-            log.warning("redis publish failed (%s); clients will resume from the store", exc)
+        if not self._backlog:
+            try:
+                await self._client.publish(PREFIX + topic, data)
+                return
+            except (RedisError, OSError) as exc:
+                log.warning("redis publish failed (%s); retrying in the background", exc)
+        if len(self._backlog) >= BACKLOG_LIMIT:
+            self._backlog.popleft()
+        self._backlog.append((topic, data))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain_backlog(), name="redis-backlog")
+
+    async def _drain_backlog(self) -> None:
+        assert self._client is not None
+        delay = 0.05
+        while self._backlog:
+            topic, data = self._backlog[0]
+            try:
+                await self._client.publish(PREFIX + topic, data)
+            except (RedisError, OSError):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            self._backlog.popleft()
+            delay = 0.05
 
     async def subscribe(self, topics: Iterable[str], handler: Handler) -> Unsubscribe:
         names = tuple(dict.fromkeys(topics))
@@ -157,7 +205,7 @@ class RedisPresence:
         return self._healthy
 
     async def start(self) -> None:
-        self._client = aioredis.from_url(self.url, socket_timeout=5, socket_connect_timeout=2)
+        self._client = _client(self.url)
         try:
             await self._client.ping()
             self._healthy = True
@@ -178,6 +226,13 @@ class RedisPresence:
                 await pipe.execute()
             with contextlib.suppress(Exception):
                 await self._client.aclose()
+
+    async def check(self) -> bool:
+        try:
+            await self._call(lambda r: r.ping())
+        except (RedisError, OSError):
+            return False
+        return True
 
     def _key(self, org_id: str, kind: str) -> str:
         return f"{PREFIX}presence:{org_id}:{kind}"
