@@ -9,8 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from pydantic import TypeAdapter, ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+
+from pounce.realtime.server_frames import TO_CONSOLE, TO_MESSENGER
 
 Frame = dict[str, Any]
 _ids = itertools.count(1)
@@ -21,10 +24,16 @@ def new_id(prefix: str = "m") -> str:
 
 
 class Client:
-    """A socket plus an inbox; `expect` waits for a frame matching a predicate."""
+    """A socket plus an inbox; `expect` waits for a frame matching a predicate.
 
-    def __init__(self, ws: ClientConnection) -> None:
+    Every frame received is validated against the documented server frame schema of its
+    endpoint, so a frame that drifts from docs/schemas fails the test that received it.
+    """
+
+    def __init__(self, ws: ClientConnection, adapter: TypeAdapter[Any] | None = None) -> None:
         self.ws = ws
+        self.adapter = adapter
+        self.invalid: list[str] = []
         self.inbox: list[Frame] = []
         self._arrived = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
@@ -33,7 +42,13 @@ class Client:
     async def _read(self) -> None:
         try:
             async for raw in self.ws:
-                self.inbox.append(json.loads(raw))
+                frame = json.loads(raw)
+                if self.adapter is not None:
+                    try:
+                        self.adapter.validate_python(frame)
+                    except ValidationError as exc:
+                        self.invalid.append(f"{frame.get('type')}: {exc}")
+                self.inbox.append(frame)
                 self._arrived.set()
         except ConnectionClosed:
             self.closed_code = self.ws.close_code
@@ -51,6 +66,7 @@ class Client:
         self, kind: str, where: Callable[[Frame], bool] = lambda f: True, timeout: float = 5.0
     ) -> Frame:
         """Remove and return the first frame of `kind` matching `where`, waiting for it."""
+        assert not self.invalid, f"frames that break their schema: {self.invalid}"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -97,6 +113,7 @@ class Client:
     async def close(self) -> None:
         await self.ws.close()
         self._reader.cancel()
+        assert not self.invalid, f"frames that break their schema: {self.invalid}"
 
 
 def ws_url(base: str, path: str) -> str:
@@ -116,7 +133,7 @@ async def visitor(
         origin=origin or base,  # type: ignore[arg-type]
         max_size=2**22,
     )
-    client = Client(ws)
+    client = Client(ws, TO_MESSENGER)
     await client.send(
         {
             "type": "hello",
@@ -143,7 +160,7 @@ async def rep(base: str, cookie: str, *, available: bool = True) -> tuple[Client
         origin=base,  # type: ignore[arg-type]
         additional_headers={"Cookie": f"pounce_session={cookie}"},
     )
-    client = Client(ws)
+    client = Client(ws, TO_CONSOLE)
     await client.send({"type": "hello", "v": 1})
     welcome = await client.expect("welcome")
     if available:

@@ -230,7 +230,7 @@ def encode(frame: dict[str, Any]) -> bytes:
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
-    """JSON Schema of every client frame, keyed `endpoint.type`."""
+    """JSON Schema of every frame: `endpoint.type` (client) and `endpoint.server.type`."""
     schemas: dict[str, dict[str, Any]] = {
         "messenger.hello": MessengerHello.model_json_schema(),
         "console.hello": ConsoleHello.model_json_schema(),
@@ -265,4 +265,12 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         for model in models:
             kind = model.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
             schemas[f"{endpoint}.{kind}"] = model.model_json_schema()
+    from pounce.realtime.server_frames import CONSOLE_SERVER_FRAMES, MESSENGER_SERVER_FRAMES
+
+    for endpoint, server_models in (
+        ("messenger", MESSENGER_SERVER_FRAMES),
+        ("console", CONSOLE_SERVER_FRAMES),
+    ):
+        for kind, server_model in server_models.items():
+            schemas[f"{endpoint}.server.{kind}"] = server_model.model_json_schema()
     return schemas
