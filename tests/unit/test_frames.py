@@ -34,6 +34,7 @@ from pounce.realtime.frames import (
     parse,
     parse_hello,
 )
+from pounce.realtime.server_frames import CONSOLE_SERVER_FRAMES, MESSENGER_SERVER_FRAMES
 
 ENDPOINTS: dict[str, tuple[TypeAdapter[Any], frozenset[str]]] = {
     "messenger": (MESSENGER_ADAPTER, MESSENGER_TYPES),
@@ -435,9 +436,11 @@ def test_parse_hello_invalid(data: dict[str, Any], model: type[Frame], field: st
 def test_json_schemas_cover_every_type() -> None:
     schemas = json_schemas()
     expected = {f"messenger.{t}" for t in MESSENGER_TYPES} | {f"console.{t}" for t in CONSOLE_TYPES}
+    expected |= {f"messenger.server.{t}" for t in MESSENGER_SERVER_FRAMES}
+    expected |= {f"console.server.{t}" for t in CONSOLE_SERVER_FRAMES}
     assert set(schemas) == expected
     for key, schema in schemas.items():
-        kind = key.split(".", 1)[1]
+        kind = key.rsplit(".", 1)[1]
         assert schema["type"] == "object"
         assert schema["properties"]["type"]["const"] == kind
         assert "type" in schema["required"]
