@@ -1,5 +1,8 @@
 """Server frames of protocol v1 as models: their JSON Schemas document the wire, and the
-test clients validate every frame they receive against them."""
+test clients validate every frame they receive against them.
+
+The messenger's shapes have no rep-only fields and forbid extra ones, so a rep-only
+field that leaks onto a visitor's socket fails every test that sees it."""
 
 from __future__ import annotations
 
@@ -26,7 +29,9 @@ class RepCard(Shape):
     avatar_url: str | None
 
 
-class MessageBody(Shape):
+class VisitorMessage(Shape):
+    """A message as a visitor sees it: no rep-only `meta` (e.g. auto-pounce markers)."""
+
     conversation_id: str
     seq: int
     client_id: str | None
@@ -34,7 +39,22 @@ class MessageBody(Shape):
     body: str
     html: str
     created_at: str
+
+
+class MessageBody(VisitorMessage):
     meta: dict[str, Any] | None = None
+
+
+class VisitorConversation(Shape):
+    """A conversation as a visitor sees it: no routing, source or outcome."""
+
+    id: str
+    visitor_id: str
+    status: Literal["open", "active", "closed"]
+    owner: RepCard | None
+    last_seq: int
+    created_at: str
+    rep_read_seq: int
 
 
 class Conversation(Shape):
@@ -44,14 +64,13 @@ class Conversation(Shape):
     owner: RepCard | None
     last_seq: int
     created_at: str
-    rep_read_seq: int | None = None
-    # Rep-only fields (never sent to visitors):
-    source: Literal["inbound", "pounce", "auto_pounce"] | None = None
-    outcome: str | None = None
-    routed_to: list[str] | None = None
-    visitor_read_seq: int | None = None
-    updated_at: str | None = None
-    closed_at: str | None = None
+    source: Literal["inbound", "pounce", "auto_pounce"]
+    outcome: str | None
+    routed_to: list[str]
+    visitor_read_seq: int
+    rep_read_seq: int
+    updated_at: str
+    closed_at: str | None
 
 
 class PageInfo(Shape):
@@ -115,7 +134,7 @@ class MessengerWelcome(Shape):
     visitor_token: str
     org: Org
     reps_available: bool
-    conversation: Conversation | None
+    conversation: VisitorConversation | None
     strings_locale: str
 
 
@@ -128,6 +147,14 @@ class ConsoleWelcome(Shape):
     visitors: list[VisitorPresence]
     alerts: list[Alert]
     conversations: list[Conversation]
+
+
+class VisitorAck(Shape):
+    type: Literal["ack"]
+    id: str
+    conversation_id: str | None = None
+    seq: int | None = None
+    message: VisitorMessage | None = None
 
 
 class Ack(Shape):
@@ -149,6 +176,10 @@ class Error(Shape):
     conversation_id: str | None = None
 
 
+class VisitorMessageFrame(VisitorMessage):
+    type: Literal["message"]
+
+
 class MessageFrame(MessageBody):
     type: Literal["message"]
 
@@ -167,6 +198,11 @@ class ReadFrame(Shape):
     by: Literal["visitor", "rep"]
 
 
+class VisitorConversationFrame(Shape):
+    type: Literal["conversation"]
+    conversation: VisitorConversation
+
+
 class ConversationFrame(Shape):
     type: Literal["conversation"]
     conversation: Conversation
@@ -175,7 +211,7 @@ class ConversationFrame(Shape):
 class AwayFrame(Shape):
     type: Literal["away"]
     conversation_id: str
-    message: MessageBody
+    message: VisitorMessage
 
 
 class RepsAvailableFrame(Shape):
@@ -209,12 +245,12 @@ class VisitorFrame(Shape):
 
 ToMessenger = Annotated[
     MessengerWelcome
-    | Ack
+    | VisitorAck
     | Error
-    | MessageFrame
+    | VisitorMessageFrame
     | TypingFrame
     | ReadFrame
-    | ConversationFrame
+    | VisitorConversationFrame
     | AwayFrame
     | RepsAvailableFrame
     | ResumedFrame
@@ -241,12 +277,12 @@ TO_CONSOLE: TypeAdapter[ToConsole] = TypeAdapter(ToConsole)
 
 MESSENGER_SERVER_FRAMES: dict[str, type[BaseModel]] = {
     "welcome": MessengerWelcome,
-    "ack": Ack,
+    "ack": VisitorAck,
     "error": Error,
-    "message": MessageFrame,
+    "message": VisitorMessageFrame,
     "typing": TypingFrame,
     "read": ReadFrame,
-    "conversation": ConversationFrame,
+    "conversation": VisitorConversationFrame,
     "away": AwayFrame,
     "reps_available": RepsAvailableFrame,
     "resumed": ResumedFrame,
