@@ -1,0 +1,92 @@
+/** The console app: session gate, then the signed-in shell and its pages. */
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useStore } from '../shared/hooks';
+import type { Api, Session } from './api';
+import { ConsoleClient } from './client';
+import { ConversationView } from './components/ConversationView';
+import { Home } from './components/Home';
+import { LiveView } from './components/LiveView';
+import { Login } from './components/Login';
+import { Shell } from './components/Shell';
+import { Sites } from './components/Sites';
+import { parseRoute, type Route } from './router';
+
+function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseRoute(location.hash));
+  useEffect(() => {
+    const on = (): void => setRoute(parseRoute(location.hash));
+    addEventListener('hashchange', on);
+    return () => removeEventListener('hashchange', on);
+  }, []);
+  return route;
+}
+
+const TITLES: Record<Route['name'], string> = {
+  home: 'Home',
+  live: 'Live View',
+  sites: 'Sites',
+  chat: 'Conversation',
+};
+
+function SignedIn({ api, session, onLogout }: { api: Api; session: Session; onLogout: () => void }) {
+  const client = useMemo(() => new ConsoleClient(api, session.user.id, onLogout), [api, session.user.id]);
+  useEffect(() => {
+    client.start();
+    return () => client.stop();
+  }, [client]);
+  const s = useStore(client);
+  const route = useRoute();
+  const logout = (): void => {
+    client.stop();
+    void api.logout().finally(onLogout);
+  };
+  let page;
+  switch (route.name) {
+    case 'live':
+      page = <LiveView s={s} />;
+      break;
+    case 'sites':
+      page = <Sites api={api} />;
+      break;
+    case 'chat':
+      page = <ConversationView client={client} api={api} s={s} visitorId={route.visitorId} conversationId={route.conversationId} />;
+      break;
+    default:
+      page = <Home s={s} />;
+  }
+  return (
+    <Shell client={client} s={s} route={route} title={TITLES[route.name]} onLogout={logout}>
+      {page}
+    </Shell>
+  );
+}
+
+export function App({ api }: { api: Api }) {
+  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [bootError, setBootError] = useState(false);
+  useEffect(() => {
+    api.onUnauthorized = () => setSession(null);
+    api.session().then(setSession, () => setBootError(true));
+  }, [api]);
+  useEffect(() => {
+    if (session === null) document.title = 'Sign in · Pounce';
+  }, [session]);
+
+  if (bootError) {
+    return (
+      <main class="login">
+        <div class="login-card" role="alert">
+          <h1>Pounce is unreachable</h1>
+          <p class="login-sub">Check your connection, then reload the page.</p>
+          <button type="button" class="btn btn-primary btn-block" onClick={() => location.reload()}>
+            Reload
+          </button>
+        </div>
+      </main>
+    );
+  }
+  if (session === undefined) return <div class="boot" aria-busy="true" />;
+  if (session === null) return <Login api={api} onLogin={setSession} />;
+  return <SignedIn key={session.user.id} api={api} session={session} onLogout={() => setSession(null)} />;
+}
+

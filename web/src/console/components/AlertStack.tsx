@@ -1,0 +1,72 @@
+/** Incoming chats routed to me: a card per alert, on every page, until someone takes it. */
+import { formatClock } from '../../shared/format';
+import { RichText } from '../../shared/RichText';
+import { chatHref } from '../router';
+import { visitorLabel, type AlertEntry, type ConsoleState } from '../state';
+import { Avatar, Icon } from './ui';
+
+function AlertCard({ entry }: { entry: AlertEntry }) {
+  const { alert, takenBy } = entry;
+  const v = alert.visitor;
+  const name = visitorLabel(v);
+  const href = chatHref(alert.conversation.visitor_id, alert.conversation.id);
+  const sub = [v.company, v.country].filter(Boolean).join(' · ');
+  return (
+    <article
+      class={`alert-card${takenBy ? ' is-taken' : ''}`}
+      data-testid="alert-card"
+      data-conversation-id={alert.conversation.id}
+      aria-label={`New chat from ${name}`}
+      onClick={(e) => {
+        // The whole card opens the conversation, except links inside the message.
+        if (!(e.target as Element).closest('a')) location.hash = href;
+      }}
+    >
+      <header class="alert-head">
+        <Avatar name={name} tone="visitor" size={36} />
+        <div class="alert-who">
+          <strong>{name}</strong>
+          {sub ? <span>{sub}</span> : null}
+        </div>
+        <span class="alert-kind">{alert.conversation.source === 'inbound' ? 'New chat' : 'Pounce reply'}</span>
+      </header>
+      {v.current_page ? (
+        <p class="alert-page" title={v.current_page.url}>
+          <Icon name="page" size={14} /> {v.current_page.title || v.current_page.url}
+        </p>
+      ) : null}
+      {alert.message ? <RichText class="alert-message rich" html={alert.message.html} openImageLabel="Open image" /> : null}
+      <footer class="alert-foot">
+        <time dateTime={alert.message?.created_at ?? alert.conversation.created_at}>
+          {formatClock(alert.message?.created_at ?? alert.conversation.created_at)}
+        </time>
+        {takenBy ? (
+          <span class="alert-taken" data-testid="alert-taken">
+            Taken by {takenBy.name}
+          </span>
+        ) : (
+          <a class="btn btn-primary btn-sm" href={href}>
+            Open conversation
+          </a>
+        )}
+      </footer>
+    </article>
+  );
+}
+
+/** A rail beside the page (never covering it) while there are alerts. */
+export function AlertStack({ s }: { s: ConsoleState }) {
+  const waiting = s.alerts.filter((a) => !a.takenBy).length;
+  return (
+    <aside class={`alert-rail${s.alerts.length ? '' : ' is-empty'}`} aria-labelledby="alerts-title">
+      <h2 id="alerts-title" class="alert-rail-title">
+        Incoming chats {waiting ? <span class="badge">{waiting}</span> : null}
+      </h2>
+      <div class="alert-list" aria-live="assertive">
+        {s.alerts.map((entry) => (
+          <AlertCard key={entry.alert.conversation.id} entry={entry} />
+        ))}
+      </div>
+    </aside>
+  );
+}

@@ -1,0 +1,375 @@
+/** The console's live state and how frames and rep actions change it (pure, no DOM, no socket). */
+import type { ConnectionState } from '../shared/connection';
+import { addToLog, lastSeqBy, type MessageLog } from '../shared/messages';
+import {
+  conversationOf,
+  type Alert,
+  type Availability,
+  type ConsoleServerFrame,
+  type Conversation,
+  type Message,
+  type Rep,
+  type RepPresence,
+  type User,
+  type VisitorCard,
+  type VisitorPresence,
+} from '../shared/protocol';
+import { countUnread, markRead, type ReadMarks } from '../shared/unread';
+
+export interface PendingMessage {
+  id: string;
+  body: string;
+  status: 'sending' | 'failed';
+  error?: string;
+}
+
+export interface AlertEntry {
+  alert: Alert;
+  /** Another rep started the conversation: shown briefly, then the alert goes away. */
+  takenBy: Rep | null;
+}
+
+/** What an in-flight request (by frame id) was for, so its ack or error lands in the right place. */
+export type Request =
+  | { kind: 'message'; conversationId: string }
+  | { kind: 'start'; conversationId: string }
+  | { kind: 'close'; conversationId: string }
+  | { kind: 'availability'; status: Availability };
+
+export interface ConsoleState {
+  connection: ConnectionState;
+  me: User | null;
+  org: { id: string; name: string } | null;
+  reps: Readonly<Record<string, RepPresence>>;
+  visitors: Readonly<Record<string, VisitorPresence>>;
+  /** Richer visitor cards (company, country) from alerts, kept after the visitor leaves. */
+  cards: Readonly<Record<string, VisitorCard>>;
+  /** Last presence of visitors who went offline, so their conversations keep a name. */
+  departed: Readonly<Record<string, VisitorPresence>>;
+  alerts: readonly AlertEntry[];
+  conversations: Readonly<Record<string, Conversation>>;
+  log: MessageLog;
+  pending: Readonly<Record<string, readonly PendingMessage[]>>;
+  requests: Readonly<Record<string, Request>>;
+  visitorTyping: Readonly<Record<string, boolean>>;
+  visitorRead: ReadMarks;
+  myRead: ReadMarks;
+  /** `already_taken` answers to my `start_conversation`: who won. */
+  takenBy: Readonly<Record<string, Rep>>;
+  /** Last error shown to the rep, by conversation (e.g. `not_owner`, `closed`). */
+  errors: Readonly<Record<string, string>>;
+}
+
+export type ConsoleAction =
+  | { type: 'connection'; state: ConnectionState }
+  | { type: 'frame'; frame: ConsoleServerFrame }
+  | { type: 'request'; id: string; request: Request; body?: string }
+  | { type: 'retry'; id: string; conversationId: string }
+  | { type: 'loaded'; conversations?: readonly Conversation[]; messages?: readonly Message[] }
+  | { type: 'read'; conversationId: string; seq: number }
+  | { type: 'drop_alert'; conversationId: string }
+  | { type: 'typing_timeout'; conversationId: string };
+
+export function initialState(myRead: ReadMarks = {}): ConsoleState {
+  return {
+    connection: 'connecting',
+    me: null,
+    org: null,
+    reps: {},
+    visitors: {},
+    cards: {},
+    departed: {},
+    alerts: [],
+    conversations: {},
+    log: {},
+    pending: {},
+    requests: {},
+    visitorTyping: {},
+    visitorRead: {},
+    myRead,
+    takenBy: {},
+    errors: {},
+  };
+}
+
+const byId = <T extends { id: string }>(items: readonly T[]): Record<string, T> =>
+  Object.fromEntries(items.map((x) => [x.id, x]));
+
+function without<T>(record: Readonly<Record<string, T>>, key: string): Readonly<Record<string, T>> {
+  if (!(key in record)) return record;
+  const { [key]: _gone, ...rest } = record;
+  return rest;
+}
+
+function upsertConversations(s: ConsoleState, list: readonly Conversation[]): ConsoleState {
+  if (list.length === 0) return s;
+  const conversations = { ...s.conversations };
+  let visitorRead = s.visitorRead;
+  for (const c of list) {
+    const prev = conversations[c.id];
+    conversations[c.id] = { ...c, last_seq: Math.max(c.last_seq, prev?.last_seq ?? 0) };
+    if (c.visitor_read_seq) visitorRead = markRead(visitorRead, c.id, c.visitor_read_seq);
+  }
+  return { ...s, conversations, visitorRead };
+}
+
+/** A conversation changed owner or status: settle its alert. */
+function settleAlert(s: ConsoleState, c: Conversation): ConsoleState {
+  const entry = s.alerts.find((a) => a.alert.conversation.id === c.id);
+  if (!entry) return s;
+  const mine = c.owner && s.me && c.owner.id === s.me.id;
+  if (mine || c.status === 'closed') return { ...s, alerts: s.alerts.filter((a) => a !== entry) };
+  if (c.owner) {
+    return { ...s, alerts: s.alerts.map((a) => (a === entry ? { ...a, takenBy: c.owner } : a)) };
+  }
+  return s;
+}
+
+function addMessages(s: ConsoleState, messages: readonly Message[]): ConsoleState {
+  const log = addToLog(s.log, messages);
+  let next: ConsoleState = log === s.log ? s : { ...s, log };
+  for (const m of messages) {
+    const c = next.conversations[m.conversation_id];
+    if (c && c.last_seq < m.seq) {
+      next = { ...next, conversations: { ...next.conversations, [c.id]: { ...c, last_seq: m.seq } } };
+    }
+    if (m.client_id && next.pending[m.conversation_id]?.some((p) => p.id === m.client_id)) {
+      const rest = next.pending[m.conversation_id]!.filter((p) => p.id !== m.client_id);
+      next = { ...next, pending: { ...next.pending, [m.conversation_id]: rest } };
+    }
+    if (m.author.kind === 'visitor' && next.visitorTyping[m.conversation_id]) {
+      next = { ...next, visitorTyping: without(next.visitorTyping, m.conversation_id) };
+    }
+  }
+  return next;
+}
+
+function addAlert(s: ConsoleState, alert: Alert): ConsoleState {
+  let next = upsertConversations(s, [alert.conversation]);
+  if (alert.message) next = addMessages(next, [alert.message]);
+  const alerts = next.alerts.filter((a) => a.alert.conversation.id !== alert.conversation.id);
+  return {
+    ...next,
+    alerts: [...alerts, { alert, takenBy: null }],
+    cards: { ...next.cards, [alert.visitor.id]: alert.visitor },
+  };
+}
+
+function applyAck(s: ConsoleState, f: Extract<ConsoleServerFrame, { type: 'ack' }>): ConsoleState {
+  const req = s.requests[f.id];
+  let next: ConsoleState = req ? { ...s, requests: without(s.requests, f.id) } : s;
+  if (f.message) next = addMessages(next, [f.message]);
+  if (f.conversation) {
+    next = upsertConversations(next, [f.conversation]);
+    next = settleAlert(next, f.conversation);
+  }
+  if (!req) return next;
+  switch (req.kind) {
+    case 'message': {
+      const list = next.pending[req.conversationId] ?? [];
+      if (!list.some((p) => p.id === f.id)) return next;
+      return { ...next, pending: { ...next.pending, [req.conversationId]: list.filter((p) => p.id !== f.id) } };
+    }
+    case 'close': {
+      const c = next.conversations[req.conversationId];
+      return c ? upsertConversations(next, [{ ...c, status: 'closed' }]) : next;
+    }
+    case 'availability':
+      return next.me ? { ...next, me: { ...next.me, availability: f.status ?? req.status } } : next;
+    case 'start':
+      return next;
+  }
+}
+
+function applyError(s: ConsoleState, f: Extract<ConsoleServerFrame, { type: 'error' }>): ConsoleState {
+  const req = f.id ? s.requests[f.id] : undefined;
+  if (!req || !f.id) return s;
+  const next: ConsoleState = { ...s, requests: without(s.requests, f.id) };
+  switch (req.kind) {
+    case 'message': {
+      const list = next.pending[req.conversationId] ?? [];
+      return {
+        ...next,
+        pending: {
+          ...next.pending,
+          [req.conversationId]: list.map((p) => (p.id === f.id ? { ...p, status: 'failed', error: f.code } : p)),
+        },
+        errors: { ...next.errors, [req.conversationId]: f.code },
+      };
+    }
+    case 'start': {
+      if (f.code === 'already_taken' && f.owner) {
+        const c = next.conversations[req.conversationId];
+        const withOwner = c && !c.owner ? upsertConversations(next, [{ ...c, owner: f.owner }]) : next;
+        const settled = c ? settleAlert(withOwner, { ...c, owner: f.owner }) : withOwner;
+        return { ...settled, takenBy: { ...settled.takenBy, [req.conversationId]: f.owner } };
+      }
+      return { ...next, errors: { ...next.errors, [req.conversationId]: f.code } };
+    }
+    case 'close':
+      return { ...next, errors: { ...next.errors, [req.conversationId]: f.code } };
+    case 'availability':
+      return next;
+  }
+}
+
+function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
+  switch (f.type) {
+    case 'welcome': {
+      let next: ConsoleState = {
+        ...s,
+        me: f.user,
+        org: f.org,
+        reps: byId(f.reps),
+        visitors: byId(f.visitors.filter((v) => v.online)),
+        alerts: [],
+      };
+      next = upsertConversations(next, f.conversations);
+      for (const a of f.alerts) next = addAlert(next, a);
+      return next;
+    }
+    case 'alert': {
+      const { type: _t, ...alert } = f;
+      return addAlert(s, alert);
+    }
+    case 'message': {
+      const { type: _t, ...m } = f;
+      return addMessages(s, [m]);
+    }
+    case 'typing':
+      if (!!s.visitorTyping[f.conversation_id] === f.typing) return s;
+      return {
+        ...s,
+        visitorTyping: f.typing ? { ...s.visitorTyping, [f.conversation_id]: true } : without(s.visitorTyping, f.conversation_id),
+      };
+    case 'read':
+      return { ...s, visitorRead: markRead(s.visitorRead, f.conversation_id, f.seq) };
+    case 'conversation': {
+      const c = conversationOf(f);
+      return settleAlert(upsertConversations(s, [c]), c);
+    }
+    case 'presence': {
+      const me = s.me && f.rep.id === s.me.id ? { ...s.me, availability: f.rep.availability } : s.me;
+      return { ...s, me, reps: { ...s.reps, [f.rep.id]: f.rep } };
+    }
+    case 'visitor': {
+      const v = f.visitor;
+      if (!v.online) {
+        return { ...s, visitors: without(s.visitors, v.id), departed: { ...s.departed, [v.id]: { ...s.visitors[v.id], ...v } } };
+      }
+      return { ...s, visitors: { ...s.visitors, [v.id]: v }, departed: without(s.departed, v.id) };
+    }
+    case 'ack':
+      return applyAck(s, f);
+    case 'error':
+      return applyError(s, f);
+    case 'resumed':
+    case 'pong':
+      return s;
+  }
+}
+
+export function reduce(s: ConsoleState, a: ConsoleAction): ConsoleState {
+  switch (a.type) {
+    case 'connection':
+      return { ...s, connection: a.state };
+    case 'frame':
+      return applyFrame(s, a.frame);
+    case 'request': {
+      const next = { ...s, requests: { ...s.requests, [a.id]: a.request } };
+      const r = a.request;
+      if (r.kind === 'message' && a.body !== undefined) {
+        const list = next.pending[r.conversationId] ?? [];
+        return {
+          ...next,
+          pending: { ...next.pending, [r.conversationId]: [...list, { id: a.id, body: a.body, status: 'sending' }] },
+          errors: without(next.errors, r.conversationId),
+        };
+      }
+      if (r.kind === 'start') return { ...next, errors: without(next.errors, r.conversationId) };
+      return next;
+    }
+    case 'retry': {
+      const list = s.pending[a.conversationId] ?? [];
+      return {
+        ...s,
+        requests: { ...s.requests, [a.id]: { kind: 'message', conversationId: a.conversationId } },
+        pending: {
+          ...s.pending,
+          [a.conversationId]: list.map((p) => (p.id === a.id ? { id: p.id, body: p.body, status: 'sending' } : p)),
+        },
+      };
+    }
+    case 'loaded': {
+      let next = upsertConversations(s, a.conversations ?? []);
+      next = addMessages(next, a.messages ?? []);
+      return next;
+    }
+    case 'read': {
+      const myRead = markRead(s.myRead, a.conversationId, a.seq);
+      return myRead === s.myRead ? s : { ...s, myRead };
+    }
+    case 'drop_alert':
+      return { ...s, alerts: s.alerts.filter((x) => x.alert.conversation.id !== a.conversationId) };
+    case 'typing_timeout':
+      return s.visitorTyping[a.conversationId] ? { ...s, visitorTyping: without(s.visitorTyping, a.conversationId) } : s;
+  }
+}
+
+// ---- derived views ------------------------------------------------------------
+
+const fromVisitor = (m: Message): boolean => m.author.kind === 'visitor';
+
+export function isMine(s: ConsoleState, c: Conversation | undefined): boolean {
+  return !!(c && c.owner && s.me && c.owner.id === s.me.id);
+}
+
+/** Open conversations I own, most recently active first. */
+export function myConversations(s: ConsoleState): Conversation[] {
+  const lastAt = (c: Conversation): string => {
+    const msgs = s.log[c.id];
+    return msgs && msgs.length ? msgs[msgs.length - 1]!.created_at : c.created_at;
+  };
+  return Object.values(s.conversations)
+    .filter((c) => c.status !== 'closed' && isMine(s, c))
+    .sort((a, b) => lastAt(b).localeCompare(lastAt(a)));
+}
+
+export function unreadIn(s: ConsoleState, conversationId: string): number {
+  return countUnread(s.log[conversationId], s.myRead[conversationId] ?? 0, fromVisitor);
+}
+
+/** The number in the tab title: alerts waiting for someone plus my conversations with unread messages. */
+export function attentionCount(s: ConsoleState): number {
+  const waiting = s.alerts.filter((a) => !a.takenBy).length;
+  return waiting + myConversations(s).filter((c) => unreadIn(s, c.id) > 0).length;
+}
+
+/** Seq of my last message in a conversation if the visitor has read it ("Seen"), else 0. */
+export function seenSeq(s: ConsoleState, conversationId: string): number {
+  const last = lastSeqBy(s.log[conversationId], (m) => m.author.kind === 'rep' && m.author.id === s.me?.id);
+  return last > 0 && (s.visitorRead[conversationId] ?? 0) >= last ? last : 0;
+}
+
+/** Who owns a conversation I may not write in, if anyone. */
+export function takenBy(s: ConsoleState, conversationId: string): Rep | null {
+  const c = s.conversations[conversationId];
+  if (c?.owner && !isMine(s, c)) return c.owner;
+  return s.takenBy[conversationId] ?? null;
+}
+
+/** Display name of a visitor: their name, else where they are from, else a short anonymous id. */
+export function visitorLabel(v: { id: string; name?: string | null; country?: string | null } | undefined, id = ''): string {
+  if (v?.name) return v.name;
+  if (v?.country) return `Visitor from ${v.country}`;
+  const anon = (v?.id ?? id).replace(/^v_/, '').slice(-6);
+  return anon ? `Visitor #${anon}` : 'Visitor';
+}
+
+/** Card or presence of a visitor, whichever we have (cards are richer). */
+export function visitorInfo(s: ConsoleState, visitorId: string): (VisitorPresence & Partial<VisitorCard>) | undefined {
+  const presence = s.visitors[visitorId] ?? s.departed[visitorId];
+  const card = s.cards[visitorId];
+  if (presence && card) return { ...card, ...presence };
+  return presence ?? card;
+}

@@ -1,0 +1,34 @@
+/** Small display helpers shared by messenger and console. */
+
+/** "Ada Lovelace" → "AL", "Visitor #x7" → "VX"; "" → "?". Punctuation is skipped. */
+export function initials(name: string | null | undefined): string {
+  const firstChars = (name ?? '')
+    .split(/\s+/)
+    .map((part) => part.match(/[\p{L}\p{N}]/u)?.[0])
+    .filter((c): c is string => !!c);
+  if (firstChars.length === 0) return '?';
+  const last = firstChars.length > 1 ? firstChars[firstChars.length - 1]! : '';
+  return (firstChars[0]! + last).toUpperCase();
+}
+
+/** Elapsed time as "42s", "3m 05s", "1h 02m". */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  const h = Math.floor(m / 60);
+  return `${h}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** Clock time of an ISO timestamp in the user's locale, e.g. "14:05". */
+export function formatClock(iso: string, locale?: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  return d.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' });
+}
+
+/** WebSocket URL for a path on this page's own origin. */
+export function wsUrl(path: string, loc: Pick<Location, 'protocol' | 'host'> = location): string {
+  return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}${path}`;
+}

@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import {
+  attentionCount,
+  initialState,
+  myConversations,
+  reduce,
+  seenSeq,
+  takenBy,
+  unreadIn,
+  visitorLabel,
+  type ConsoleAction,
+  type ConsoleState,
+} from '../src/console/state';
+import type { Alert, ConsoleServerFrame, VisitorCard } from '../src/shared/protocol';
+import { ada, bob, conv, msg } from './fixtures';
+
+const frame = (f: ConsoleServerFrame): ConsoleAction => ({ type: 'frame', frame: f });
+const run = (actions: ConsoleAction[], s: ConsoleState = initialState()): ConsoleState => actions.reduce(reduce, s);
+
+const me = { id: ada.id, name: ada.name, first_name: 'Ada', email: 'ada@acme.test', role: 'rep', avatar_url: null, availability: 'available' as const };
+const welcome = (extra: Partial<Extract<ConsoleServerFrame, { type: 'welcome' }>> = {}): ConsoleAction =>
+  frame({ type: 'welcome', v: 1, user: me, org: { id: 'o_1', name: 'Acme' }, reps: [], visitors: [], alerts: [], conversations: [], ...extra });
+
+const card: VisitorCard = {
+  id: 'v_1', name: null, email: null, company: 'Initech', online: true, current_page: { url: 'https://acme.test/pricing', title: 'Pricing' },
+  first_seen_at: '2026-11-24T13:00:00Z', session_started_at: '2026-11-24T13:55:00Z', pages_viewed: 3, conversation_id: 'c_1', attributes: {}, country: 'France',
+};
+const alert: Alert = { conversation: conv('c_1', { last_seq: 1 }), visitor: card, message: msg(1, 'visitor'), routed_to: [ada.id, bob.id] };
+
+describe('console state', () => {
+  it('an alert brings the visitor card and first message', () => {
+    const s = run([welcome(), frame({ type: 'alert', ...alert })]);
+    expect(s.alerts).toHaveLength(1);
+    expect(s.log['c_1']!.map((m) => m.seq)).toEqual([1]);
+    expect(attentionCount(s)).toBe(1);
+  });
+
+  it('when another rep takes it, the card says so and stops counting', () => {
+    const s = run([welcome(), frame({ type: 'alert', ...alert }), frame({ type: 'conversation', ...conv('c_1', { status: 'active', owner: bob }) })]);
+    expect(s.alerts[0]!.takenBy).toEqual(bob);
+    expect(attentionCount(s)).toBe(0);
+    expect(takenBy(s, 'c_1')).toEqual(bob);
+    expect(reduce(s, { type: 'drop_alert', conversationId: 'c_1' }).alerts).toEqual([]);
+  });
+
+  it('handles the nested conversation frame and an alert without its message', () => {
+    const s = run([
+      welcome(),
+      frame({ type: 'alert', ...alert, message: null }),
+      frame({ type: 'conversation', conversation: conv('c_1', { status: 'active', owner: bob }) }),
+    ]);
+    expect(s.log).toEqual({});
+    expect(s.alerts[0]!.takenBy).toEqual(bob);
+  });
+
+  it('winning start_conversation makes it mine and clears the alert', () => {
+    const s = run([
+      welcome(),
+      frame({ type: 'alert', ...alert }),
+      { type: 'request', id: 'r1', request: { kind: 'start', conversationId: 'c_1' } },
+      frame({ type: 'ack', id: 'r1', conversation: conv('c_1', { status: 'active', owner: ada }) }),
+    ]);
+    expect(s.alerts).toEqual([]);
+    expect(myConversations(s).map((c) => c.id)).toEqual(['c_1']);
+    expect(takenBy(s, 'c_1')).toBeNull();
+  });
+
+  it('losing start_conversation (already_taken) names the owner', () => {
+    const s = run([
+      welcome(),
+      frame({ type: 'alert', ...alert }),
+      { type: 'request', id: 'r1', request: { kind: 'start', conversationId: 'c_1' } },
+      frame({ type: 'error', id: 'r1', code: 'already_taken', message: 'taken', owner: bob }),
+    ]);
+    expect(takenBy(s, 'c_1')).toEqual(bob);
+    expect(s.alerts[0]!.takenBy).toEqual(bob);
+    expect(s.requests).toEqual({});
+  });
+
+  it('my sent message is pending until acked; unread counts only visitor messages', () => {
+    let s = run([welcome({ conversations: [conv('c_1', { status: 'active', owner: ada })] }), frame({ type: 'message', ...msg(1, 'visitor') })]);
+    expect(unreadIn(s, 'c_1')).toBe(1);
+    expect(attentionCount(s)).toBe(1);
+    s = reduce(s, { type: 'read', conversationId: 'c_1', seq: 1 });
+    expect(unreadIn(s, 'c_1')).toBe(0);
+    s = reduce(s, { type: 'request', id: 'm1', request: { kind: 'message', conversationId: 'c_1' }, body: 'Hi!' });
+    expect(s.pending['c_1']).toHaveLength(1);
+    const mine = msg(2, 'rep', 'c_1', { client_id: 'm1' });
+    s = reduce(s, frame({ type: 'ack', id: 'm1', conversation_id: 'c_1', seq: 2, message: mine }));
+    expect(s.pending['c_1']).toEqual([]);
+    expect(unreadIn(s, 'c_1')).toBe(0);
+    expect(seenSeq(s, 'c_1')).toBe(0);
+    s = reduce(s, frame({ type: 'read', conversation_id: 'c_1', seq: 2 }));
+    expect(seenSeq(s, 'c_1')).toBe(2);
+  });
+
+  it('closing removes it from my conversations', () => {
+    const s = run([
+      welcome({ conversations: [conv('c_1', { status: 'active', owner: ada })] }),
+      { type: 'request', id: 'x', request: { kind: 'close', conversationId: 'c_1' } },
+      frame({ type: 'ack', id: 'x' }),
+    ]);
+    expect(myConversations(s)).toEqual([]);
+    expect(s.conversations['c_1']!.status).toBe('closed');
+  });
+
+  it('availability follows acks and presence from my other tabs', () => {
+    let s = run([welcome(), { type: 'request', id: 'a', request: { kind: 'availability', status: 'away' } }, frame({ type: 'ack', id: 'a', status: 'away' })]);
+    expect(s.me?.availability).toBe('away');
+    s = reduce(s, frame({ type: 'presence', rep: { id: ada.id, name: ada.name, availability: 'available', online: true } }));
+    expect(s.me?.availability).toBe('available');
+  });
+
+  it('live view: visitors come, move and go', () => {
+    const v = { ...card, current_page: { url: 'https://acme.test/', title: 'Home' } };
+    let s = run([welcome({ visitors: [v] })]);
+    expect(Object.keys(s.visitors)).toEqual(['v_1']);
+    s = reduce(s, frame({ type: 'visitor', visitor: { ...v, pages_viewed: 4, current_page: { url: 'https://acme.test/blog', title: 'Blog' } } }));
+    expect(s.visitors['v_1']!.current_page?.title).toBe('Blog');
+    s = reduce(s, frame({ type: 'visitor', visitor: { ...v, online: false } }));
+    expect(s.visitors).toEqual({});
+    expect(s.departed['v_1']).toBeDefined();
+  });
+
+  it('labels anonymous visitors by country, else by a short id', () => {
+    expect(visitorLabel({ id: 'v_1', name: 'Ann' })).toBe('Ann');
+    expect(visitorLabel({ id: 'v_1', name: null, country: 'France' })).toBe('Visitor from France');
+    expect(visitorLabel({ id: 'v_abcdef123', name: null })).toBe('Visitor #def123');
+    expect(visitorLabel(undefined, 'v_42')).toBe('Visitor #42');
+  });
+});

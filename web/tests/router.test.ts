@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { chatHref, href, parseRoute } from '../src/console/router';
+
+describe('console routes', () => {
+  it('round-trips every route', () => {
+    for (const r of [
+      { name: 'home' },
+      { name: 'live' },
+      { name: 'sites' },
+      { name: 'chat', visitorId: 'v_1', conversationId: 'c/odd id' },
+    ] as const) {
+      expect(parseRoute(href(r))).toEqual(r);
+    }
+  });
+
+  it('falls back to home', () => {
+    expect(parseRoute('')).toEqual({ name: 'home' });
+    expect(parseRoute('#/nope')).toEqual({ name: 'home' });
+    expect(parseRoute('#/chat/v_1')).toEqual({ name: 'home' });
+  });
+
+  it('builds chat links', () => {
+    expect(chatHref('v_1', 'c_2')).toBe('#/chat/v_1/c_2');
+  });
+});
