@@ -193,7 +193,12 @@ async def _route_new(
     )
     if not decision.alerted:
         away = await _append_system(conn, conv, AWAY_TEXT, {"away": True})
-        return [lambda: _publish_away(rt, conv, away)]
+
+        async def away_and_live_view() -> None:
+            await _publish_away(rt, conv, away)
+            await _publish_in_conversation(rt, conv, visitor)
+
+        return [away_and_live_view]
     await jobs.enqueue(
         conn,
         org_id=conv.org_id,
@@ -208,9 +213,24 @@ async def _route_new(
             fresh = await _load_conversation(read, org_id=conv.org_id, conversation_id=conv.id)
             frame = await alert_frame(rt, read, fresh)
         await events.publish(rt, [events.user_topic(r) for r in decision.alerted], frame)
-        await rt.presence.visitor_update(conv.org_id, visitor.id, {"conversation_id": conv.id})
+        await _publish_in_conversation(rt, conv, visitor)
 
     return [alert]
+
+
+async def _publish_in_conversation(rt: Runtime, conv: Conversation, visitor: Visitor) -> None:
+    """Live View shows the visitor as in a conversation."""
+    await rt.presence.visitor_update(conv.org_id, visitor.id, {"conversation_id": conv.id})
+    info = await rt.presence.visitor_info(conv.org_id, visitor.id)
+    if info is not None:
+        await events.publish(
+            rt,
+            [events.reps_topic(conv.org_id)],
+            {
+                "type": "visitor",
+                "visitor": events.visitor_presence_json(visitor, info, online=True),
+            },
+        )
 
 
 async def alert_frame(rt: Runtime, conn: AsyncConnection, conv: Conversation) -> dict[str, Any]:
