@@ -1,6 +1,8 @@
 # `make run` starts Pounce on its embedded default; `make test` sets up and runs every check.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+# The first Python >= 3.11 that actually runs (pyenv may list shims that do not).
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STATIC_STAMP := src/pounce/static/.built
@@ -12,6 +14,7 @@ export POUNCE_VAR_DIR ?= var
 all: install web
 
 $(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "make: Python 3.11 or newer is required" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
