@@ -49,9 +49,11 @@ services:
 chromium:
 	bash scripts/chromium.sh
 
+PY_DIRS := src tests $(wildcard bench)
+
 lint: install-test
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
 
 typecheck: install-test
 	$(BIN)/mypy --strict src
