@@ -39,7 +39,7 @@ class Demo:
     stack: Stack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     _require_browser_and_build()
     stack = make_stack("embedded", Path(tmp_path_factory.mktemp("e2e")))
@@ -52,13 +52,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         drop_stack(stack)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_instance() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     _require_browser_and_build()
     browser = playwright_instance.chromium.launch(
