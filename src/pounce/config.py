@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset(
@@ -37,10 +37,15 @@ class Settings(BaseSettings):
     messenger_compression: bool = False
     run_migrations_on_start: bool = True
     sqlite_synchronous: str = "FULL"
+    # The AI copilot's OpenAI-compatible provider; unset means the offline copilot.
+    ai_base_url: str | None = None
+    ai_model: str | None = None
+    ai_api_key: SecretStr | None = None
+    ai_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
 
-    @field_validator("redis_url")
+    @field_validator("redis_url", "ai_base_url", "ai_model")
     @classmethod
-    def _empty_redis_is_none(cls, value: str | None) -> str | None:
+    def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
 
     @field_validator("sqlite_synchronous")

@@ -12,10 +12,10 @@ from pydantic import TypeAdapter
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from pounce import metrics
-from pounce.domain.model import Availability
+from pounce.domain.model import Availability, Outcome
 from pounce.realtime import frames as f
 from pounce.realtime.connection import Connection
-from pounce.services import auth, chat, events, reps, visitors
+from pounce.services import auth, chat, events, proactive, reps, visitors
 from pounce.services.errors import ServiceError
 from pounce.services.runtime import Runtime
 from pounce.store.db import StoreUnavailable
@@ -365,6 +365,40 @@ async def console_endpoint(websocket: WebSocket) -> None:
         elif isinstance(frame, f.CloseConversationFrame):
             await chat.close_conversation(rt, actor=actor, conversation_id=frame.conversation_id)
             conn.send(f.encode({"type": "ack", "id": frame.id}))
+        elif isinstance(frame, f.PounceFrame):
+            sent, author = await proactive.pounce(
+                rt, actor=actor, visitor_id=frame.visitor_id, client_id=frame.id, body=frame.body
+            )
+            conn.send(
+                f.encode(
+                    {
+                        "type": "ack",
+                        "id": frame.id,
+                        "conversation_id": sent.conversation.id,
+                        "seq": sent.message.seq,
+                        "message": events.message_json(sent.message, author, for_rep=True),
+                        "conversation": events.conversation_json(
+                            sent.conversation, author, for_rep=True
+                        ),
+                    }
+                )
+            )
+        elif isinstance(frame, f.SetOutcomeFrame):
+            conv, owner = await proactive.set_outcome(
+                rt,
+                actor=actor,
+                conversation_id=frame.conversation_id,
+                outcome=Outcome(frame.outcome),
+            )
+            conn.send(
+                f.encode(
+                    {
+                        "type": "ack",
+                        "id": frame.id,
+                        "conversation": events.conversation_json(conv, owner, for_rep=True),
+                    }
+                )
+            )
         elif isinstance(frame, f.PingFrame):
             conn.send(f.encode({"type": "pong", "t": frame.t}))
 

@@ -117,6 +117,20 @@ class CloseConversationFrame(Frame):
     conversation_id: EntityId
 
 
+class PounceFrame(Frame):
+    type: Literal["pounce"]
+    id: ClientId
+    visitor_id: EntityId
+    body: Body
+
+
+class SetOutcomeFrame(Frame):
+    type: Literal["set_outcome"]
+    id: ClientId
+    conversation_id: EntityId
+    outcome: Literal["spam", "no_response_needed"]
+
+
 MessengerFrame = Annotated[
     PageViewFrame
     | VisitorMessageFrame
@@ -136,6 +150,8 @@ ConsoleFrame = Annotated[
     | ReadFrame
     | ResumeFrame
     | CloseConversationFrame
+    | PounceFrame
+    | SetOutcomeFrame
     | PingFrame,
     Field(discriminator="type"),
 ]
@@ -155,6 +171,8 @@ CONSOLE_TYPES = frozenset(
         "read",
         "resume",
         "close_conversation",
+        "pounce",
+        "set_outcome",
         "ping",
     }
 )
@@ -258,6 +276,8 @@ def json_schemas() -> dict[str, dict[str, Any]]:
                 ReadFrame,
                 ResumeFrame,
                 CloseConversationFrame,
+                PounceFrame,
+                SetOutcomeFrame,
                 PingFrame,
             ),
         ),

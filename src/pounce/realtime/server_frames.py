@@ -103,13 +103,17 @@ class RepPresence(Shape):
     role: Literal["admin", "rep"]
     availability: Literal["available", "away"]
     online: bool
+    auto_pounce: bool
 
 
 class Alert(Shape):
+    """`deadline` (epoch ms): a visitor replied to the rep's auto pounce; act before it."""
+
     conversation: Conversation
     visitor: VisitorPresence
     message: MessageBody | None
     routed_to: list[str]
+    deadline: int | None = None
 
 
 class WelcomeUser(Shape):
@@ -120,6 +124,7 @@ class WelcomeUser(Shape):
     role: Literal["admin", "rep"]
     avatar_url: str | None
     availability: Literal["available", "away"]
+    auto_pounce: bool
 
 
 class Org(Shape):
@@ -243,6 +248,15 @@ class VisitorFrame(Shape):
     visitor: VisitorPresence
 
 
+class AutoPounceFrame(Shape):
+    """The rep's *Enable auto pounce* changed, and why (`missed_response` names the chat)."""
+
+    type: Literal["auto_pounce"]
+    enabled: bool
+    reason: Literal["available", "rep", "missed_response"]
+    conversation_id: str | None = None
+
+
 ToMessenger = Annotated[
     MessengerWelcome
     | VisitorAck
@@ -269,7 +283,8 @@ ToConsole = Annotated[
     | PongFrame
     | AlertFrame
     | PresenceFrame
-    | VisitorFrame,
+    | VisitorFrame
+    | AutoPounceFrame,
     Field(discriminator="type"),
 ]
 TO_MESSENGER: TypeAdapter[ToMessenger] = TypeAdapter(ToMessenger)
@@ -301,4 +316,5 @@ CONSOLE_SERVER_FRAMES: dict[str, type[BaseModel]] = {
     "alert": AlertFrame,
     "presence": PresenceFrame,
     "visitor": VisitorFrame,
+    "auto_pounce": AutoPounceFrame,
 }

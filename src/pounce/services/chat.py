@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from pounce.domain.model import Actor, AuthorKind, ConversationStatus, Source
 from pounce.domain.ownership import Refusal, claim_refusal, close_refusal, send_refusal
 from pounce.domain.routing import VisitorContext
-from pounce.services import events
+from pounce.services import events, proactive
 from pounce.services.errors import ServiceError
 from pounce.services.formatting import render_markdown
 from pounce.services.routing import route
@@ -69,7 +69,7 @@ def rep_audience(conv: Conversation) -> list[str]:
     return [events.user_topic(r) for r in reps]
 
 
-async def _publish_message(
+async def publish_message(
     rt: Runtime, conv: Conversation, message: Message, author: User | None
 ) -> None:
     await events.publish(
@@ -129,7 +129,8 @@ async def send_visitor_message(
         )
         if result.message is not None and result.conversation is not None:
             if result.created:
-                await _publish_message(rt, result.conversation, result.message, None)
+                await publish_message(rt, result.conversation, result.message, None)
+                await _after_visitor_message(rt, result.conversation, result.message)
             return Sent(result.message, result.conversation, created=result.created)
     after: list[AfterCommit] = []
     async with rt.db.write() as conn:
@@ -172,10 +173,17 @@ async def send_visitor_message(
         if opened:
             after += await _route_new(rt, conn, conv=conv, visitor=visitor, page_url=page_url)
         conv = await _load_conversation(conn, org_id=visitor.org_id, conversation_id=conv.id)
-    await _publish_message(rt, conv, message, None)
+    await publish_message(rt, conv, message, None)
     for action in after:
         await action()
+    await _after_visitor_message(rt, conv, message)
     return Sent(message, conv, created=True)
+
+
+async def _after_visitor_message(rt: Runtime, conv: Conversation, message: Message) -> None:
+    """A reply to an auto pounce starts the rep's countdown (services.proactive)."""
+    if conv.source is Source.AUTO_POUNCE and conv.outcome is None:
+        await proactive.visitor_replied(rt, conv=conv, message=message)
 
 
 async def _route_new(
@@ -285,7 +293,9 @@ async def send_rep_message(
         raise _refuse((send_refusal(actor, conv.state) or Refusal.NOT_OWNER).value)
     if result.created:
         author = await rt.user(actor.org_id, actor.user_id)
-        await _publish_message(rt, result.conversation, result.message, author)
+        await publish_message(rt, result.conversation, result.message, author)
+        if result.conversation.source is Source.AUTO_POUNCE and result.conversation.outcome is None:
+            await proactive.rep_replied(rt, conv=result.conversation, message=result.message)
     return Sent(result.message, result.conversation, created=result.created)
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from pounce.domain.model import Actor, Availability, ConversationStatus
-from pounce.services import events
-from pounce.services.chat import alert_frame
+from pounce.services import chat as conversations
+from pounce.services import events, proactive
 from pounce.services.errors import ServiceError
 from pounce.services.routing import available_reps
 from pounce.services.runtime import Runtime
 from pounce.store import accounts, chat
+from pounce.store import proactive as proactive_store
 from pounce.store.records import User
 
 
@@ -19,7 +20,7 @@ def visitors_topic(org_id: str) -> str:
     return f"org:{org_id}:visitors"
 
 
-def rep_presence_json(user: User, online: set[str]) -> dict[str, Any]:
+def rep_presence_json(user: User, online: set[str], *, auto_pounce: bool) -> dict[str, Any]:
     return {
         "id": user.id,
         "name": user.name,
@@ -28,18 +29,20 @@ def rep_presence_json(user: User, online: set[str]) -> dict[str, Any]:
         "role": user.role.value,
         "availability": user.availability.value,
         "online": user.id in online,
+        "auto_pounce": auto_pounce,
     }
 
 
-async def _broadcast_rep(rt: Runtime, user: User) -> None:
+async def broadcast_rep(rt: Runtime, user: User) -> None:
     online = await rt.presence.reps_online(user.org_id)
+    async with rt.db.read() as conn:
+        ready = await available_reps(rt, conn, org_id=user.org_id)
+        auto_pounce, _ = await proactive_store.rep_switch(conn, org_id=user.org_id, user_id=user.id)
     await events.publish(
         rt,
         [events.reps_topic(user.org_id)],
-        {"type": "presence", "rep": rep_presence_json(user, online)},
+        {"type": "presence", "rep": rep_presence_json(user, online, auto_pounce=auto_pounce)},
     )
-    async with rt.db.read() as conn:
-        ready = await available_reps(rt, conn, org_id=user.org_id)
     await events.publish(
         rt, [visitors_topic(user.org_id)], {"type": "reps_available", "available": bool(ready)}
     )
@@ -47,13 +50,25 @@ async def _broadcast_rep(rt: Runtime, user: User) -> None:
 
 async def set_availability(rt: Runtime, *, actor: Actor, status: Availability) -> User:
     async with rt.db.write() as conn:
+        before = await accounts.get_user(conn, org_id=actor.org_id, user_id=actor.user_id)
         await accounts.set_availability(
             conn, org_id=actor.org_id, user_id=actor.user_id, availability=status
+        )
+        # Becoming Available turns auto pounce on; saying so again keeps the rep's choice.
+        switched_on = (
+            status is Availability.AVAILABLE
+            and before is not None
+            and before.availability is not Availability.AVAILABLE
+            and await proactive.switch_on_when_available(conn, actor=actor)
         )
         user = await accounts.get_user(conn, org_id=actor.org_id, user_id=actor.user_id)
     if user is None:
         raise ServiceError("not_found", "No such user.")
-    await _broadcast_rep(rt, user)
+    await broadcast_rep(rt, user)
+    if switched_on:
+        await events.publish(
+            rt, [events.user_topic(user.id)], proactive.auto_pounce_frame(True, "available")
+        )
     return user
 
 
@@ -61,7 +76,7 @@ async def connect(rt: Runtime, *, user: User, conn_id: str) -> dict[str, Any]:
     """Mark the rep online and build the `welcome` frame for their console."""
     first = await rt.presence.rep_connected(user.org_id, user.id, conn_id)
     if first:
-        await _broadcast_rep(rt, user)
+        await broadcast_rep(rt, user)
     online = await rt.presence.reps_online(user.org_id)
     visitors_online = await rt.presence.visitors_online(user.org_id)
     async with rt.db.read() as conn:
@@ -76,7 +91,13 @@ async def connect(rt: Runtime, *, user: User, conn_id: str) -> dict[str, Any]:
         open_convs = await chat.list_conversations(
             conn, org_id=user.org_id, status=(ConversationStatus.OPEN,), limit=200
         )
-        alerts = [await alert_frame(rt, conn, c) for c in open_convs if user.id in c.routed_to]
+        alerts = [
+            await conversations.alert_frame(rt, conn, c)
+            for c in open_convs
+            if user.id in c.routed_to
+        ]
+        alerts += await proactive.pending_alerts(rt, conn, org_id=user.org_id, user_id=user.id)
+        switches = await proactive_store.rep_switches(conn, org_id=user.org_id)
         mine = await chat.list_conversations(
             conn,
             org_id=user.org_id,
@@ -95,9 +116,12 @@ async def connect(rt: Runtime, *, user: User, conn_id: str) -> dict[str, Any]:
             "role": user.role.value,
             "avatar_url": user.avatar_url,
             "availability": user.availability.value,
+            "auto_pounce": switches.get(user.id, False),
         },
         "org": {"id": user.org_id, "name": org["name"] if org else ""},
-        "reps": [rep_presence_json(u, online) for u in users],
+        "reps": [
+            rep_presence_json(u, online, auto_pounce=switches.get(u.id, False)) for u in users
+        ],
         "visitors": visitors,
         "alerts": [{k: v for k, v in a.items() if k != "type"} for a in alerts],
         "conversations": [
@@ -111,4 +135,4 @@ async def disconnect(rt: Runtime, *, user: User, conn_id: str) -> None:
     if gone:
         async with rt.db.read() as conn:
             fresh = await accounts.get_user(conn, org_id=user.org_id, user_id=user.id)
-        await _broadcast_rep(rt, fresh or user)
+        await broadcast_rep(rt, fresh or user)

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pounce import metrics
-from pounce.services import chat
+from pounce.services import chat, proactive
 from pounce.services.runtime import Runtime
 from pounce.store import jobs
 from pounce.store.db import StoreUnavailable
@@ -23,6 +23,9 @@ JobHandler = Callable[[Runtime, AsyncConnection, jobs.Job], Awaitable[list[After
 
 HANDLERS: dict[str, JobHandler] = {
     chat.UNANSWERED_JOB: chat.handle_unanswered,
+    proactive.GREET_JOB: proactive.handle_greet,
+    proactive.NUDGE_JOB: proactive.handle_nudge,
+    proactive.TIMEOUT_JOB: proactive.handle_rep_timeout,
 }
 MAX_ATTEMPTS = 8
 

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pounce.domain.model import ConversationStatus
-from pounce.services import events
+from pounce.services import events, proactive
 from pounce.services.auth import read_visitor_token, sign_visitor
 from pounce.services.errors import ServiceError
 from pounce.services.routing import available_reps
@@ -106,6 +106,7 @@ async def connect(
         [events.reps_topic(site.org_id)],
         {"type": "visitor", "visitor": events.visitor_presence_json(visitor, info, online=True)},
     )
+    await proactive.page_viewed(rt, visitor=visitor, info=info)
     return VisitorSession(
         visitor=visitor,
         site=site,
@@ -175,6 +176,7 @@ async def page_view(
         [events.reps_topic(visitor.org_id)],
         {"type": "visitor", "visitor": events.visitor_presence_json(visitor, info, online=True)},
     )
+    await proactive.page_viewed(rt, visitor=visitor, info=info)
 
 
 async def leave_email(rt: Runtime, *, visitor: Visitor, email: str) -> None:

@@ -8,6 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import pounce.store.copilot  # noqa: F401
+from pounce.store import proactive  # noqa: F401 (its tables join `metadata`)
 from pounce.store.tables import metadata
 
 config = context.config

@@ -1,0 +1,177 @@
+"""Spelling and grammar fixes with Harper, its spelling suggestions re-ranked by word frequency."""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from typing import Final
+
+from harper import Language, Lint, Linter, SuggestionKind
+from wordfreq import zipf_frequency
+
+from pounce.integrations.ai.tone import SENTINEL_MASK
+
+# Harper's lints whose first suggestion we apply: these kinds whole, and these rules of
+# other kinds. Others are opinions (style, word choice) or misfire on chat text, such
+# as ItsPossessive turning a correct "it's ready" into "its ready": a fix must never
+# change a word that was right.
+SAFE_KINDS: Final = frozenset({"BoundaryError", "Capitalization", "Repetition", "Typo"})
+UNSAFE_RULES: Final = frozenset({"SplitWords"})  # pipedrive → pipe drive
+SAFE_RULES: Final = frozenset(
+    {
+        "AdjectiveDoubleDegree",  # more better → better
+        "AnA",  # a apple → an apple
+        "Everyday",  # everyday we work → every day
+        "EveryTime",  # everytime → every time
+        "HyphenateNumberDay",  # 14 day trial → 14-day trial
+        "Intact",  # in tact → intact
+        "ItsContraction",  # its a great day → it's
+        "ModalOf",  # should of → should have
+        "PronounInflectionBe",  # we was → we were
+        "PronounVerbAgreement",  # we has → we have
+        "TheirToThere",  # their is → there is
+        "ThenThan",  # better then → better than
+        "ToTwoToo",  # going too the store → to
+    }
+)
+# A suggestion must be this much more common (Zipf scale: 1 = ten times) than the word
+# it replaces, and common in its own right, or the "misspelling" is likely a name.
+# Short words have many close neighbours, so they need a bigger gain.
+MIN_GAIN: Final = 1.5
+MIN_GAIN_SHORT: Final = 2.0
+MIN_ZIPF: Final = 3.0
+_VOWELS: Final = frozenset("aeiouy")
+
+
+def zipf(word: str) -> float:
+    """How common an English word is: 0 (unknown) to about 8 (`the`)."""
+    return float(zipf_frequency(word, "en"))
+
+
+def _distance(a: str, b: str) -> int:
+    """Damerau-Levenshtein distance (adjacent swaps count one)."""
+    rows = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        rows[i][0] = i
+    for j in range(len(b) + 1):
+        rows[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            rows[i][j] = min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                rows[i][j] = min(rows[i][j], rows[i - 2][j - 2] + 1)
+    return rows[len(a)][len(b)]
+
+
+def _sentence_start(text: str, index: int) -> bool:
+    before = text[:index].rstrip(" *_\t")
+    return not before or before[-1] in ".!?\n"
+
+
+def spelling_fix(text: str, lint: Lint) -> str | None:
+    """The replacement for a misspelled word, or None when it should stay as typed.
+
+    Never changes a word that is correct: names and acronyms (`HubSpot`, `Zendesk` in
+    the middle of a sentence, `SSO`), words with digits, and short or vowel-less
+    tokens are left alone. A suggestion that only changes the case (`shopify` →
+    `Shopify`) is taken; otherwise Harper's suggestions are re-ranked by frequency and
+    the best is taken only if it is close in spelling and far more common.
+    """
+    word = lint.problem_text
+    candidates = [s.replacement_text for s in lint.suggestions if s.kind == SuggestionKind.REPLACE]
+    if not candidates or not word.isalpha():
+        return None
+    if any(ch.isupper() for ch in word[1:]):
+        return None
+    if word[0].isupper() and not _sentence_start(text, lint.span.start):
+        return None
+    for candidate in candidates:
+        if candidate.lower() == word.lower():
+            return candidate
+    lower = word.lower()
+    if len(word) <= 3 or not _VOWELS & set(lower):
+        return None
+    limit = 1 if len(word) <= 5 else 2
+    close = [
+        c
+        for c in candidates
+        if c.replace("'", "").isalpha()
+        and c[0].lower() == lower[0]
+        and _distance(lower, c.lower()) <= limit
+    ]
+    if not close:
+        return None
+    best = max(close, key=zipf)  # max() keeps Harper's order among equals
+    gain = MIN_GAIN_SHORT if len(word) <= 5 else MIN_GAIN
+    if zipf(best) < MIN_ZIPF or zipf(best) - zipf(word) < gain:
+        return None
+    return best[0].upper() + best[1:] if word[0].isupper() else best
+
+
+def _replacement(text: str, rule: str, lint: Lint) -> str | None:
+    if lint.lint_kind == "Spelling":
+        return spelling_fix(text, lint)
+    if rule in UNSAFE_RULES or (lint.lint_kind not in SAFE_KINDS and rule not in SAFE_RULES):
+        return None
+    if not lint.suggestions or lint.suggestions[0].kind != SuggestionKind.REPLACE:
+        return None
+    return lint.suggestions[0].replacement_text
+
+
+class Proofreader:
+    """One Harper linter for the process (building it loads a dictionary, ~1-3 s).
+
+    Harper's linter is not thread-safe, so calls are serialised on a lock; callers on
+    the event loop run `fix` in a worker thread.
+    """
+
+    def __init__(self) -> None:
+        self._linter: Linter | None = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> Linter:
+        if self._linter is None:
+            self._linter = Linter()
+        return self._linter
+
+    def warm(self) -> None:
+        with self._lock:
+            self._get()
+            zipf("warm")
+
+    def fix(self, text: str, *, passes: int = 2) -> str:
+        """Apply the spelling and grammar fixes Harper is sure of; sentinels are skipped."""
+        with self._lock:
+            linter = self._get()
+            for _ in range(passes):
+                by_rule = linter.organized_lints(
+                    text, language=Language.MARKDOWN, regex_mask=SENTINEL_MASK
+                )
+                fixed = self._apply(text, by_rule)
+                if fixed == text:
+                    break
+                text = fixed
+        return text
+
+    @staticmethod
+    def _apply(text: str, by_rule: dict[str, list[Lint]]) -> str:
+        edits: list[tuple[int, int, str]] = []
+        for rule, lints in by_rule.items():
+            for lint in lints:
+                replacement = _replacement(text, rule, lint)
+                if replacement is not None:
+                    edits.append((lint.span.start, lint.span.end, replacement))
+        last_start = len(text) + 1
+        for start, end, replacement in sorted(edits, reverse=True):
+            if end > last_start:
+                continue  # overlapping edits: keep the later one, fix the rest next pass
+            text = text[:start] + replacement + text[end:]
+            last_start = start
+        return text
+
+
+@cache
+def shared_proofreader() -> Proofreader:
+    """The process's proofreader (Harper's dictionary is big; build it once)."""
+    return Proofreader()
