@@ -8,6 +8,8 @@ from pounce.domain.model import Role, RouteMode
 from pounce.services.auth import hash_password
 from pounce.services.runtime import Runtime
 from pounce.store import accounts
+from pounce.store import copilot as copilot_store
+from pounce.store import proactive as proactive_store
 from pounce.store import routing as routing_store
 
 DEMO_ORG = "Acme Analytics"
@@ -18,6 +20,35 @@ DEMO_USERS = (
     ("riley@acme.test", "Riley Rep", Role.REP),
     ("sam@acme.test", "Sam Seller", Role.REP),
 )
+
+
+DEMO_SHORTCUTS = (
+    (
+        "Welcome",
+        "Hi {visitor.first_name|there}! {rep.first_name} here from {company.name}. "
+        "How can I help today?",
+    ),
+    (
+        "Pricing",
+        "Our plans start at **$299/month** (Starter); most teams pick **Growth**. "
+        "Annual billing saves 20%.",
+    ),
+    ("Demo", "Happy to show you around! Would a 30-minute demo this week work?"),
+)
+DEMO_FAQ = """# Acme Analytics FAQ
+
+## Do you offer annual billing?
+Yes. Annual billing saves 20% on every plan and is invoiced once a year.
+
+## Is there a free trial?
+Every plan has a 14-day free trial, no credit card required.
+
+## Do you support SSO?
+SSO (SAML and SCIM) is included in the Enterprise plan.
+
+## Which integrations do you have?
+Salesforce, HubSpot, Slack and Segment, plus a REST API and webhooks.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,5 +111,57 @@ async def seed_demo(rt: Runtime, *, public_url: str) -> DemoInfo:
             url_pattern="",
             rep_ids=[u.id for u in users],
             mode=RouteMode.ROUND_ROBIN,
+        )
+        admin = users[0]
+        for name, text in DEMO_SHORTCUTS:
+            await copilot_store.create_shortcut(
+                conn,
+                org_id=org_id,
+                scope="org",
+                owner_id=None,
+                name=name,
+                text=text,
+                created_by=admin.id,
+            )
+        await copilot_store.create_page(
+            conn,
+            org_id=org_id,
+            title="Acme Analytics FAQ",
+            body=DEMO_FAQ,
+            format="markdown",
+            created_by=admin.id,
+        )
+        await proactive_store.put_settings(
+            conn,
+            org_id=org_id,
+            auto_pounce_enabled=True,
+            nudge_delay_seconds=20.0,
+            rep_timeout_seconds=60.0,
+        )
+        await proactive_store.create_item(
+            conn,
+            "rule",
+            org_id=org_id,
+            values={
+                "name": "Pricing readers",
+                "url_pattern": "*/pricing*",
+                "min_seconds_on_page": 15.0,
+                "min_pages_viewed": 1,
+                "attributes": {},
+                "enabled": True,
+            },
+        )
+        await proactive_store.create_item(
+            conn,
+            "template",
+            org_id=org_id,
+            values={
+                "name": "Pricing greeting",
+                "url_pattern": "*/pricing*",
+                "body": (
+                    "Hi {visitor.first_name|there}! I'm {rep.first_name} from {org.name}. "
+                    "Comparing plans? I can tell you which one fits your team."
+                ),
+            },
         )
     return DemoInfo(org_id, DEMO_SITE_KEY, logins, created=True)
