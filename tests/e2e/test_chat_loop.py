@@ -3,49 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
-from playwright.sync_api import BrowserContext, FrameLocator, Page, expect
+from playwright.sync_api import expect
 
-from tests.e2e.conftest import ADMIN, DEMO_PASSWORD, RILEY, SAM, Demo, shot
-
-NewContext = Callable[..., BrowserContext]
-
-
-def rep_console(new_context: NewContext, demo: Demo, email: str) -> Page:
-    page = new_context().new_page()
-    page.goto(f"{demo.url}/app/")
-    page.get_by_test_id("login-email").fill(email)
-    page.get_by_test_id("login-password").fill(DEMO_PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    toggle = page.get_by_test_id("availability-toggle")
-    expect(toggle).to_be_visible()
-    if toggle.get_attribute("aria-checked") != "true":
-        toggle.click()
-    expect(toggle).to_have_attribute("aria-checked", "true")
-    return page
-
-
-def visitor_page(new_context: NewContext, demo: Demo, path: str) -> tuple[Page, FrameLocator]:
-    context = new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.goto(f"{demo.url}{path}")
-    page.locator("[data-testid=launcher]").click()
-    messenger = page.frame_locator("iframe[title]")
-    expect(messenger.get_by_test_id("messenger-composer")).to_be_visible()
-    return page, messenger
-
-
-def visitor_says(messenger: FrameLocator, text: str) -> None:
-    composer = messenger.get_by_test_id("messenger-composer")
-    composer.fill(text)
-    composer.press("Enter")
-
-
-def rep_says(rep: Page, text: str) -> None:
-    composer = rep.get_by_test_id("composer")
-    composer.fill(text)
-    composer.press("Enter")
+from tests.e2e.conftest import ADMIN, RILEY, SAM, Demo, shot
+from tests.e2e.helpers import NewContext, rep_console, rep_says, visitor_page, visitor_says
 
 
 def test_visitor_writes_rep_answers_with_formatting_and_nothing_is_lost(
