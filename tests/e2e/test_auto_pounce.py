@@ -22,12 +22,16 @@ def fast_auto_pounce(demo: Demo, new_context: NewContext) -> Iterator[Page]:
         admin,
         "PUT",
         "/api/v1/proactive/settings",
-        {"auto_pounce_enabled": True, "nudge_delay_seconds": 3, "rep_timeout_seconds": 6},
+        {
+            "auto_pounce_enabled": True,
+            "nudge_delay_seconds": 3,
+            "rep_timeout_seconds": 6,
+            "max_open_chats_per_rep": 0,  # earlier tests leave this rep's chats open
+        },
     )
     api(admin, "PATCH", f"/api/v1/proactive/rules/{pricing['id']}", {"min_seconds_on_page": 1})
     api(admin, "PUT", "/api/v1/me/auto-pounce", {"enabled": True})
-    admin.reload()
-    expect(admin.get_by_test_id("availability-toggle")).to_have_attribute("aria-checked", "true")
+    expect(admin.get_by_test_id("auto-pounce-indicator")).to_be_visible()
     yield admin
     keep = {
         k: before[k] for k in ("auto_pounce_enabled", "nudge_delay_seconds", "rep_timeout_seconds")
@@ -45,7 +49,7 @@ def test_greeting_nudge_reply_in_time(
     demo: Demo, new_context: NewContext, fast_auto_pounce: Page
 ) -> None:
     rep = fast_auto_pounce
-    expect(rep.get_by_test_id("auto-pounce-toggle")).to_have_attribute("aria-checked", "true")
+    expect(rep.get_by_test_id("auto-pounce-indicator")).to_be_visible()
     visitor, messenger = visitor_page(new_context, demo, "/demo/pricing", open_launcher=False)
     # The greeting opens the messenger by itself, as the rep.
     greeting = messenger.locator("[data-seq='1'][data-author-kind='rep']")
@@ -69,7 +73,8 @@ def test_greeting_nudge_reply_in_time(
     expect(messenger.locator("[data-seq='4']")).to_contain_text("Growth is the usual pick")
     shot(visitor, "auto-pounce-visitor")
     rep.wait_for_timeout(7000)  # past the deadline: the reply cancelled the timeout
-    expect(rep.get_by_test_id("auto-pounce-toggle")).to_have_attribute("aria-checked", "true")
+    expect(rep.get_by_test_id("auto-pounce-indicator")).to_be_visible()
+    expect(rep.get_by_test_id("auto-pounce-notice")).to_be_hidden()
 
 
 def test_missed_response_switches_auto_pounce_off_and_is_reported(
@@ -85,7 +90,10 @@ def test_missed_response_switches_auto_pounce_off_and_is_reported(
     # The rep does nothing; the timeout fires.
     notice = rep.get_by_test_id("auto-pounce-notice")
     expect(notice).to_be_visible(timeout=20_000)
+    expect(rep.get_by_test_id("auto-pounce-indicator")).to_be_hidden()
+    rep.get_by_test_id("user-menu").click()
     expect(rep.get_by_test_id("auto-pounce-toggle")).to_have_attribute("aria-checked", "false")
+    rep.keyboard.press("Escape")
     shot(rep, "auto-pounce-missed")
     rep.get_by_test_id("nav-reports").click()
     table = rep.get_by_test_id("report-table")

@@ -333,3 +333,8 @@ def test_everyday_sentences_take_the_fast_path(body: str) -> None:
     assert formatting.render_markdown(body) == formatting._CLEANER.clean(
         formatting._MD.render(body)
     )
+
+
+def test_placeholders_in_braces_are_not_linkified() -> None:
+    html = render_markdown("Hi from {company.name}! see company.name")
+    assert html.startswith('<p>Hi from {company.name}! see <a href="http://company.name"')

@@ -4,6 +4,7 @@ import {
   initialState,
   myConversations,
   reduce,
+  replyDeadlines,
   seenSeq,
   takenBy,
   unreadIn,
@@ -128,4 +129,65 @@ describe('console state', () => {
     expect(visitorLabel({ id: 'v_abcdef123', name: null })).toBe('Visitor #def123');
     expect(visitorLabel(undefined, 'v_42')).toBe('Visitor #42');
   });
+
+  describe('pounce and auto pounce', () => {
+    const mineAuto = conv('c_1', { status: 'active', owner: ada, source: 'auto_pounce', last_seq: 2 });
+
+    it('a pounce ack brings my new conversation and its first message', () => {
+      const first = msg(1, 'rep', 'c_9', { client_id: 'p1' });
+      const s = run([
+        welcome(),
+        { type: 'request', id: 'p1', request: { kind: 'pounce', visitorId: 'v_1' } },
+        frame({ type: 'ack', id: 'p1', conversation_id: 'c_9', seq: 1, message: first, conversation: conv('c_9', { status: 'active', owner: ada, source: 'pounce', last_seq: 1 }) }),
+      ]);
+      expect(s.requests).toEqual({});
+      expect(myConversations(s).map((c) => c.id)).toEqual(['c_9']);
+      expect(s.log['c_9']!.map((m) => m.seq)).toEqual([1]);
+    });
+
+    it('a reply alert with a deadline counts down until an outcome settles it', () => {
+      const deadline = Date.UTC(2026, 10, 24, 14, 1);
+      let s = run([welcome({ conversations: [mineAuto] }), frame({ type: 'alert', ...alert, conversation: { ...mineAuto, owner: null }, deadline })]);
+      expect(replyDeadlines(s).map((a) => a.alert.deadline)).toEqual([deadline]);
+      s = reduce(s, frame({ type: 'conversation', conversation: { ...mineAuto, outcome: 'replied' } }));
+      expect(replyDeadlines(s)).toEqual([]);
+    });
+
+    it('a missed response hands the conversation back and drops my countdown', () => {
+      const s = run([
+        welcome({ conversations: [mineAuto] }),
+        frame({ type: 'alert', ...alert, conversation: mineAuto, deadline: 1 }),
+        frame({ type: 'conversation', conversation: { ...mineAuto, owner: null, status: 'open', outcome: 'missed_response' } }),
+      ]);
+      expect(s.alerts).toEqual([]);
+    });
+
+    it('marking spam closes it; a refusal is shown on the conversation', () => {
+      let s = run([welcome({ conversations: [mineAuto] }), { type: 'request', id: 'o1', request: { kind: 'outcome', conversationId: 'c_1' } }]);
+      const closed = reduce(s, frame({ type: 'ack', id: 'o1', conversation: { ...mineAuto, status: 'closed', outcome: 'spam' } }));
+      expect(closed.conversations['c_1']!.outcome).toBe('spam');
+      expect(myConversations(closed)).toEqual([]);
+      s = reduce(s, frame({ type: 'error', id: 'o1', code: 'not_owner', message: 'no' }));
+      expect(s.errors['c_1']).toBe('not_owner');
+    });
+
+    it('my switch follows auto_pounce frames and presence; a missed response leaves a notice', () => {
+      let s = run([welcome({ user: { ...me, auto_pounce: true } })]);
+      expect(s.me?.auto_pounce).toBe(true);
+      s = reduce(s, frame({ type: 'auto_pounce', enabled: false, reason: 'missed_response', conversation_id: 'c_1' }));
+      expect(s.me?.auto_pounce).toBe(false);
+      expect(s.autoPounceNotice).toEqual({ enabled: false, reason: 'missed_response', conversationId: 'c_1' });
+      s = reduce(s, frame({ type: 'presence', rep: { id: ada.id, name: ada.name, availability: 'available', online: true, auto_pounce: true } }));
+      expect(s.me?.auto_pounce).toBe(true);
+      s = reduce(s, frame({ type: 'auto_pounce', enabled: true, reason: 'rep', conversation_id: null }));
+      expect(s.autoPounceNotice).toBeNull();
+    });
+
+    it('switching it off myself says nothing', () => {
+      const s = run([welcome({ user: { ...me, auto_pounce: true } }), frame({ type: 'auto_pounce', enabled: false, reason: 'rep' })]);
+      expect(s.me?.auto_pounce).toBe(false);
+      expect(s.autoPounceNotice).toBeNull();
+    });
+  });
 });
+

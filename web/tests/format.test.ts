@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, initials, wsUrl } from '../src/shared/format';
+import { countdownUrgency, formatCountdown, formatDuration, formatSeconds, initials, wsUrl } from '../src/shared/format';
 
 describe('display helpers', () => {
   it('initials', () => {
@@ -21,5 +21,31 @@ describe('display helpers', () => {
   it('socket URLs follow the page scheme', () => {
     expect(wsUrl('/ws/console', { protocol: 'https:', host: 'chat.acme.test' })).toBe('wss://chat.acme.test/ws/console');
     expect(wsUrl('/ws/console', { protocol: 'http:', host: 'localhost:8000' })).toBe('ws://localhost:8000/ws/console');
+  });
+
+  it('countdowns to a reply deadline round up to the second', () => {
+    expect(formatCountdown(60_000)).toBe('1:00');
+    expect(formatCountdown(59_001)).toBe('1:00');
+    expect(formatCountdown(59_000)).toBe('0:59');
+    expect(formatCountdown(9_200)).toBe('0:10');
+    expect(formatCountdown(65_000)).toBe('1:05');
+    expect(formatCountdown(3_723_000)).toBe('1:02:03');
+    expect(formatCountdown(0)).toBe('0:00');
+    expect(formatCountdown(-4_000)).toBe('0:00');
+  });
+
+  it('countdowns turn urgent in the last 15 seconds, then over', () => {
+    expect(countdownUrgency(60_000)).toBe('calm');
+    expect(countdownUrgency(15_001)).toBe('calm');
+    expect(countdownUrgency(15_000)).toBe('urgent');
+    expect(countdownUrgency(1)).toBe('urgent');
+    expect(countdownUrgency(0)).toBe('over');
+  });
+
+  it('report durations', () => {
+    expect(formatSeconds(null)).toBe('—');
+    expect(formatSeconds(4.25)).toBe('4.3s');
+    expect(formatSeconds(14.2)).toBe('14s');
+    expect(formatSeconds(125)).toBe('2m 05s');
   });
 });

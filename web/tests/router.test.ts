@@ -7,6 +7,10 @@ describe('console routes', () => {
       { name: 'home' },
       { name: 'live' },
       { name: 'sites' },
+      { name: 'shortcuts' },
+      { name: 'knowledge' },
+      { name: 'auto-pounce' },
+      { name: 'reports' },
       { name: 'chat', visitorId: 'v_1', conversationId: 'c/odd id' },
     ] as const) {
       expect(parseRoute(href(r))).toEqual(r);

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 
 from pounce.domain.model import Actor
 from pounce.services import auth
+from pounce.services.errors import ServiceError
 from pounce.services.runtime import Runtime
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -26,11 +27,11 @@ async def current_session(request: Request, rt: RuntimeDep) -> auth.SessionInfo:
     """The rep's session from the cookie; writes must also carry the CSRF header."""
     info = await auth.session_for(rt, request.cookies.get(auth.SESSION_COOKIE))
     if info is None:
-        raise HTTPException(401, "Not signed in.")
+        raise ServiceError("not_authenticated", "Not signed in.")
     if request.method not in SAFE_METHODS and not auth.csrf_ok(
         info.csrf_token, request.headers.get(CSRF_HEADER)
     ):
-        raise HTTPException(403, f"Missing or wrong {CSRF_HEADER} header.")
+        raise ServiceError("forbidden", f"Missing or wrong {CSRF_HEADER} header.")
     return info
 
 
@@ -46,7 +47,7 @@ ActorDep = Annotated[Actor, Depends(current_actor)]
 
 async def admin_actor(actor: ActorDep) -> Actor:
     if not actor.is_admin:
-        raise HTTPException(403, "Only an admin can do this.")
+        raise ServiceError("forbidden", "Only an admin can do this.")
     return actor
 
 

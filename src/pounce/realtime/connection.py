@@ -89,7 +89,8 @@ class Connection:
                 if data is None:
                     return
                 await ws.send_text(data.decode())
-        except Exception:  # the peer went away; the receive loop notices too
+        except Exception as exc:  # the peer went away; the receive loop notices too
+            log.info("sending on %s failed: %r", self.id, exc)
             self.closed = True
 
     async def _close(self, code: int, reason: str) -> None:

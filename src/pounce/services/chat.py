@@ -246,9 +246,10 @@ async def alert_frame(rt: Runtime, conn: AsyncConnection, conv: Conversation) ->
     assert visitor is not None
     first = await chat.first_visitor_message(conn, org_id=conv.org_id, conversation_id=conv.id)
     info = await rt.presence.visitor_info(conv.org_id, visitor.id)
+    owner = await _user(conn, conv.org_id, conv.owner_id)
     return {
         "type": "alert",
-        "conversation": events.conversation_json(conv, None, for_rep=True),
+        "conversation": events.conversation_json(conv, owner, for_rep=True),
         "visitor": events.visitor_card_json(visitor, info, online=info is not None),
         "message": events.message_json(first, None, for_rep=True) if first else None,
         "routed_to": list(conv.routed_to),

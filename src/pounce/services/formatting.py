@@ -95,6 +95,21 @@ def _image_token(src: str, alt: str) -> Token:
     return token
 
 
+def _is_placeholder(children: list[Token], out: list[Token], i: int, token: Token) -> bool:
+    """A linkified `{company.name}` is a shortcut placeholder, not the domain company.name."""
+    if token.markup != "linkify" or i + 2 >= len(children) or not out:
+        return False
+    before, after = out[-1], children[i + 2]
+    return (
+        before.type == "text"
+        and before.content.endswith("{")
+        and after.type == "link_close"
+        and i + 3 < len(children)
+        and children[i + 3].type == "text"
+        and children[i + 3].content.startswith("}")
+    )
+
+
 def _postprocess_links(state: StateCore) -> None:
     """Core rule: drop links with a refused href; a linkified image URL becomes an image link.
 
@@ -112,7 +127,7 @@ def _postprocess_links(state: StateCore) -> None:
             token = children[i]
             if token.type == "link_open":
                 href = str(token.attrGet("href") or "")
-                if not _is_link_url(href):
+                if not _is_link_url(href) or _is_placeholder(children, out, i, token):
                     kept.append(False)
                     i += 1
                     continue

@@ -3,11 +3,15 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { useStore } from '../shared/hooks';
 import type { Api, Session } from './api';
 import { ConsoleClient } from './client';
+import { AutoPounce } from './components/AutoPounce';
 import { ConversationView } from './components/ConversationView';
 import { Home } from './components/Home';
+import { Knowledge } from './components/Knowledge';
 import { LiveView } from './components/LiveView';
 import { Login } from './components/Login';
+import { Reports } from './components/Reports';
 import { Shell } from './components/Shell';
+import { Shortcuts } from './components/Shortcuts';
 import { Sites } from './components/Sites';
 import { parseRoute, type Route } from './router';
 
@@ -25,6 +29,10 @@ const TITLES: Record<Route['name'], string> = {
   home: 'Home',
   live: 'Live View',
   sites: 'Sites',
+  shortcuts: 'Shortcuts',
+  knowledge: 'Knowledge',
+  'auto-pounce': 'Auto pounce',
+  reports: 'Reports',
   chat: 'Conversation',
 };
 
@@ -40,13 +48,26 @@ function SignedIn({ api, session, onLogout }: { api: Api; session: Session; onLo
     client.stop();
     void api.logout().finally(onLogout);
   };
+  const admin = (s.me?.role ?? session.user.role) === 'admin';
   let page;
   switch (route.name) {
     case 'live':
-      page = <LiveView s={s} />;
+      page = <LiveView s={s} client={client} />;
       break;
     case 'sites':
       page = <Sites api={api} />;
+      break;
+    case 'shortcuts':
+      page = <Shortcuts api={api} admin={admin} />;
+      break;
+    case 'knowledge':
+      page = <Knowledge api={api} admin={admin} />;
+      break;
+    case 'auto-pounce':
+      page = <AutoPounce api={api} client={client} s={s} />;
+      break;
+    case 'reports':
+      page = <Reports api={api} s={s} />;
       break;
     case 'chat':
       page = <ConversationView client={client} api={api} s={s} visitorId={route.visitorId} conversationId={route.conversationId} />;

@@ -1,5 +1,6 @@
 /** The REST API of the console (same origin, session cookie, CSRF header on every write). */
 import type { Conversation, Message, User } from '../shared/protocol';
+import { applyCopilotEvent, SseParser, type StreamState } from './sse';
 
 export interface Session {
   user: User;
@@ -14,10 +15,127 @@ export interface Site {
   snippet: string;
 }
 
+export type Scope = 'mine' | 'org';
+
+export interface Shortcut {
+  id: string;
+  name: string;
+  scope: Scope;
+  text: string;
+  html: string;
+  /** May this rep change it (their own; any org one for admins)? */
+  editable: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CopilotCommand {
+  kind: 'command';
+  name: CopilotOp;
+  label: string;
+  description: string;
+}
+
+export type MenuItem = CopilotCommand | ({ kind: 'shortcut' } & Shortcut);
+
+export interface Expanded {
+  body: string;
+  html: string;
+  unknown_placeholders: string[];
+}
+
+export type CopilotOp = 'suggest' | 'expand' | 'tune';
+export type Tone = 'casual' | 'friendly' | 'professional';
+
+export interface CopilotSource {
+  kind: 'page' | 'shortcut' | 'transcript';
+  id: string;
+  title: string;
+  text: string;
+  html: string;
+  score: number;
+}
+
+export interface CopilotResult {
+  op: CopilotOp;
+  text: string;
+  html: string;
+  /** The model's name, or "offline". */
+  source: string;
+  tone: Tone;
+  /** Why a configured provider was not used (the offline copilot answered). */
+  fallback: string | null;
+  note: string | null;
+  sources?: CopilotSource[];
+}
+
+export interface CopilotRequest {
+  conversation_id: string;
+  text?: string;
+  tone?: Tone;
+}
+
+export interface KnowledgePage {
+  id: string;
+  title: string;
+  format: 'markdown' | 'text';
+  chars: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ProactiveSettings {
+  auto_pounce_enabled: boolean;
+  nudge_delay_seconds: number;
+  quiet_period_hours: number;
+  max_open_chats_per_rep: number;
+  rep_timeout_seconds: number;
+  nudge_template: string;
+}
+
+export interface PounceRule {
+  id: string;
+  position: number;
+  name: string;
+  url_pattern: string;
+  min_seconds_on_page: number;
+  min_pages_viewed: number;
+  attributes: Record<string, string>;
+  enabled: boolean;
+}
+
+export interface PounceTemplate {
+  id: string;
+  position: number;
+  name: string;
+  url_pattern: string;
+  body: string;
+}
+
+export interface ReportRow {
+  pounces_sent: number;
+  replies: number;
+  response_seconds_median: number | null;
+  replied: number;
+  missed_responses: number;
+  spam: number;
+  no_response_needed: number;
+}
+
+export interface AutoPounceReport {
+  from: string;
+  to: string;
+  rep_id: string | null;
+  items: (ReportRow & { rep_id: string; rep_name: string })[];
+  totals: ReportRow;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly detail: string,
+    /** The API's refusal code (`forbidden`, `conflict`, `rate_limited`…), when it gave one. */
+    readonly code: string | null = null,
   ) {
     super(detail);
   }
@@ -40,16 +158,25 @@ export class Api {
 
   constructor(private readonly base = '/api/v1') {}
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
+  private send(method: string, path: string, body?: unknown, accept = 'application/json', signal?: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { Accept: accept };
+    const form = typeof FormData !== 'undefined' && body instanceof FormData;
+    if (body !== undefined && !form) headers['Content-Type'] = 'application/json';
     if (method !== 'GET' && this.csrf) headers['X-CSRF-Token'] = this.csrf;
-    const res = await fetch(this.base + path, {
+    return fetch(this.base + path, {
       method,
       headers,
       credentials: 'same-origin',
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(body !== undefined ? { body: form ? (body as FormData) : JSON.stringify(body) } : {}),
+      ...(signal ? { signal } : {}),
     });
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.read<T>(await this.send(method, path, body), path);
+  }
+
+  private async read<T>(res: Response, path: string): Promise<T> {
     const text = await res.text();
     let data: unknown = null;
     try {
@@ -58,7 +185,8 @@ export class Api {
       data = null;
     }
     if (!res.ok) {
-      const err = new ApiError(res.status, detailOf(data, res.status));
+      const code = (data as { code?: unknown } | null)?.code;
+      const err = new ApiError(res.status, detailOf(data, res.status), typeof code === 'string' ? code : null);
       if (res.status === 401 && path !== '/session') this.onUnauthorized();
       throw err;
     }
@@ -119,5 +247,167 @@ export class Api {
 
   async sites(): Promise<Site[]> {
     return (await this.request<{ items: Site[] }>('GET', '/sites')).items;
+  }
+
+  // ---- shortcuts ---------------------------------------------------------------------
+
+  async shortcuts(): Promise<Shortcut[]> {
+    return (await this.request<{ items: Shortcut[] }>('GET', '/shortcuts')).items;
+  }
+
+  /** The `/` menu: copilot commands, then the rep's and the org's shortcuts by name. */
+  async shortcutMenu(): Promise<MenuItem[]> {
+    return (await this.request<{ items: MenuItem[] }>('GET', '/shortcuts/menu')).items;
+  }
+
+  createShortcut(body: { name: string; text: string; scope: Scope }): Promise<Shortcut> {
+    return this.request('POST', '/shortcuts', body);
+  }
+
+  updateShortcut(id: string, body: { name?: string; text?: string }): Promise<Shortcut> {
+    return this.request('PATCH', `/shortcuts/${encodeURIComponent(id)}`, body);
+  }
+
+  deleteShortcut(id: string): Promise<void> {
+    return this.request('DELETE', `/shortcuts/${encodeURIComponent(id)}`);
+  }
+
+  /** A shortcut's text with its placeholders filled for a conversation. */
+  expandShortcut(id: string, conversationId: string): Promise<Expanded> {
+    return this.request('POST', `/shortcuts/${encodeURIComponent(id)}/expand`, { conversation_id: conversationId });
+  }
+
+  // ---- copilot -----------------------------------------------------------------------
+
+  copilot(op: CopilotOp, body: CopilotRequest): Promise<CopilotResult> {
+    return this.request('POST', `/copilot/${op}`, body);
+  }
+
+  /**
+   * Run a copilot operation streamed (SSE over `fetch`), calling `onText` with the text so far;
+   * falls back to the whole-answer endpoint where streaming is unavailable.
+   */
+  async copilotStream(op: CopilotOp, body: CopilotRequest, onText: (text: string) => void, signal?: AbortSignal): Promise<CopilotResult> {
+    const path = `/copilot/${op}/stream`;
+    let res: Response;
+    try {
+      res = await this.send('POST', path, body, 'text/event-stream', signal);
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      return this.copilot(op, body);
+    }
+    const type = res.headers.get('content-type') ?? '';
+    if (res.status === 404 || res.status === 405) return this.copilot(op, body);
+    if (!res.ok) return this.read<CopilotResult>(res, path);
+    if (!type.startsWith('text/event-stream')) return this.read<CopilotResult>(res, path);
+    if (!res.body) return this.copilot(op, body);
+    const parser = new SseParser();
+    const decoder = new TextDecoder();
+    const reader = res.body.getReader();
+    let state: StreamState<CopilotResult> = { text: '', result: null, error: null };
+    const apply = (events: ReturnType<SseParser['push']>): void => {
+      for (const ev of events) {
+        const before = state.text;
+        state = applyCopilotEvent(state, ev);
+        if (state.text !== before) onText(state.text);
+      }
+    };
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      apply(parser.push(decoder.decode(value, { stream: true })));
+      if (state.error || state.result) break;
+    }
+    apply(parser.end());
+    void reader.cancel().catch(() => {});
+    if (state.error) throw new ApiError(500, state.error);
+    if (!state.result) throw new ApiError(502, 'The copilot stopped before it finished; try again.');
+    return state.result;
+  }
+
+  async tone(conversationId: string): Promise<Tone> {
+    return (await this.request<{ tone: Tone }>('GET', `/conversations/${encodeURIComponent(conversationId)}/tone`)).tone;
+  }
+
+  async setTone(conversationId: string, tone: Tone): Promise<Tone> {
+    return (await this.request<{ tone: Tone }>('PUT', `/conversations/${encodeURIComponent(conversationId)}/tone`, { tone })).tone;
+  }
+
+  // ---- knowledge ---------------------------------------------------------------------
+
+  async knowledge(): Promise<KnowledgePage[]> {
+    return (await this.request<{ items: KnowledgePage[] }>('GET', '/knowledge')).items;
+  }
+
+  knowledgePage(id: string): Promise<KnowledgePage & { body: string }> {
+    return this.request('GET', `/knowledge/${encodeURIComponent(id)}`);
+  }
+
+  addKnowledge(body: { title: string; body: string; format: 'markdown' | 'text' }): Promise<KnowledgePage> {
+    return this.request('POST', '/knowledge', body);
+  }
+
+  uploadKnowledge(file: File, title?: string): Promise<KnowledgePage> {
+    const form = new FormData();
+    form.append('file', file);
+    if (title) form.append('title', title);
+    return this.request('POST', '/knowledge', form);
+  }
+
+  deleteKnowledge(id: string): Promise<void> {
+    return this.request('DELETE', `/knowledge/${encodeURIComponent(id)}`);
+  }
+
+  // ---- auto pounce -------------------------------------------------------------------
+
+  proactiveSettings(): Promise<ProactiveSettings> {
+    return this.request('GET', '/proactive/settings');
+  }
+
+  saveProactiveSettings(values: Partial<ProactiveSettings>): Promise<ProactiveSettings> {
+    return this.request('PUT', '/proactive/settings', values);
+  }
+
+  async pounceRules(): Promise<PounceRule[]> {
+    return (await this.request<{ items: PounceRule[] }>('GET', '/proactive/rules')).items;
+  }
+
+  savePounceRule(id: string | null, body: Partial<Omit<PounceRule, 'id'>>): Promise<PounceRule> {
+    return id ? this.request('PATCH', `/proactive/rules/${encodeURIComponent(id)}`, body) : this.request('POST', '/proactive/rules', body);
+  }
+
+  deletePounceRule(id: string): Promise<void> {
+    return this.request('DELETE', `/proactive/rules/${encodeURIComponent(id)}`);
+  }
+
+  async pounceTemplates(): Promise<PounceTemplate[]> {
+    return (await this.request<{ items: PounceTemplate[] }>('GET', '/proactive/templates')).items;
+  }
+
+  savePounceTemplate(id: string | null, body: Partial<Omit<PounceTemplate, 'id'>>): Promise<PounceTemplate> {
+    return id
+      ? this.request('PATCH', `/proactive/templates/${encodeURIComponent(id)}`, body)
+      : this.request('POST', '/proactive/templates', body);
+  }
+
+  deletePounceTemplate(id: string): Promise<void> {
+    return this.request('DELETE', `/proactive/templates/${encodeURIComponent(id)}`);
+  }
+
+  myAutoPounce(): Promise<{ enabled: boolean; reason: string | null }> {
+    return this.request('GET', '/me/auto-pounce');
+  }
+
+  setMyAutoPounce(enabled: boolean): Promise<{ enabled: boolean; reason: string | null }> {
+    return this.request('PUT', '/me/auto-pounce', { enabled });
+  }
+
+  autoPounceReport(query: { from?: string; to?: string; repId?: string }): Promise<AutoPounceReport> {
+    const q = new URLSearchParams();
+    if (query.from) q.set('from', query.from);
+    if (query.to) q.set('to', query.to);
+    if (query.repId) q.set('rep_id', query.repId);
+    const qs = q.toString();
+    return this.request('GET', `/reports/auto-pounce${qs ? `?${qs}` : ''}`);
   }
 }

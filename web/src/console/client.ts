@@ -3,9 +3,18 @@ import { Connection, type ConnectionState } from '../shared/connection';
 import { wsUrl } from '../shared/format';
 import { newId } from '../shared/ids';
 import { highestSeq, resumeAfter } from '../shared/messages';
-import { conversationOf, type Availability, type ConsoleClientFrame, type ConsoleServerFrame } from '../shared/protocol';
+import {
+  conversationOf,
+  type AckFrame,
+  type Availability,
+  type ConsoleClientFrame,
+  type ConsoleServerFrame,
+  type Conversation,
+  type ErrorFrame,
+  type OutcomeChoice,
+} from '../shared/protocol';
 import { formatTitle, type ReadMarks } from '../shared/unread';
-import type { Api } from './api';
+import { ApiError, type Api, type ProactiveSettings } from './api';
 import { chatHref } from './router';
 import { chime, showNotification } from './notify';
 import {
@@ -35,6 +44,8 @@ export class ConsoleClient {
   private failures = 0;
   /** Highest `read` seq sent per conversation on this page. */
   private readSent = new Map<string, number>();
+  /** Requests whose answer a caller awaits (a pounce opens the conversation it made). */
+  private waiters = new Map<string, { resolve: (f: AckFrame) => void; reject: (f: ErrorFrame) => void }>();
 
   constructor(
     private readonly api: Api,
@@ -55,6 +66,7 @@ export class ConsoleClient {
         this.dispatch({ type: 'connection', state });
         if (state === 'refused' && code === 4401) this.onSignedOut();
         if (state === 'online') this.failures = 0;
+        if (state !== 'online') this.failWaiters();
         // A refusal before the handshake completes reaches browsers as a bare 1006, not
         // 4401: after a couple of failed dials, ask the REST API whether we are signed out.
         if (state === 'offline' && (++this.failures === 2 || this.failures % 10 === 0)) {
@@ -101,18 +113,29 @@ export class ConsoleClient {
   private onFrame(f: ConsoleServerFrame): void {
     const before = this.state;
     this.dispatch({ type: 'frame', frame: f });
+    if ((f.type === 'ack' || f.type === 'error') && f.id) {
+      const waiter = this.waiters.get(f.id);
+      if (waiter) {
+        this.waiters.delete(f.id);
+        if (f.type === 'ack') waiter.resolve(f);
+        else waiter.reject(f);
+      }
+    }
     switch (f.type) {
       case 'welcome': {
         this.resendPending();
         if (!this.welcomed) {
           // Load my open conversations so their unread dots are right after a reload.
           for (const c of f.conversations) void this.loadMessages(c.id);
+          void this.loadProactive();
         }
         this.welcomed = true;
         break;
       }
       case 'alert': {
-        this.announce(visitorLabel(f.visitor), f.message?.body ?? '', f.conversation.visitor_id, f.conversation.id);
+        const who = visitorLabel(f.visitor);
+        const title = f.deadline ? `${who} replied to your auto pounce` : `New chat from ${who}`;
+        this.announce(title, f.message?.body ?? '', f.conversation.visitor_id, f.conversation.id);
         break;
       }
       case 'conversation': {
@@ -148,9 +171,9 @@ export class ConsoleClient {
     }
   }
 
-  private announce(who: string, body: string, visitorId: string, conversationId: string): void {
+  private announce(title: string, body: string, visitorId: string, conversationId: string): void {
     chime();
-    showNotification(`New chat from ${who}`, body, conversationId, () => {
+    showNotification(title, body, conversationId, () => {
       location.hash = chatHref(visitorId, conversationId);
     });
   }
@@ -202,6 +225,69 @@ export class ConsoleClient {
     const id = newId();
     this.dispatch({ type: 'request', id, request: { kind: 'close', conversationId } });
     this.conn.send({ type: 'close_conversation', id, conversation_id: conversationId });
+  }
+
+  /** The socket dropped: whatever was awaited will not be answered on it. */
+  private failWaiters(): void {
+    for (const [id, w] of this.waiters) w.reject({ type: 'error', id, code: 'offline', message: 'The connection dropped; try again.' });
+    this.waiters.clear();
+  }
+
+  /** Write first to a visitor who is browsing: resolves with the new conversation. */
+  pounce(visitorId: string, body: string): Promise<Conversation> {
+    const id = newId();
+    return new Promise<Conversation>((resolve, reject) => {
+      this.waiters.set(id, {
+        resolve: (ack) => (ack.conversation ? resolve(ack.conversation) : reject({ type: 'error', id, code: 'internal', message: 'No conversation in the answer.' })),
+        reject,
+      });
+      // The answer cannot arrive before this returns: record the request only once it is out.
+      if (!this.conn.send({ type: 'pounce', id, visitor_id: visitorId, body })) {
+        this.waiters.delete(id);
+        reject({ type: 'error', id, code: 'offline', message: 'You are offline: reconnecting…' } satisfies ErrorFrame);
+        return;
+      }
+      this.dispatch({ type: 'request', id, request: { kind: 'pounce', visitorId } });
+    });
+  }
+
+  /** Mark a conversation *Spam* or *No response needed* (stops an auto pounce countdown, closes it). */
+  setOutcome(conversationId: string, outcome: OutcomeChoice): void {
+    const id = newId();
+    this.dispatch({ type: 'request', id, request: { kind: 'outcome', conversationId } });
+    this.conn.send({ type: 'set_outcome', id, conversation_id: conversationId, outcome });
+  }
+
+  /** My *Enable auto pounce* (shown at once; every tab hears the server's `auto_pounce`). */
+  async setAutoPounce(enabled: boolean): Promise<void> {
+    const was = !!this.state.me?.auto_pounce;
+    this.dispatch({ type: 'auto_pounce', enabled });
+    try {
+      const r = await this.api.setMyAutoPounce(enabled);
+      this.dispatch({ type: 'auto_pounce', enabled: r.enabled });
+    } catch (e) {
+      this.dispatch({ type: 'auto_pounce', enabled: was });
+      throw e;
+    }
+  }
+
+  /** The org's auto pounce settings changed (an admin saved them on this page). */
+  proactiveChanged(settings: ProactiveSettings): void {
+    this.dispatch({ type: 'proactive', settings });
+  }
+
+  /** The org's switch, and why my own switch is off if the server turned it off. */
+  private async loadProactive(): Promise<void> {
+    try {
+      const [settings, mine] = await Promise.all([this.api.proactiveSettings(), this.api.myAutoPounce()]);
+      this.dispatch({ type: 'proactive', settings });
+      if (!mine.enabled && mine.reason === 'missed_response' && !this.state.autoPounceNotice) {
+        this.dispatch({ type: 'auto_pounce', enabled: false, notice: { enabled: false, reason: 'missed_response', conversationId: null } });
+      }
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      /* the toggle still works; the org switch state just is not shown */
+    }
   }
 
   send(conversationId: string, body: string): void {

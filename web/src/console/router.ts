@@ -4,33 +4,32 @@ export type Route =
   | { name: 'home' }
   | { name: 'live' }
   | { name: 'sites' }
+  | { name: 'shortcuts' }
+  | { name: 'knowledge' }
+  | { name: 'auto-pounce' }
+  | { name: 'reports' }
   | { name: 'chat'; visitorId: string; conversationId: string };
+
+/** Pages whose route is just their name. */
+const PAGES = ['live', 'sites', 'shortcuts', 'knowledge', 'auto-pounce', 'reports'] as const;
+type Page = (typeof PAGES)[number];
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
-  switch (parts[0]) {
-    case 'live':
-      return { name: 'live' };
-    case 'sites':
-      return { name: 'sites' };
-    case 'chat':
-      if (parts[1] && parts[2]) return { name: 'chat', visitorId: parts[1], conversationId: parts[2] };
-      return { name: 'home' };
-    default:
-      return { name: 'home' };
-  }
+  const first = parts[0] ?? '';
+  if ((PAGES as readonly string[]).includes(first)) return { name: first as Page };
+  if (first === 'chat' && parts[1] && parts[2]) return { name: 'chat', visitorId: parts[1], conversationId: parts[2] };
+  return { name: 'home' };
 }
 
 export function href(route: Route): string {
   switch (route.name) {
     case 'home':
       return '#/';
-    case 'live':
-      return '#/live';
-    case 'sites':
-      return '#/sites';
     case 'chat':
       return `#/chat/${encodeURIComponent(route.visitorId)}/${encodeURIComponent(route.conversationId)}`;
+    default:
+      return `#/${route.name}`;
   }
 }
 

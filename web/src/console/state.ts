@@ -1,9 +1,11 @@
 /** The console's live state and how frames and rep actions change it (pure, no DOM, no socket). */
 import type { ConnectionState } from '../shared/connection';
 import { addToLog, lastSeqBy, type MessageLog } from '../shared/messages';
+import type { ProactiveSettings } from './api';
 import {
   conversationOf,
   type Alert,
+  type AutoPounceReason,
   type Availability,
   type ConsoleServerFrame,
   type Conversation,
@@ -34,7 +36,16 @@ export type Request =
   | { kind: 'message'; conversationId: string }
   | { kind: 'start'; conversationId: string }
   | { kind: 'close'; conversationId: string }
-  | { kind: 'availability'; status: Availability };
+  | { kind: 'availability'; status: Availability }
+  | { kind: 'pounce'; visitorId: string }
+  | { kind: 'outcome'; conversationId: string };
+
+/** The server switched my auto pounce off (or on): shown until dismissed. */
+export interface AutoPounceNotice {
+  enabled: boolean;
+  reason: AutoPounceReason;
+  conversationId: string | null;
+}
 
 export interface ConsoleState {
   connection: ConnectionState;
@@ -58,6 +69,9 @@ export interface ConsoleState {
   takenBy: Readonly<Record<string, Rep>>;
   /** Last error shown to the rep, by conversation (e.g. `not_owner`, `closed`). */
   errors: Readonly<Record<string, string>>;
+  /** The org's auto pounce settings (null until loaded, or if they could not be). */
+  proactive: ProactiveSettings | null;
+  autoPounceNotice: AutoPounceNotice | null;
 }
 
 export type ConsoleAction =
@@ -68,7 +82,10 @@ export type ConsoleAction =
   | { type: 'loaded'; conversations?: readonly Conversation[]; messages?: readonly Message[] }
   | { type: 'read'; conversationId: string; seq: number }
   | { type: 'drop_alert'; conversationId: string }
-  | { type: 'typing_timeout'; conversationId: string };
+  | { type: 'typing_timeout'; conversationId: string }
+  | { type: 'proactive'; settings: ProactiveSettings }
+  | { type: 'auto_pounce'; enabled: boolean; notice?: AutoPounceNotice | null }
+  | { type: 'dismiss_auto_pounce_notice' };
 
 export function initialState(myRead: ReadMarks = {}): ConsoleState {
   return {
@@ -89,6 +106,8 @@ export function initialState(myRead: ReadMarks = {}): ConsoleState {
     myRead,
     takenBy: {},
     errors: {},
+    proactive: null,
+    autoPounceNotice: null,
   };
 }
 
@@ -113,12 +132,14 @@ function upsertConversations(s: ConsoleState, list: readonly Conversation[]): Co
   return { ...s, conversations, visitorRead };
 }
 
-/** A conversation changed owner or status: settle its alert. */
+/** A conversation changed owner, status or outcome: settle its alert. */
 function settleAlert(s: ConsoleState, c: Conversation): ConsoleState {
   const entry = s.alerts.find((a) => a.alert.conversation.id === c.id);
   if (!entry) return s;
   const mine = c.owner && s.me && c.owner.id === s.me.id;
-  if (mine || c.status === 'closed') return { ...s, alerts: s.alerts.filter((a) => a !== entry) };
+  // A reply countdown ends with any outcome (replied, marked, missed and handed back).
+  const settled = !!entry.alert.deadline && (!!c.outcome || !c.owner);
+  if (mine || settled || c.status === 'closed') return { ...s, alerts: s.alerts.filter((a) => a !== entry) };
   if (c.owner) {
     return { ...s, alerts: s.alerts.map((a) => (a === entry ? { ...a, takenBy: c.owner } : a)) };
   }
@@ -177,6 +198,8 @@ function applyAck(s: ConsoleState, f: Extract<ConsoleServerFrame, { type: 'ack' 
     case 'availability':
       return next.me ? { ...next, me: { ...next.me, availability: f.status ?? req.status } } : next;
     case 'start':
+    case 'pounce':
+    case 'outcome':
       return next;
   }
 }
@@ -207,10 +230,19 @@ function applyError(s: ConsoleState, f: Extract<ConsoleServerFrame, { type: 'err
       return { ...next, errors: { ...next.errors, [req.conversationId]: f.code } };
     }
     case 'close':
+    case 'outcome':
       return { ...next, errors: { ...next.errors, [req.conversationId]: f.code } };
     case 'availability':
+    case 'pounce':
       return next;
   }
+}
+
+function setAutoPounce(s: ConsoleState, enabled: boolean): ConsoleState {
+  const me = s.me && s.me.auto_pounce !== enabled ? { ...s.me, auto_pounce: enabled } : s.me;
+  const mine = s.me ? s.reps[s.me.id] : undefined;
+  const reps = mine && mine.auto_pounce !== enabled ? { ...s.reps, [mine.id]: { ...mine, auto_pounce: enabled } } : s.reps;
+  return me === s.me && reps === s.reps ? s : { ...s, me, reps };
 }
 
 function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
@@ -249,8 +281,22 @@ function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
       return settleAlert(upsertConversations(s, [c]), c);
     }
     case 'presence': {
-      const me = s.me && f.rep.id === s.me.id ? { ...s.me, availability: f.rep.availability } : s.me;
+      const me =
+        s.me && f.rep.id === s.me.id
+          ? { ...s.me, availability: f.rep.availability, auto_pounce: f.rep.auto_pounce ?? s.me.auto_pounce }
+          : s.me;
       return { ...s, me, reps: { ...s.reps, [f.rep.id]: f.rep } };
+    }
+    case 'auto_pounce': {
+      const next = setAutoPounce(s, f.enabled);
+      // Switched off by the server (a missed response): say so. Switched on: nothing to explain.
+      const notice =
+        !f.enabled && f.reason === 'missed_response'
+          ? { enabled: false, reason: f.reason, conversationId: f.conversation_id ?? null }
+          : f.enabled
+            ? null
+            : next.autoPounceNotice;
+      return notice === next.autoPounceNotice ? next : { ...next, autoPounceNotice: notice };
     }
     case 'visitor': {
       const v = f.visitor;
@@ -265,6 +311,9 @@ function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
       return applyError(s, f);
     case 'resumed':
     case 'pong':
+      return s;
+    default:
+      // A frame type this console does not know (a newer server): ignore it.
       return s;
   }
 }
@@ -313,6 +362,15 @@ export function reduce(s: ConsoleState, a: ConsoleAction): ConsoleState {
       return { ...s, alerts: s.alerts.filter((x) => x.alert.conversation.id !== a.conversationId) };
     case 'typing_timeout':
       return s.visitorTyping[a.conversationId] ? { ...s, visitorTyping: without(s.visitorTyping, a.conversationId) } : s;
+    case 'proactive':
+      return { ...s, proactive: a.settings };
+    case 'auto_pounce': {
+      const next = setAutoPounce(s, a.enabled);
+      if (a.notice !== undefined) return { ...next, autoPounceNotice: a.notice };
+      return a.enabled && next.autoPounceNotice ? { ...next, autoPounceNotice: null } : next;
+    }
+    case 'dismiss_auto_pounce_notice':
+      return s.autoPounceNotice ? { ...s, autoPounceNotice: null } : s;
   }
 }
 
@@ -349,6 +407,13 @@ export function attentionCount(s: ConsoleState): number {
 export function seenSeq(s: ConsoleState, conversationId: string): number {
   const last = lastSeqBy(s.log[conversationId], (m) => m.author.kind === 'rep' && m.author.id === s.me?.id);
   return last > 0 && (s.visitorRead[conversationId] ?? 0) >= last ? last : 0;
+}
+
+/** Alerts counting down to my reply (a visitor answered my auto pounce), soonest first. */
+export function replyDeadlines(s: ConsoleState): (AlertEntry & { alert: Alert & { deadline: number } })[] {
+  return s.alerts
+    .filter((a): a is AlertEntry & { alert: Alert & { deadline: number } } => typeof a.alert.deadline === 'number' && !a.takenBy)
+    .sort((a, b) => a.alert.deadline - b.alert.deadline);
 }
 
 /** Who owns a conversation I may not write in, if anyone. */

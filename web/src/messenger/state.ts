@@ -169,6 +169,9 @@ function applyFrame(s: MessengerState, f: MessengerServerFrame): MessengerState 
     }
     case 'pong':
       return s;
+    default:
+      // A frame type this messenger does not know (a newer server): ignore it.
+      return s;
   }
 }
 

@@ -32,3 +32,23 @@ export function formatClock(iso: string, locale?: string): string {
 export function wsUrl(path: string, loc: Pick<Location, 'protocol' | 'host'> = location): string {
   return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}${path}`;
 }
+
+/** Time left until a deadline, rounded up to the second: "1:05", "0:09", "1:02:03"; "0:00" once past. */
+export function formatCountdown(msLeft: number): string {
+  const s = Math.max(0, Math.ceil(msLeft / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+/** How urgent a countdown looks: calm, the last 15 seconds, or past the deadline. */
+export function countdownUrgency(msLeft: number): 'calm' | 'urgent' | 'over' {
+  return msLeft <= 0 ? 'over' : msLeft <= 15_000 ? 'urgent' : 'calm';
+}
+
+/** A median duration in seconds for a report cell: "14s", "2m 05s", "—" when there is none. */
+export function formatSeconds(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '—';
+  return seconds < 10 ? `${seconds.toFixed(1)}s` : formatDuration(Math.round(seconds) * 1000);
+}

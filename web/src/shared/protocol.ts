@@ -44,6 +44,8 @@ export interface Conversation {
   rep_read_seq?: number | null;
   /** How far the visitor has read (sent to reps). */
   visitor_read_seq?: number | null;
+  /** Rep-only: how an auto pounce ended (`replied`, `missed_response`, `spam`, `no_response_needed`). */
+  outcome?: string | null;
 }
 
 export interface PageView {
@@ -55,8 +57,11 @@ export interface PageView {
 export interface RepPresence {
   id: string;
   name: string;
+  role?: string;
   availability: Availability;
   online: boolean;
+  /** The rep's *Enable auto pounce*. */
+  auto_pounce?: boolean;
 }
 
 export type Availability = 'available' | 'away';
@@ -86,6 +91,8 @@ export interface Alert {
   /** The visitor's first message (null if it could not be loaded). */
   message: Message | null;
   routed_to: string[];
+  /** Epoch ms: a visitor replied to my auto pounce and I must act before this. */
+  deadline?: number | null;
 }
 
 export interface User {
@@ -96,7 +103,13 @@ export interface User {
   role: string;
   avatar_url: string | null;
   availability: Availability;
+  /** *Enable auto pounce* (console only). */
+  auto_pounce?: boolean;
 }
+
+export type OutcomeChoice = 'spam' | 'no_response_needed';
+
+export type AutoPounceReason = 'available' | 'rep' | 'missed_response';
 
 export interface ErrorFrame {
   type: 'error';
@@ -105,6 +118,8 @@ export interface ErrorFrame {
   message: string;
   /** Set with code `already_taken`. */
   owner?: Rep;
+  /** Set with `conflict` on a pounce: the conversation the visitor is already in. */
+  conversation_id?: string;
 }
 
 export interface AckFrame {
@@ -195,6 +210,7 @@ export type ConsoleServerFrame =
   | ConversationFrame
   | { type: 'presence'; rep: RepPresence }
   | { type: 'visitor'; visitor: VisitorPresence }
+  | { type: 'auto_pounce'; enabled: boolean; reason: AutoPounceReason; conversation_id?: string | null }
   | AckFrame
   | ErrorFrame
   | ResumedFrame
@@ -209,4 +225,6 @@ export type ConsoleClientFrame =
   | { type: 'read'; conversation_id: string; seq: number }
   | { type: 'resume'; after: Record<string, number> }
   | { type: 'close_conversation'; id: string; conversation_id: string }
+  | { type: 'pounce'; id: string; visitor_id: string; body: string }
+  | { type: 'set_outcome'; id: string; conversation_id: string; outcome: OutcomeChoice }
   | { type: 'ping'; t?: number };

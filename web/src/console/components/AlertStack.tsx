@@ -3,7 +3,7 @@ import { formatClock } from '../../shared/format';
 import { RichText } from '../../shared/RichText';
 import { chatHref } from '../router';
 import { visitorLabel, type AlertEntry, type ConsoleState } from '../state';
-import { Avatar, Icon } from './ui';
+import { Avatar, Countdown, Icon } from './ui';
 
 function AlertCard({ entry }: { entry: AlertEntry }) {
   const { alert, takenBy } = entry;
@@ -11,9 +11,18 @@ function AlertCard({ entry }: { entry: AlertEntry }) {
   const name = visitorLabel(v);
   const href = chatHref(alert.conversation.visitor_id, alert.conversation.id);
   const sub = [v.company, v.country].filter(Boolean).join(' · ');
+  const deadline = typeof alert.deadline === 'number' && !takenBy ? alert.deadline : null;
+  const source = alert.conversation.source;
+  const kind = deadline
+    ? 'Auto pounce reply'
+    : alert.conversation.outcome === 'missed_response'
+      ? 'Missed auto pounce'
+      : source === 'inbound'
+        ? 'New chat'
+        : 'Pounce reply';
   return (
     <article
-      class={`alert-card${takenBy ? ' is-taken' : ''}`}
+      class={`alert-card${takenBy ? ' is-taken' : ''}${alert.conversation.source === 'auto_pounce' ? ' is-auto' : ''}`}
       data-testid="alert-card"
       data-conversation-id={alert.conversation.id}
       aria-label={`New chat from ${name}`}
@@ -28,8 +37,14 @@ function AlertCard({ entry }: { entry: AlertEntry }) {
           <strong>{name}</strong>
           {sub ? <span>{sub}</span> : null}
         </div>
-        <span class="alert-kind">{alert.conversation.source === 'inbound' ? 'New chat' : 'Pounce reply'}</span>
+        <span class="alert-kind">{kind}</span>
       </header>
+      {deadline ? (
+        <div class="alert-deadline">
+          <span>Reply or mark it within</span>
+          <Countdown deadline={deadline} />
+        </div>
+      ) : null}
       {v.current_page ? (
         <p class="alert-page" title={v.current_page.url}>
           <Icon name="page" size={14} /> {v.current_page.title || v.current_page.url}
@@ -46,7 +61,7 @@ function AlertCard({ entry }: { entry: AlertEntry }) {
           </span>
         ) : (
           <a class="btn btn-primary btn-sm" href={href}>
-            Open conversation
+            {deadline ? 'Reply now' : 'Open conversation'}
           </a>
         )}
       </footer>

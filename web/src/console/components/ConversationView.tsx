@@ -1,15 +1,15 @@
 /** The conversation console: visitor header, full history, Start a conversation, composer with preview. */
-import type { TargetedKeyboardEvent } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { formatClock, formatDuration } from '../../shared/format';
 import { useNow } from '../../shared/hooks';
-import { composerKeyAction, isSendable } from '../../shared/keys';
 import type { Conversation, Message } from '../../shared/protocol';
 import { RichText } from '../../shared/RichText';
 import type { Api } from '../api';
 import type { ConsoleClient } from '../client';
 import { isMine, seenSeq, takenBy, visitorInfo, visitorLabel, type ConsoleState, type PendingMessage } from '../state';
-import { Avatar, Icon } from './ui';
+import { Composer } from './Composer';
+import { PounceButton, PounceComposer } from './Pounce';
+import { Avatar, Countdown, Icon } from './ui';
 
 interface Props {
   client: ConsoleClient;
@@ -19,13 +19,17 @@ interface Props {
   conversationId: string;
 }
 
-/** Drafts survive switching between conversations. */
-const drafts = new Map<string, string>();
-
 const SOURCE: Record<Conversation['source'], string> = {
   inbound: 'Inbound chat',
   pounce: 'Pounce',
   auto_pounce: 'Auto pounce',
+};
+
+const OUTCOME: Record<string, string> = {
+  replied: 'Replied',
+  missed_response: 'Missed response',
+  spam: 'Spam',
+  no_response_needed: 'No response needed',
 };
 
 function dateLabel(iso: string): string {
@@ -46,6 +50,7 @@ function isAutoPounce(c: Conversation | undefined, m: Message): boolean {
 function MessageRow({ m, c, meId, seen }: { m: Message; c: Conversation | undefined; meId: string | undefined; seen: boolean }) {
   const kind = m.author.kind;
   const auto = isAutoPounce(c, m);
+  const autoKind = auto && typeof m.meta?.['kind'] === 'string' ? (m.meta['kind'] as string) : null;
   const side = kind === 'rep' ? 'right' : kind === 'system' ? 'center' : 'left';
   const name =
     kind === 'visitor' ? 'Visitor' : kind === 'rep' ? (m.author.id === meId ? 'You' : (m.author.name ?? 'Rep')) : kind === 'bot' ? (m.author.name ?? 'Bot') : 'System';
@@ -58,10 +63,20 @@ function MessageRow({ m, c, meId, seen }: { m: Message; c: Conversation | undefi
     );
   }
   return (
-    <div class={`msg msg-${side} msg-${kind}${auto ? ' msg-auto' : ''}`} data-seq={m.seq} data-author-kind={kind}>
+    <div
+      class={`msg msg-${side} msg-${kind}${auto ? ' msg-auto' : ''}`}
+      data-seq={m.seq}
+      data-author-kind={kind}
+      data-auto-pounce={auto ? 'true' : undefined}
+      data-testid="message"
+    >
       <div class="msg-meta">
         <span class="msg-author">{name}</span>
-        {auto ? <span class="tag tag-purple">Auto pounce</span> : null}
+        {auto ? (
+          <span class="tag tag-purple" title="Sent by auto pounce on this rep’s behalf; visitors see it as from the rep">
+            auto pounce{autoKind === 'nudge' ? ' · nudge' : autoKind === 'greeting' ? ' · greeting' : ''}
+          </span>
+        ) : null}
         {kind === 'bot' ? <span class="tag">Bot</span> : null}
         <time dateTime={m.created_at}>{formatClock(m.created_at)}</time>
       </div>
@@ -95,115 +110,9 @@ function PendingRow({ p, onRetry }: { p: PendingMessage; onRetry: () => void }) 
   );
 }
 
-function Composer(props: { client: ConsoleClient; api: Api; conversationId: string; enabled: boolean; placeholder: string }) {
-  const { client, api, conversationId, enabled } = props;
-  const [body, setBody] = useState(() => drafts.get(conversationId) ?? '');
-  const [preview, setPreview] = useState('');
-  const ref = useRef<HTMLTextAreaElement>(null);
-  const renderSeq = useRef(0);
-
-  useEffect(() => {
-    setBody(drafts.get(conversationId) ?? '');
-  }, [conversationId]);
-
-  // Live preview from the server's renderer, 150 ms after the last keystroke; stale answers are dropped.
-  useEffect(() => {
-    const mine = ++renderSeq.current;
-    if (!isSendable(body)) {
-      setPreview('');
-      return;
-    }
-    const t = setTimeout(() => {
-      api.render(body).then(
-        (html) => {
-          if (renderSeq.current === mine) setPreview(html);
-        },
-        () => {
-          /* the preview is a nicety: keep the last one */
-        },
-      );
-    }, 150);
-    return () => clearTimeout(t);
-  }, [body, api]);
-
-  useLayoutEffect(() => {
-    const el = ref.current;
-    if (!el) return;
-    el.style.height = 'auto';
-    el.style.height = `${Math.min(el.scrollHeight, 200)}px`;
-  }, [body]);
-
-  useEffect(() => {
-    if (enabled) ref.current?.focus();
-  }, [enabled, conversationId]);
-
-  const update = (value: string): void => {
-    setBody(value);
-    drafts.set(conversationId, value);
-  };
-
-  const submit = (): void => {
-    if (!enabled || !isSendable(body)) return;
-    client.send(conversationId, body);
-    update('');
-    setPreview('');
-    ref.current?.focus();
-  };
-
-  const onKeyDown = (e: TargetedKeyboardEvent<HTMLTextAreaElement>): void => {
-    if (composerKeyAction(e) === 'send') {
-      e.preventDefault();
-      submit();
-    }
-  };
-
-  return (
-    <form
-      class={`composer${enabled ? '' : ' is-disabled'}`}
-      onSubmit={(e) => {
-        e.preventDefault();
-        submit();
-      }}
-    >
-      {preview && enabled ? (
-        <div class="preview" data-testid="composer-preview" aria-label="Formatting preview">
-          <span class="preview-label">Preview</span>
-          <RichText class="rich" html={preview} openImageLabel="Open image" />
-        </div>
-      ) : null}
-      <div class="composer-row">
-        <label class="sr-only" for="composer-input">
-          Message
-        </label>
-        <textarea
-          id="composer-input"
-          ref={ref}
-          rows={2}
-          maxLength={8000}
-          value={body}
-          disabled={!enabled}
-          placeholder={props.placeholder}
-          onInput={(e) => {
-            update(e.currentTarget.value);
-            if (e.currentTarget.value) client.typed(conversationId);
-          }}
-          onKeyDown={onKeyDown}
-          data-testid="composer"
-        />
-        <button type="submit" class="send-button" aria-label="Send" disabled={!enabled || !isSendable(body)} data-testid="send-button">
-          <Icon name="send" size={20} />
-        </button>
-      </div>
-      <p class="composer-hint">
-        <kbd>Enter</kbd> to send · <kbd>Shift</kbd>+<kbd>Enter</kbd> for a new line · <code>**bold**</code> <code>*italic*</code>{' '}
-        <code>[text](url)</code> <code>![alt](image-url)</code>
-      </p>
-    </form>
-  );
-}
-
 export function ConversationView({ client, api, s, visitorId, conversationId }: Props) {
   const [loadError, setLoadError] = useState<string | null>(null);
+  const [pouncing, setPouncing] = useState(false);
   const [loading, setLoading] = useState(true);
   const now = useNow(1000);
   const scroller = useRef<HTMLDivElement>(null);
@@ -262,6 +171,37 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
         ? 'This conversation is closed'
         : 'Start the conversation to reply';
 
+  const deadline = s.alerts.find((a) => a.alert.conversation.id === conversationId && typeof a.alert.deadline === 'number' && !a.takenBy)?.alert
+    .deadline;
+  const marking = Object.values(s.requests).some((r) => r.kind === 'outcome' && r.conversationId === conversationId);
+  // Spam / No response needed: the rep's answer to an auto pounce reply (any conversation may be
+  // marked, but only auto pounces ask for it).
+  const canMark = mine && c?.status !== 'closed' && !c?.outcome && (c?.source === 'auto_pounce' || !!deadline);
+  const markButtons = (
+    <>
+      <button
+        type="button"
+        class="btn btn-secondary btn-sm"
+        disabled={marking || s.connection !== 'online'}
+        onClick={() => client.setOutcome(conversationId, 'spam')}
+        data-testid="mark-spam"
+      >
+        Spam
+      </button>
+      <button
+        type="button"
+        class="btn btn-secondary btn-sm"
+        disabled={marking || s.connection !== 'online'}
+        onClick={() => client.setOutcome(conversationId, 'no_response_needed')}
+        data-testid="mark-no-response"
+      >
+        No response needed
+      </button>
+    </>
+  );
+  // A visitor who is browsing and not in a conversation can be pounced on from their card.
+  const canPounce = !!v?.online && !v.conversation_id && (!c || c.status === 'closed');
+
   const page = v?.current_page;
   const started = v?.session_started_at ? Date.parse(v.session_started_at) : NaN;
 
@@ -278,7 +218,7 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
             {[v?.company, v?.email, v?.country].filter(Boolean).join(' · ') || 'Anonymous visitor'}
           </p>
           {page ? (
-            <p class="convo-facts">
+            <p class="convo-facts convo-page">
               <Icon name="page" size={14} />{' '}
               <a href={page.url} target="_blank" rel="noopener noreferrer">
                 {page.title || page.url}
@@ -290,7 +230,14 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
         </div>
         <div class="convo-actions">
           {c ? <span class={`pill pill-${c.status}`}>{c.status === 'open' ? 'Waiting' : c.status === 'active' ? 'Active' : 'Closed'}</span> : null}
-          {c ? <span class="pill">{SOURCE[c.source]}</span> : null}
+          {c ? <span class={`pill${c.source === 'auto_pounce' ? ' pill-purple' : ''}`}>{SOURCE[c.source]}</span> : null}
+          {c?.outcome && OUTCOME[c.outcome] ? (
+            <span class="pill" data-testid="conversation-outcome">
+              {OUTCOME[c.outcome]}
+            </span>
+          ) : null}
+          {canMark && !deadline ? markButtons : null}
+          {canPounce ? <PounceButton open={pouncing} size="sm" onToggle={() => setPouncing(!pouncing)} disabled={s.connection !== 'online'} /> : null}
           {mine && c?.status !== 'closed' ? (
             <button
               type="button"
@@ -305,6 +252,23 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
         </div>
       </header>
 
+      {canPounce && pouncing ? (
+        <div class="pounce-banner">
+          <PounceComposer client={client} visitorId={visitorId} name={name} online={!!v?.online} onClose={() => setPouncing(false)} />
+        </div>
+      ) : null}
+      {deadline && mine && c?.status !== 'closed' ? (
+        <div class="deadline-banner" role="alert" data-testid="reply-needed">
+          <div>
+            <strong>{name} replied to your auto pounce</strong>
+            <p>Reply before the timer runs out, or mark the conversation. No action counts as a missed response and switches your auto pounce off.</p>
+          </div>
+          <div class="deadline-actions">
+            <Countdown deadline={deadline} testid="conversation-countdown" />
+            {markButtons}
+          </div>
+        </div>
+      ) : null}
       {c && !mine && c.status === 'open' && !owner ? (
         <div class="start-banner">
           <div>
@@ -332,7 +296,7 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
           {error === 'closed'
             ? 'This conversation is closed.'
             : error === 'not_owner'
-              ? 'Only the owner of this conversation can reply.'
+              ? 'Only the owner of this conversation can reply or mark it.'
               : error === 'rate_limited'
                 ? 'Slow down: too many messages at once.'
                 : `Something went wrong (${error.replace(/_/g, ' ')}).`}

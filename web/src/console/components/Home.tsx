@@ -1,7 +1,7 @@
 /** Home: a glance at what needs me (alerts, my conversations) and who is around. */
 import { chatHref } from '../router';
-import { myConversations, unreadIn, visitorInfo, visitorLabel, type ConsoleState } from '../state';
-import { Avatar } from './ui';
+import { myConversations, replyDeadlines, unreadIn, visitorInfo, visitorLabel, type ConsoleState } from '../state';
+import { Avatar, Countdown, Icon } from './ui';
 
 function greeting(): string {
   const h = new Date().getHours();
@@ -13,8 +13,39 @@ export function Home({ s }: { s: ConsoleState }) {
   const waiting = s.alerts.filter((a) => !a.takenBy).length;
   const online = Object.keys(s.visitors).length;
   const repsAvailable = Object.values(s.reps).filter((r) => r.online && r.availability === 'available').length;
+  const deadlines = replyDeadlines(s);
   return (
     <div class="stack">
+      {deadlines.length ? (
+        <section class="panel panel-urgent" aria-labelledby="home-replies" data-testid="reply-timers">
+          <div class="panel-head">
+            <div>
+              <h2 id="home-replies" class="panel-title">
+                <Icon name="bolt" size={16} /> Visitors answered your auto pounce
+              </h2>
+              <p class="panel-sub">Reply, or mark the conversation Spam or No response needed, before the timer runs out.</p>
+            </div>
+          </div>
+          <ul class="rows">
+            {deadlines.map(({ alert }) => {
+              const name = visitorLabel(alert.visitor);
+              return (
+                <li key={alert.conversation.id}>
+                  <a class="row-link" href={chatHref(alert.conversation.visitor_id, alert.conversation.id)}>
+                    <Avatar name={name} tone="visitor" size={34} />
+                    <span class="row-main">
+                      <strong>{name}</strong>
+                      <span class="muted ellipsis">{alert.message?.body ?? ''}</span>
+                    </span>
+                    <Countdown deadline={alert.deadline} testid="home-countdown" />
+                    <span class="btn btn-primary btn-sm">Reply</span>
+                  </a>
+                </li>
+              );
+            })}
+          </ul>
+        </section>
+      ) : null}
       <div class="hero">
         <h2>
           {greeting()}, {s.me?.first_name ?? ''}

@@ -6,7 +6,7 @@ import { notificationState, requestNotifications, type NotificationState } from 
 import { chatHref, type Route } from '../router';
 import { myConversations, unreadIn, visitorInfo, visitorLabel, type ConsoleState } from '../state';
 import { AlertStack } from './AlertStack';
-import { Avatar, Icon } from './ui';
+import { Avatar, Icon, problem, Switch } from './ui';
 
 interface Props {
   client: ConsoleClient;
@@ -71,7 +71,35 @@ function MyConversations({ s, route }: { s: ConsoleState; route: Route }) {
   );
 }
 
-function UserMenu({ s, onLogout }: { s: ConsoleState; onLogout: () => void }) {
+function AutoPounceSwitch({ client, s }: { client: ConsoleClient; s: ConsoleState }) {
+  const [error, setError] = useState<string | null>(null);
+  const on = !!s.me?.auto_pounce;
+  const orgOff = s.proactive ? !s.proactive.auto_pounce_enabled : false;
+  return (
+    <div class="menu-switch">
+      <Switch
+        on={on}
+        tone="purple"
+        label="Enable auto pounce"
+        testid="auto-pounce-toggle"
+        onChange={(next) => {
+          setError(null);
+          client.setAutoPounce(next).catch((e: unknown) => setError(problem(e, 'Could not change auto pounce.')));
+        }}
+      />
+      <p class={`menu-note${error ? ' is-error' : ''}`}>
+        {error ??
+          (orgOff
+            ? 'Auto pounce is off for your organisation; an admin can turn it on.'
+            : on
+              ? 'Greets matching visitors as you while you are Available. Turn it off when you step away.'
+              : 'Off: visitors are not greeted on your behalf.')}
+      </p>
+    </div>
+  );
+}
+
+function UserMenu({ client, s, onLogout }: { client: ConsoleClient; s: ConsoleState; onLogout: () => void }) {
   const [open, setOpen] = useState(false);
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
@@ -105,6 +133,7 @@ function UserMenu({ s, onLogout }: { s: ConsoleState; onLogout: () => void }) {
             <span>{me.email}</span>
             <span class="role-pill">{me.role}</span>
           </div>
+          <AutoPounceSwitch client={client} s={s} />
           <button type="button" role="menuitem" class="menu-item" onClick={onLogout} data-testid="logout">
             <Icon name="logout" size={16} /> Log out
           </button>
@@ -132,6 +161,44 @@ function AvailabilityToggle({ client, s }: { client: ConsoleClient; s: ConsoleSt
       </span>
       <span>{available ? 'Available' : 'Away'}</span>
     </button>
+  );
+}
+
+/** The server switched my auto pounce off (a missed response): why, and the way back. */
+function AutoPounceNotice({ client, s }: { client: ConsoleClient; s: ConsoleState }) {
+  const n = s.autoPounceNotice;
+  if (!n || s.me?.auto_pounce) return null;
+  const c = n.conversationId ? s.conversations[n.conversationId] : undefined;
+  const who = c ? visitorLabel(visitorInfo(s, c.visitor_id), c.visitor_id) : null;
+  return (
+    <div class="notice notice-purple" role="alert" data-testid="auto-pounce-notice" data-reason={n.reason}>
+      <Icon name="bolt" size={18} />
+      <div class="notice-text">
+        <strong>Auto pounce was switched off</strong>
+        <span>
+          {n.reason === 'missed_response'
+            ? `You missed a response${who ? ` from ${who}` : ''}: the visitor replied and the rep timeout ran out. The chat was handed to another rep.`
+            : 'It was switched off.'}
+        </span>
+      </div>
+      <button type="button" class="btn btn-secondary btn-sm" onClick={() => void client.setAutoPounce(true).catch(() => {})} data-testid="auto-pounce-reenable">
+        Turn it back on
+      </button>
+      <button type="button" class="icon-button" aria-label="Dismiss" onClick={() => client.dispatch({ type: 'dismiss_auto_pounce_notice' })}>
+        <Icon name="x" size={16} />
+      </button>
+    </div>
+  );
+}
+
+function AutoPounceIndicator({ s }: { s: ConsoleState }) {
+  if (!s.me?.auto_pounce) return null;
+  const orgOff = s.proactive ? !s.proactive.auto_pounce_enabled : false;
+  const title = orgOff ? 'Auto pounce is on for you, but off for your organisation' : 'Auto pounce is on: visitors may be greeted as you';
+  return (
+    <span class={`auto-indicator${orgOff ? ' is-idle' : ''}`} title={title} role="img" aria-label={title} data-testid="auto-pounce-indicator">
+      <Icon name="bolt" size={16} />
+    </span>
   );
 }
 
@@ -168,10 +235,25 @@ export function Shell({ client, s, route, title, onLogout, children }: Props) {
           <NavLink href="#/live" active={route.name === 'live'} testid="nav-live">
             <Icon name="live" /> Live View {online ? <span class="nav-count">{online}</span> : null}
           </NavLink>
+          <NavLink href="#/shortcuts" active={route.name === 'shortcuts'} testid="nav-shortcuts">
+            <Icon name="slash" /> Shortcuts
+          </NavLink>
+          <NavLink href="#/reports" active={route.name === 'reports'} testid="nav-reports">
+            <Icon name="chart" /> Reports
+          </NavLink>
           {admin ? (
-            <NavLink href="#/sites" active={route.name === 'sites'} testid="nav-sites">
-              <Icon name="sites" /> Sites
-            </NavLink>
+            <>
+              <span class="nav-heading">Admin</span>
+              <NavLink href="#/auto-pounce" active={route.name === 'auto-pounce'} testid="nav-auto-pounce">
+                <Icon name="bolt" /> Auto pounce
+              </NavLink>
+              <NavLink href="#/knowledge" active={route.name === 'knowledge'} testid="nav-knowledge">
+                <Icon name="book" /> Knowledge
+              </NavLink>
+              <NavLink href="#/sites" active={route.name === 'sites'} testid="nav-sites">
+                <Icon name="sites" /> Sites
+              </NavLink>
+            </>
           ) : null}
         </nav>
         <MyConversations s={s} route={route} />
@@ -186,10 +268,12 @@ export function Shell({ client, s, route, title, onLogout, children }: Props) {
               </span>
             ) : null}
             <NotificationButton />
+            <AutoPounceIndicator s={s} />
             <AvailabilityToggle client={client} s={s} />
-            <UserMenu s={s} onLogout={onLogout} />
+            <UserMenu client={client} s={s} onLogout={onLogout} />
           </div>
         </header>
+        <AutoPounceNotice client={client} s={s} />
         <main id="main" class="content" tabIndex={-1}>
           {children}
         </main>

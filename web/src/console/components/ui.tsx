@@ -1,6 +1,9 @@
 /** Small building blocks of the console UI: avatars, icons, buttons. */
 import type { ComponentChildren } from 'preact';
-import { initials } from '../../shared/format';
+import { useEffect, useState } from 'preact/hooks';
+import { countdownUrgency, formatCountdown, initials } from '../../shared/format';
+import { useNow } from '../../shared/hooks';
+import { ApiError } from '../api';
 
 export function Avatar(props: { name: string | null | undefined; url?: string | null; size?: number; tone?: 'brand' | 'visitor' }) {
   const size = props.size ?? 32;
@@ -45,7 +48,99 @@ const paths: Record<string, ComponentChildren> = {
       <path d="M14 3v4h4" />
     </>
   ),
+  slash: (
+    <>
+      <rect x="3" y="4" width="18" height="16" rx="3" />
+      <path d="M14 8l-4 8" />
+    </>
+  ),
+  book: <path d="M4 5a2 2 0 0 1 2-2h13v16H6a2 2 0 0 0-2 2zM4 19V5M8 7h7" />,
+  bolt: <path d="M13 2 4 14h7l-1 8 9-12h-7z" />,
+  chart: <path d="M4 20V10M10 20V4M16 20v-7M21 20H3" />,
+  sparkle: <path d="M12 3l1.8 5.2L19 10l-5.2 1.8L12 17l-1.8-5.2L5 10l5.2-1.8zM19 16l.8 2.2L22 19l-2.2.8L19 22l-.8-2.2L16 19l2.2-.8z" />,
+  plus: <path d="M12 5v14M5 12h14" />,
+  edit: <path d="M4 20h4L19 9l-4-4L4 16zM14 6l4 4" />,
+  trash: <path d="M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13" />,
+  upload: <path d="M12 16V4M6 10l6-6 6 6M4 20h16" />,
+  clock: (
+    <>
+      <circle cx="12" cy="12" r="9" />
+      <path d="M12 7v5l3 2" />
+    </>
+  ),
 };
+
+/** An on/off switch in the console's style (the availability toggle's look). */
+export function Switch(props: {
+  on: boolean;
+  label: ComponentChildren;
+  onChange: (on: boolean) => void;
+  disabled?: boolean;
+  testid?: string;
+  tone?: 'green' | 'purple';
+}) {
+  return (
+    <button
+      type="button"
+      role="switch"
+      aria-checked={props.on}
+      class={`switch switch-${props.tone ?? 'green'}${props.on ? ' is-on' : ''}`}
+      disabled={props.disabled}
+      onClick={() => props.onChange(!props.on)}
+      data-testid={props.testid}
+    >
+      <span class="switch-track" aria-hidden="true">
+        <span class="switch-thumb" />
+      </span>
+      <span class="switch-label">{props.label}</span>
+    </button>
+  );
+}
+
+/** "Deleted … · Undo": deletes happen at once, and can be taken back for a few seconds. */
+export interface Undoable {
+  label: string;
+  undo: () => Promise<unknown>;
+}
+
+export function UndoToast({ item, onDone }: { item: Undoable | null; onDone: () => void }) {
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    if (!item) return;
+    const t = setTimeout(onDone, 8000);
+    return () => clearTimeout(t);
+  }, [item]);
+  if (!item) return null;
+  return (
+    <div class="toast" role="status" data-testid="undo-toast">
+      <span>{item.label}</span>
+      <button
+        type="button"
+        class="link-button"
+        disabled={busy}
+        onClick={() => {
+          setBusy(true);
+          void item.undo().finally(() => {
+            setBusy(false);
+            onDone();
+          });
+        }}
+      >
+        Undo
+      </button>
+    </div>
+  );
+}
+
+/** An API failure as one sentence for a rep. */
+export function problem(e: unknown, fallback: string): string {
+  if (e instanceof ApiError) {
+    if (e.status === 403) return e.detail && e.detail !== 'HTTP 403' ? `Not allowed: ${e.detail}` : 'Not allowed: your role may not do this.';
+    if (e.status === 429) return 'Too many requests: wait a minute and try again.';
+    return e.detail;
+  }
+  return fallback;
+}
 
 export function Icon(props: { name: keyof typeof paths; size?: number }) {
   const size = props.size ?? 18;
@@ -64,5 +159,24 @@ export function Icon(props: { name: keyof typeof paths; size?: number }) {
     >
       {paths[props.name]}
     </svg>
+  );
+}
+
+/** Time left to a deadline (epoch ms), ticking; red in the last 15 seconds. */
+export function Countdown(props: { deadline: number; testid?: string; label?: string }) {
+  const now = useNow(250);
+  const left = props.deadline - now;
+  const urgency = countdownUrgency(left);
+  return (
+    <span
+      class={`countdown countdown-${urgency}`}
+      role="timer"
+      aria-label={`${props.label ?? 'Time left to reply'}: ${formatCountdown(left)}`}
+      data-testid={props.testid ?? 'countdown'}
+      data-deadline={props.deadline}
+    >
+      <Icon name="clock" size={14} />
+      {urgency === 'over' ? 'Time is up' : formatCountdown(left)}
+    </span>
   );
 }
