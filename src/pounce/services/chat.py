@@ -204,7 +204,7 @@ async def _route_new(
 
         async def away_and_live_view() -> None:
             await _publish_away(rt, conv, away)
-            await _publish_in_conversation(rt, conv, visitor)
+            await publish_in_conversation(rt, conv, visitor)
 
         return [away_and_live_view]
     await jobs.enqueue(
@@ -221,13 +221,20 @@ async def _route_new(
             fresh = await _load_conversation(read, org_id=conv.org_id, conversation_id=conv.id)
             frame = await alert_frame(rt, read, fresh)
         await events.publish(rt, [events.user_topic(r) for r in decision.alerted], frame)
-        await _publish_in_conversation(rt, conv, visitor)
+        await publish_in_conversation(rt, conv, visitor)
 
     return [alert]
 
 
-async def _publish_in_conversation(rt: Runtime, conv: Conversation, visitor: Visitor) -> None:
+async def publish_in_conversation(
+    rt: Runtime, conv: Conversation, visitor: Visitor | None = None
+) -> None:
     """Live View shows the visitor as in a conversation."""
+    if visitor is None:
+        async with rt.db.read() as conn:
+            visitor = await chat.get_visitor(conn, org_id=conv.org_id, visitor_id=conv.visitor_id)
+        if visitor is None:
+            return
     await rt.presence.visitor_update(conv.org_id, visitor.id, {"conversation_id": conv.id})
     info = await rt.presence.visitor_info(conv.org_id, visitor.id)
     if info is not None:

@@ -229,7 +229,7 @@ async def _publish_opened(
     """The visitor's messenger gets `conversation` then the rep's `message`, and opens."""
     await chat.publish_conversation(rt, conv, author)
     await chat.publish_message(rt, conv, message, author)
-    await rt.presence.visitor_update(conv.org_id, conv.visitor_id, {"conversation_id": conv.id})
+    await chat.publish_in_conversation(rt, conv)
 
 
 # --------------------------------------------------------------------------- greeting
