@@ -80,7 +80,9 @@ def test_tune_professional_rewrites_the_composer(demo: Demo, new_context: NewCon
     composer.fill("hey we got ur msg, our sales guy wil call u tmrw /tune")
     menu = admin.get_by_test_id("slash-menu")
     expect(menu).to_be_visible()
-    menu.get_by_test_id("tone-select").select_option("professional")
+    with admin.expect_response(lambda r: r.url.endswith("/tone") and r.request.method == "PUT"):
+        menu.get_by_test_id("tone-select").select_option("professional")
+    expect(menu.get_by_test_id("tone-select")).to_have_value("professional")
     menu.locator("[data-testid=slash-item][data-name=tune]").click()
     expect(composer).to_have_value(PROFESSIONAL, timeout=15_000)
     expect(admin.get_by_test_id("copilot-source")).to_contain_text("offline")

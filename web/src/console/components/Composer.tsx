@@ -127,6 +127,8 @@ export function Composer(props: { client: ConsoleClient; api: Api; conversationI
     if (!tones.has(conversationId)) {
       api.tone(conversationId).then(
         (t) => {
+          // The rep may have picked a tone while this was loading: theirs wins.
+          if (tones.has(conversationId)) return;
           tones.set(conversationId, t);
           if (live) setTone(t);
         },
