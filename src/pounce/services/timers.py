@@ -42,6 +42,12 @@ async def run_due(rt: Runtime, *, limit: int = 20) -> int:
     """
     ran = 0
     after: list[AfterCommit] = []
+    # Peek first: most polls find nothing due, and a read does not queue behind writers
+    # (on SQLite a write transaction would take the single writer's lock four times a second).
+    async with rt.db.read() as conn:
+        next_at = await jobs.next_run_at(conn)
+    if next_at is None or next_at > rt.clock():
+        return 0
     async with rt.db.write() as conn:
         due = await jobs.claim_due(
             conn, now=rt.clock(), limit=limit, skip_locked=not rt.db.is_sqlite
