@@ -174,6 +174,31 @@ async def stream(rep: httpx.AsyncClient, op: str, body: dict[str, Any]) -> list[
         return sse_events((await res.aread()).decode())
 
 
+async def test_auto_pounce_greeting_is_written_by_the_configured_model(
+    llama: Llama, ai_stack: tuple[Stack, str]
+) -> None:
+    """With a provider configured, the greeting comes from the model, composed while the
+    visitor reads (never inside a transaction); the visitor sees it from the rep."""
+    stack, url = ai_stack
+    async with admin_and_rep(stack, url) as (admin, _rep, org, _conversation):
+        await use_provider(admin, llama.url, timeout=60)
+        settings = {"auto_pounce_enabled": True, "nudge_delay_seconds": 600}
+        assert (await admin.put("/proactive/settings", json=settings)).status_code == 200
+        rule = {"name": "pricing", "url_pattern": "/pricing*", "min_seconds_on_page": 20}
+        assert (await admin.post("/proactive/rules", json=rule)).status_code == 201
+        cookie, _ = await clients.login(url, org.reps[1].email, org.password)
+        rep, _ = await clients.rep(url, cookie)
+        visitor, _ = await clients.visitor(url, org.site_key, page="/pricing")
+        greeting = await visitor.expect("message", timeout=90)
+        assert greeting["author"]["kind"] == "rep" and greeting["body"].strip()
+        assert "meta" not in greeting
+        seen = await rep.expect("message", lambda f: f.get("meta", {}).get("auto_pounce"), 10)
+        assert seen["meta"]["kind"] == "greeting"
+        assert seen["meta"]["source"] not in ("template", "offline")  # the model wrote it
+        await visitor.close()
+        await rep.close()
+
+
 async def test_completions_streaming_and_fallback_when_killed(
     llama: Llama, ai_stack: tuple[Stack, str]
 ) -> None:

@@ -110,7 +110,7 @@ async def test_greeting_nudge_alert_with_deadline_and_a_reply_in_time(world: Wor
     }
     assert greeting["body"] == f"Hi there! I'm {first_name}. Questions about the demo?"
     marked = await alice.expect("message", lambda f: f["conversation_id"] == conversation_id)
-    assert marked["meta"] == {"auto_pounce": True, "kind": "greeting"}
+    assert marked["meta"] == {"auto_pounce": True, "kind": "greeting", "source": "template"}
     as_rep = await alice.expect(
         "conversation", lambda f: f["conversation"]["id"] == conversation_id
     )
@@ -119,7 +119,7 @@ async def test_greeting_nudge_alert_with_deadline_and_a_reply_in_time(world: Wor
     nudge = await visitor.expect("message", lambda f: f["seq"] == 2)
     assert nudge["author"]["id"] == org.reps[0].id
     nudged = await alice.expect("message", lambda f: f["seq"] == 2)
-    assert nudged["meta"] == {"auto_pounce": True, "kind": "nudge"}
+    assert nudged["meta"] == {"auto_pounce": True, "kind": "nudge", "source": "template"}
 
     sent_at = time.time()
     ack = await visitor.request({"type": "message", "body": "Yes: how much is it?"})

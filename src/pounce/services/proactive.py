@@ -8,6 +8,7 @@ to console topics: visitors get the plain message from the rep, as if the rep ty
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,13 +20,17 @@ from pounce.domain import proactive as engine
 from pounce.domain.model import Actor, AuthorKind, ConversationStatus, Outcome, Source
 from pounce.domain.ownership import close_refusal
 from pounce.domain.routing import VisitorContext
-from pounce.services import chat, events, reps, routing
+from pounce.integrations.ai.base import CopilotRequest
+from pounce.integrations.ai.offline import OfflineCopilot
+from pounce.integrations.ai.openai_compat import OpenAICompatibleCopilot
+from pounce.services import chat, copilot, events, reps, routing
 from pounce.services.admin import require_admin
 from pounce.services.errors import ServiceError
 from pounce.services.formatting import render_markdown
 from pounce.services.runtime import Runtime
 from pounce.store import accounts, jobs
 from pounce.store import chat as chat_store
+from pounce.store import copilot as copilot_store
 from pounce.store import proactive as store
 from pounce.store import routing as routing_store
 from pounce.store.records import Conversation, Message, User, Visitor
@@ -253,6 +258,7 @@ async def page_viewed(rt: Runtime, *, visitor: Visitor, info: dict[str, Any]) ->
     )
     rule = engine.first_targeting(rules, activity)
     key = _key(GREET_JOB, visitor.id)
+    page_token = f"{page['url']}@{page.get('viewed_at') or rt.clock()}"
     async with rt.db.write() as conn:
         await jobs.cancel(conn, org_id=visitor.org_id, dedupe_key=key)
         if rule is not None:
@@ -260,10 +266,80 @@ async def page_viewed(rt: Runtime, *, visitor: Visitor, info: dict[str, Any]) ->
                 conn,
                 org_id=visitor.org_id,
                 kind=GREET_JOB,
-                payload={"visitor_id": visitor.id},
+                payload={"visitor_id": visitor.id, "page": page_token},
                 run_at=rt.clock() + rule.min_seconds_on_page,
                 dedupe_key=key,
             )
+    if rule is not None:
+        task = asyncio.create_task(
+            compose_greeting(rt, visitor=visitor, page=page, page_token=page_token, key=key)
+        )
+        _composing.add(task)
+        task.add_done_callback(_composing.discard)
+
+
+_composing: set[asyncio.Task[None]] = set()
+_offline_fallback: OfflineCopilot | None = None
+
+
+async def compose_greeting(
+    rt: Runtime, *, visitor: Visitor, page: dict[str, Any], page_token: str, key: str
+) -> None:
+    """Ask the org's AI provider, if it has one, for a greeting written for this page.
+
+    This runs while the greeting waits for the visitor's time on page, outside any
+    transaction (a model may take seconds); the text is put on the pending job, which
+    uses it only if the visitor is still on that page view. No provider, an error or a
+    timeout: the job falls back to the admin's page templates.
+    """
+    global _offline_fallback
+    try:
+        async with rt.db.read() as conn:
+            org_ai = await copilot_store.get_ai_settings(conn, org_id=visitor.org_id)
+            org = await accounts.get_org(conn, visitor.org_id)
+            templates = [
+                engine.Template(id=t["id"], url_pattern=t["url_pattern"], body=t["body"])
+                for t in await store.list_items(conn, "template", org_id=visitor.org_id)
+            ]
+        config = copilot.provider_config(rt.settings, org_ai)
+        if config is None:
+            return
+        if _offline_fallback is None:
+            _offline_fallback = OfflineCopilot()
+        provider = OpenAICompatibleCopilot(config, fallback=_offline_fallback)
+        chosen = engine.template_for(templates, str(page.get("url") or ""))
+        idea = chosen.body if chosen else engine.DEFAULT_GREETING
+        notes = (
+            f"Proactive chat greeting for a website visitor who is reading the page "
+            f'"{page.get("title") or page.get("url")}". One or two short, friendly '
+            f"sentences; offer help with what that page is about. Idea: {idea}"
+        )
+        result = await provider.expand(
+            CopilotRequest(
+                text=notes,
+                tone="friendly",
+                company_name=str(org["name"]) if org else None,
+            )
+        )
+        text = result.text.strip()
+        if result.fallback or not text or "{" in text:
+            log.info("auto pounce greeting: the model gave nothing usable; templates will be used")
+            return
+        async with rt.db.write() as conn:
+            stored = await jobs.merge_payload(
+                conn,
+                org_id=visitor.org_id,
+                dedupe_key=key,
+                values={"greeting": text[:1000], "greeting_source": result.source},
+            )
+        # The visitor may have moved on meanwhile: the job checks the page token.
+        log.info(
+            "auto pounce greeting composed by %s%s",
+            result.source,
+            "" if stored else " too late (the greeting already went out)",
+        )
+    except Exception:
+        log.exception("composing an auto pounce greeting failed; templates will be used")
 
 
 def _seconds_since(stamp: str | None, now: float) -> float:
@@ -401,8 +477,13 @@ async def handle_greet(rt: Runtime, conn: AsyncConnection, job: jobs.Job) -> lis
     rep = await accounts.get_user(conn, org_id=org_id, user_id=rep_id)
     org = await accounts.get_org(conn, org_id)
     values = _placeholders(rep, visitor, info, str(org["name"]) if org else "")
-    body = await _greeting(conn, org_id=org_id, url=activity.url, values=values)
-    message = await _append_auto(conn, conv, rep_id, body, "greeting")
+    composed = job.payload.get("greeting")
+    if composed and job.payload.get("page") == _page_token(info or {}):
+        body, source = str(composed), str(job.payload.get("greeting_source") or "model")
+    else:
+        body = await _greeting(conn, org_id=org_id, url=activity.url, values=values)
+        source = "template"
+    message = await _append_auto(conn, conv, rep_id, body, "greeting", source=source)
     await jobs.enqueue(
         conn,
         org_id=org_id,
@@ -415,8 +496,21 @@ async def handle_greet(rt: Runtime, conn: AsyncConnection, job: jobs.Job) -> lis
     return [lambda: _publish_opened(rt, conv, message, rep)]
 
 
+def _page_token(info: dict[str, Any]) -> str | None:
+    page = info.get("current_page") or {}
+    if not page.get("url"):
+        return None
+    return f"{page['url']}@{page.get('viewed_at')}"
+
+
 async def _append_auto(
-    conn: AsyncConnection, conv: Conversation, rep_id: str, body: str, kind: str
+    conn: AsyncConnection,
+    conv: Conversation,
+    rep_id: str,
+    body: str,
+    kind: str,
+    *,
+    source: str = "template",
 ) -> Message:
     """A message written by auto pounce in the rep's name; `meta` marks it for reps only."""
     return await chat_store.append_message(
@@ -428,7 +522,7 @@ async def _append_auto(
         client_id=None,
         body=body,
         html=render_markdown(body),
-        meta={"auto_pounce": True, "kind": kind},
+        meta={"auto_pounce": True, "kind": kind, "source": source},
     )
 
 

@@ -132,3 +132,24 @@ async def pending(conn: AsyncConnection, *, org_id: str, kind: str | None = None
         )
         for r in rows
     ]
+
+
+async def merge_payload(
+    conn: AsyncConnection, *, org_id: str, dedupe_key: str, values: dict[str, Any]
+) -> bool:
+    """Add keys to a still-pending job's payload; False if it already ran or was replaced."""
+    row = (
+        await conn.execute(
+            select(t.jobs.c.id, t.jobs.c.payload).where(
+                t.jobs.c.org_id == org_id, t.jobs.c.dedupe_key == dedupe_key
+            )
+        )
+    ).first()
+    if row is None:
+        return False
+    await conn.execute(
+        update(t.jobs)
+        .where(t.jobs.c.id == row.id)
+        .values(payload={**(row.payload or {}), **values})
+    )
+    return True
