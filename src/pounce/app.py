@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -69,6 +70,10 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         worker = Worker(rt)
         if run_worker:
             worker.start()
+        # Everything built at start-up lives for the whole process: keep it out of the
+        # collector's full passes, which otherwise stall the loop for ~150 ms under load.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -89,6 +89,7 @@ class Connection:
                 if data is None:
                     return
                 await ws.send_text(data.decode())
+                del data  # an idle socket should not keep its last frame alive
         except Exception as exc:  # the peer went away; the receive loop notices too
             log.info("sending on %s failed: %r", self.id, exc)
             self.closed = True
