@@ -296,14 +296,14 @@ async def compose_greeting(
     try:
         async with rt.db.read() as conn:
             org_ai = await copilot_store.get_ai_settings(conn, org_id=visitor.org_id)
+            config = copilot.provider_config(rt.settings, org_ai)
+            if config is None:
+                return  # the common case: one read per page view, nothing more
             org = await accounts.get_org(conn, visitor.org_id)
             templates = [
                 engine.Template(id=t["id"], url_pattern=t["url_pattern"], body=t["body"])
                 for t in await store.list_items(conn, "template", org_id=visitor.org_id)
             ]
-        config = copilot.provider_config(rt.settings, org_ai)
-        if config is None:
-            return
         if _offline_fallback is None:
             _offline_fallback = OfflineCopilot()
         provider = OpenAICompatibleCopilot(config, fallback=_offline_fallback)

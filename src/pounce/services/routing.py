@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -11,12 +11,16 @@ from pounce.domain.routing import Decision, Rule, VisitorContext, decide, first_
 from pounce.services.runtime import Runtime
 from pounce.store import accounts
 from pounce.store import routing as routing_store
+from pounce.store.records import User
 
 
-async def available_reps(rt: Runtime, conn: AsyncConnection, *, org_id: str) -> list[str]:
+async def available_reps(
+    rt: Runtime, conn: AsyncConnection, *, org_id: str, users: Sequence[User] | None = None
+) -> list[str]:
     """Reps who said Available and have the console open, in a stable order."""
     online = await rt.presence.reps_online(org_id)
-    users = await accounts.list_users(conn, org_id=org_id)
+    if users is None:
+        users = await accounts.list_users(conn, org_id=org_id)
     return [u.id for u in users if u.availability is Availability.AVAILABLE and u.id in online]
 
 
@@ -54,7 +58,9 @@ async def route(
     """Decide who is alerted and record the round-robin turn, in the caller's transaction."""
     users = await accounts.list_users(conn, org_id=org_id)
     ready = (
-        list(available) if available is not None else await available_reps(rt, conn, org_id=org_id)
+        list(available)
+        if available is not None
+        else await available_reps(rt, conn, org_id=org_id, users=users)
     )
     rules = await load_rules(conn, org_id=org_id)
     rule = first_matching(rules, ctx)
