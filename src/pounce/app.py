@@ -20,6 +20,7 @@ from pounce.realtime.bus import Bus, LocalBus
 from pounce.realtime.connection import close_all
 from pounce.realtime.presence import LocalPresence, Presence
 from pounce.realtime.redis import RedisBus, RedisPresence
+from pounce.realtime.websocket import STATE_KEY, Options, Router
 from pounce.services.errors import ServiceError
 from pounce.services.runtime import Runtime
 from pounce.services.timers import Worker
@@ -48,7 +49,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         url = settings.resolved_database_url()
         if settings.is_sqlite and settings.run_migrations_on_start:
             await upgrade_async(url)
@@ -74,8 +75,15 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         # collector's full passes, which otherwise stall the loop for ~150 ms under load.
         gc.collect()
         gc.freeze()
+        # The WebSocket endpoints are served by `realtime.websocket.WebSocketProtocol`,
+        # which uvicorn hands upgraded sockets to; it finds them in the lifespan state.
+        router = Router(
+            sockets.endpoints(rt),
+            Options(compression=settings.messenger_compression),
+        )
+        app.state.websockets = router
         try:
-            yield
+            yield {STATE_KEY: router}
         finally:
             await worker.stop()
             await presence.close()
@@ -94,8 +102,6 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app.include_router(copilot.router)
     app.include_router(proactive.router)
     app.include_router(web.router)
-    app.add_api_websocket_route("/ws/messenger", sockets.messenger_endpoint)
-    app.add_api_websocket_route("/ws/console", sockets.console_endpoint)
 
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:

@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -66,21 +67,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        ws_max_size=1 << 20,
-        ws_per_message_deflate=settings.messenger_compression,
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
-        log_level="info",
-        log_config=None,
-        proxy_headers=True,
-        lifespan="on",
-    )
+    uvicorn.run(**server_options(create_app(settings), settings))
     return 0
+
+
+def server_options(app: Any, settings: Settings) -> dict[str, Any]:
+    """uvicorn's settings for `pounce serve` (benchmarks run the app with the same)."""
+    from pounce.realtime.websocket import WebSocketProtocol
+
+    return {
+        "app": app,
+        "host": settings.host,
+        "port": settings.port,
+        # Upgraded sockets go to Pounce's own WebSocket protocol (no ASGI per socket);
+        # message size, compression and pings are its options (app.py).
+        "ws": WebSocketProtocol,
+        "log_level": "info",
+        "log_config": None,
+        "proxy_headers": True,
+        "lifespan": "on",
+    }
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:

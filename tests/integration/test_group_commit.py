@@ -11,7 +11,7 @@ import pytest
 from pounce.domain.model import AuthorKind, Role, Source
 from pounce.services.ingest import MessageLog
 from pounce.store import accounts, chat
-from pounce.store.chat import Draft
+from pounce.store.appender import Draft
 from pounce.store.db import Database
 from pounce.store.migrate import upgrade_async
 from tests.conftest import require_services
@@ -60,8 +60,7 @@ def _draft(org: str, conv: str, kind: AuthorKind, author: str, cid: str | None) 
 
 async def test_one_batch_mixes_authors_resends_and_refusals(db: Database) -> None:
     org, conv, visitor, rep = await _conversation(db)
-    async with db.write() as conn:
-        first = await chat.append_many(conn, [_draft(org, conv, AuthorKind.VISITOR, visitor, "a")])
+    first = await db.append_messages([_draft(org, conv, AuthorKind.VISITOR, visitor, "a")])
     assert first[0].created and first[0].message and first[0].message.seq == 1
     drafts = [
         _draft(org, conv, AuthorKind.VISITOR, visitor, "a"),  # resend of a stored one
@@ -73,23 +72,25 @@ async def test_one_batch_mixes_authors_resends_and_refusals(db: Database) -> Non
         _draft(org, conv, AuthorKind.VISITOR, "v_other", "f"),  # not this conversation's visitor
         _draft(org, conv, AuthorKind.REP, rep, "g"),
     ]
-    async with db.write() as conn:
-        out = await chat.append_many(conn, drafts)
-    summary = [(r.message.seq if r.message else None, r.created) for r in out]
-    assert summary == [
-        (1, False),
-        (2, True),
-        (4, True),
-        (2, False),
-        (None, False),
-        (None, False),
-        (None, False),
-        (3, True),
-    ]
+    out = await db.append_messages(drafts)
+    seq = {
+        d.client_id: r.message.seq if r.message else None for d, r in zip(drafts, out, strict=True)
+    }
+    created = [r.created for r in out]
+    assert created == [False, True, True, False, False, False, False, True]
+    # The resend answers with the stored message; refusals store nothing.
+    assert seq["a"] == 1 and out[0].message and out[0].message.body == "body a"
+    assert out[3].message == out[1].message
+    assert seq["d"] is None and seq["e"] is None and seq["f"] is None
+    # New messages get the next seqs, densely; one author's stay in their order.
+    assert sorted([seq["b"], seq["c"], seq["g"]]) == [2, 3, 4]
+    assert seq["b"] < seq["g"]  # type: ignore[operator]
     async with db.read() as conn:
         stored = await chat.messages_after(conn, org_id=org, conversation_id=conv, after_seq=0)
         conv_row = await chat.get_conversation(conn, org_id=org, conversation_id=conv)
-    assert [(m.seq, m.client_id) for m in stored] == [(1, "a"), (2, "b"), (3, "g"), (4, "c")]
+    assert sorted((m.seq, m.client_id) for m in stored) == sorted(
+        (seq[c], c) for c in ("a", "b", "c", "g")
+    )
     assert conv_row is not None and conv_row.last_seq == 4
 
 
@@ -97,7 +98,7 @@ async def test_closed_conversation_refuses(db: Database) -> None:
     org, conv, visitor, _ = await _conversation(db)
     async with db.write() as conn:
         await chat.close_conversation(conn, org_id=org, conversation_id=conv)
-        out = await chat.append_many(conn, [_draft(org, conv, AuthorKind.VISITOR, visitor, "x")])
+    out = await db.append_messages([_draft(org, conv, AuthorKind.VISITOR, visitor, "x")])
     assert out[0].message is None
 
 

@@ -314,10 +314,38 @@ def test_fuzz_markdownish_is_safe(body: str) -> None:
 _FAST_ALPHABET = st.sampled_from(
     sorted(formatting._PLAIN_ASCII) + list("éü中😀👍🏽\u200d\ufe0f_*[]<>&@:~`\\\t\r\u00a0\u2028")
 )
+# Pieces near the fast path's edges: schemes, bracket pairs that make links, domains.
+_EDGE_FRAGMENTS = st.sampled_from(
+    [
+        "http:",
+        "HTTPS:",
+        "ftp:",
+        "mailto:",
+        "//",
+        "](",
+        "]:",
+        "][",
+        "[]",
+        "[x]",
+        "[b:1:2]",
+        "example.com",
+        "a.b",
+        "\n[x]: /u",
+        "www",
+        ":)",
+        "Note: ",
+        "1.2.3.4",
+        "(",
+        ")",
+    ]
+)
+_FAST_TEXT = st.lists(st.one_of(_FAST_ALPHABET, _FAST_ALPHABET, _EDGE_FRAGMENTS), max_size=40).map(
+    "".join
+)
 
 
 @settings(max_examples=3000, deadline=None)
-@given(st.text(_FAST_ALPHABET, max_size=60))
+@given(st.one_of(st.text(_FAST_ALPHABET, max_size=60), _FAST_TEXT))
 def test_plain_fast_path_equals_the_full_renderer(body: str) -> None:
     fast = formatting.render_plain(body)
     if fast is not None:
@@ -326,7 +354,14 @@ def test_plain_fast_path_equals_the_full_renderer(body: str) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    ["Hi there, how can I help?", "Sure!\nLet me check.", "Price is 3.5k per year", "ok 👍🏽"],
+    [
+        "Hi there, how can I help?",
+        "Sure!\nLet me check.",
+        "Price is 3.5k per year",
+        "ok 👍🏽",
+        "Note: we open at 9:30",
+        "Order [A-12] shipped",
+    ],
 )
 def test_everyday_sentences_take_the_fast_path(body: str) -> None:
     assert formatting.render_plain(body) is not None

@@ -1,25 +1,31 @@
-"""The two WebSocket endpoints: /ws/messenger for visitors, /ws/console for reps."""
+"""The two WebSocket endpoints: /ws/messenger for visitors, /ws/console for reps.
+
+Each admitted socket gets a session. Its frames are handled one at a time, in the
+order they arrived, by a task that exists only while frames are waiting: an idle
+socket costs memory, never a task.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections import deque
 from typing import Any
 
 from pydantic import TypeAdapter
-from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from pounce import metrics
 from pounce.domain.model import Availability, Outcome
 from pounce.realtime import frames as f
+from pounce.realtime.bus import Unsubscribe
 from pounce.realtime.connection import Connection
+from pounce.realtime.websocket import Endpoint, Request, WebSocketProtocol
 from pounce.services import auth, chat, events, proactive, reps, visitors
 from pounce.services.errors import ServiceError
 from pounce.services.runtime import Runtime
 from pounce.store.db import StoreUnavailable
-from pounce.store.records import User, Visitor
+from pounce.store.records import Site, User, Visitor
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +34,25 @@ CLOSE_BAD_HELLO = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_HELLO_TIMEOUT = 4408
+# A client that sends faster than its frames are handled stops being read (TCP
+# pushes back) until its backlog is down again.
+PAUSE_READING_AT = 64
+RESUME_READING_AT = 16
+
+_tasks: set[asyncio.Task[None]] = set()
+
+
+def _spawn(coro: Any, name: str) -> asyncio.Task[None]:
+    task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro, name=name)
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+    return task
 
 
 class FrameBudget:
     """A token bucket per socket: bursts are fine, floods get `rate_limited`."""
+
+    __slots__ = ("burst", "rate", "stamp", "tokens")
 
     def __init__(self, rate: float = 30.0, burst: float = 60.0) -> None:
         self.rate, self.burst = rate, burst
@@ -56,98 +77,116 @@ def error_frame(code: str, message: str, frame_id: str | None = None, **extra: A
     return f.encode(frame)
 
 
-def own_origin(websocket: WebSocket) -> str:
-    scheme = "https" if websocket.url.scheme in ("wss", "https") else "http"
-    return f"{scheme}://{websocket.headers.get('host', '')}".lower()
-
-
-def same_host(origin: str | None, websocket: WebSocket) -> bool:
+def same_host(origin: str | None, request: Request) -> bool:
     if not origin:
         return False
-    host = websocket.headers.get("host", "").lower()
+    host = request.host
     return visitors.origin_of(origin) in {f"http://{host}", f"https://{host}"}
 
 
-async def _receive_text(websocket: WebSocket) -> str | bytes | None:
-    message = await websocket.receive()
-    if message["type"] == "websocket.disconnect":
-        raise WebSocketDisconnect(message.get("code", 1000))
-    if message.get("text") is not None:
-        return str(message["text"])
-    if message.get("bytes") is not None:
-        return bytes(message["bytes"])
-    return None
+class _Session:
+    """One socket's frames, one at a time; `hello` first, then the endpoint's frames."""
 
+    __slots__ = (
+        "_budget",
+        "_gone",
+        "_hello_timer",
+        "_paused",
+        "_pending",
+        "_worker",
+        "conn",
+        "ready",
+        "rt",
+        "unsubscribe",
+    )
+    kind = "socket"
+    adapter: TypeAdapter[Any]
+    known: frozenset[str]
 
-async def _hello(websocket: WebSocket, conn: Connection, model: type[f.Frame]) -> Any | None:
-    try:
-        raw = await asyncio.wait_for(_receive_text(websocket), HELLO_TIMEOUT)
-    except TimeoutError:
-        await websocket.close(CLOSE_HELLO_TIMEOUT, "no hello")
-        return None
-    try:
-        if raw is None:
-            raise f.FrameError("bad_hello", "the first frame must be hello")
-        return f.parse_hello(f.decode(raw), model)
-    except f.FrameError as exc:
-        await websocket.send_text(error_frame("bad_hello", exc.message).decode())
-        await websocket.close(CLOSE_BAD_HELLO, "bad hello")
-        return None
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.conn: Connection | None = None
+        self.ready = False
+        self.unsubscribe: Unsubscribe | None = None
+        self._pending: deque[bytes] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._gone = False
+        self._paused = False
+        self._hello_timer: asyncio.TimerHandle | None = None
+        self._budget = FrameBudget()
 
+    # -- called by the socket ---------------------------------------------------------
+    def opened(self, socket: WebSocketProtocol) -> None:
+        self.conn = Connection(socket, kind=self.kind)
+        self._hello_timer = asyncio.get_running_loop().call_later(HELLO_TIMEOUT, self._no_hello)
 
-async def _replay(
-    conn: Connection,
-    rt: Runtime,
-    org_id: str,
-    after: dict[str, int],
-    *,
-    visitor: Visitor | None = None,
-    for_rep: bool = False,
-) -> None:
-    """Send what the client missed, in order, then what the bus brought meanwhile.
+    def received(self, message: bytes, text: bool) -> None:
+        metrics.frame_in(self.kind)
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = deque()
+        pending.append(message)
+        if len(pending) >= PAUSE_READING_AT and not self._paused and self.conn is not None:
+            self._paused = True
+            transport = self.conn.socket.transport
+            if transport is not None:
+                transport.pause_reading()
+        if self._worker is None:
+            self._worker = _spawn(self._work(), f"frames:{self.kind}")
 
-    The caller put the connection on hold before this, so a live frame never overtakes
-    the replay; a frame both replayed and held arrives twice and the client drops the
-    second by its seq.
-    """
-    try:
-        if after:
-            replayed, last = await chat.replay(
-                rt, org_id=org_id, after=dict(after), visitor=visitor, for_rep=for_rep
-            )
-            for item in replayed:
-                conn.send(f.encode(item))
-            conn.send(f.encode({"type": "resumed", "conversations": last}))
-    finally:
-        conn.release()
+    def closed(self) -> None:
+        self._gone = True
+        if self._hello_timer is not None:
+            self._hello_timer.cancel()
+            self._hello_timer = None
+        if self.conn is not None:
+            self.conn.stop()
+        if self._worker is None:
+            _spawn(self._finish(), f"close:{self.kind}")
 
+    # -- the worker -------------------------------------------------------------------
+    async def _work(self) -> None:
+        try:
+            pending = self._pending
+            while pending:
+                raw = pending.popleft()
+                if self._paused and len(pending) <= RESUME_READING_AT:
+                    self._resume_reading()
+                if self.ready:
+                    await self._frame(raw)
+                elif not self._gone and self.conn is not None and not self.conn.closed:
+                    if self._hello_timer is not None:
+                        self._hello_timer.cancel()
+                        self._hello_timer = None
+                    await self._start(raw)
+        finally:
+            self._worker = None
+            if self._pending is not None and not self._pending:
+                self._pending = None
+            if self._gone:
+                await self._finish()
 
-Dispatch = Callable[[Any], Awaitable[None]]
+    def _resume_reading(self) -> None:
+        self._paused = False
+        if self.conn is not None and self.conn.socket.transport is not None:
+            self.conn.socket.transport.resume_reading()
 
+    def _no_hello(self) -> None:
+        self._hello_timer = None
+        if not self.ready and self.conn is not None and self._worker is None:
+            self.conn.close_soon(CLOSE_HELLO_TIMEOUT, "no hello")
 
-async def _serve_frames(
-    websocket: WebSocket,
-    conn: Connection,
-    adapter: TypeAdapter[Any],
-    known: frozenset[str],
-    dispatch: Dispatch,
-) -> None:
-    """Read frames until the peer leaves; a bad frame gets an error, never a close."""
-    budget = FrameBudget()
-    frames_in = metrics.FRAMES_IN.labels(conn.kind)
-    while True:
-        raw = await _receive_text(websocket)
-        frames_in.inc()
+    async def _frame(self, raw: bytes) -> None:
+        """Handle one frame; a bad frame gets an error frame, never a close."""
+        conn = self.conn
+        assert conn is not None
         frame_id: str | None = None
         try:
-            if raw is None:
-                raise f.FrameError("bad_json", "empty frame")
             data = f.decode(raw)
             frame_id = data.get("id") if isinstance(data.get("id"), str) else None
-            if not budget.take():
+            if not self._budget.take():
                 raise f.FrameError("rate_limited", "Too many frames; slow down.", frame_id)
-            frame = f.parse(data, adapter, known)
-            await dispatch(frame)
+            await self.dispatch(f.parse(data, self.adapter, self.known))
         except f.FrameError as exc:
             conn.send(error_frame(exc.code, exc.message, exc.frame_id or frame_id))
         except ServiceError as exc:
@@ -158,74 +197,148 @@ async def _serve_frames(
                     "unavailable", "The store is unreachable; nothing was stored. Retry.", frame_id
                 )
             )
-        except WebSocketDisconnect:
-            raise
         except Exception:
             log.exception("frame handling failed on %s", conn.id)
             conn.send(
                 error_frame("internal", "Something went wrong; nothing was stored.", frame_id)
             )
 
+    def _parse_hello(self, raw: bytes, model: type[f.Frame]) -> Any | None:
+        assert self.conn is not None
+        try:
+            return f.parse_hello(f.decode(raw), model)
+        except f.FrameError as exc:
+            self.refuse(error_frame("bad_hello", exc.message), CLOSE_BAD_HELLO, "bad hello")
+            return None
 
-async def messenger_endpoint(websocket: WebSocket) -> None:
-    rt: Runtime = websocket.app.state.runtime
-    site_key = websocket.query_params.get("site_key", "")[:64]
-    site = await visitors.find_site(rt, site_key) if site_key else None
-    origin = websocket.headers.get("origin")
-    if site is None or not visitors.origin_allowed(site, origin, own_origin=own_origin(websocket)):
-        await websocket.close(CLOSE_FORBIDDEN, "site or origin refused")
-        return
-    await websocket.accept()
-    conn = Connection(websocket, kind="messenger")
-    hello = await _hello(websocket, conn, f.MessengerHello)
-    if hello is None:
-        return
-    if hello.host_origin and not visitors.origin_allowed(
-        site, visitors.origin_of(hello.host_origin), own_origin=own_origin(websocket)
-    ):
-        await websocket.send_text(
-            error_frame("forbidden", "This page may not embed the messenger.").decode()
-        )
-        await websocket.close(CLOSE_FORBIDDEN, "host origin refused")
-        return
-    page = hello.page.model_dump() if hello.page else None
-    try:
-        session = await visitors.connect(
-            rt, site=site, token=hello.visitor_token, conn_id=conn.id, page=page
-        )
-    except ServiceError as exc:
-        await websocket.send_text(error_frame(exc.code, exc.message).decode())
-        await websocket.close(CLOSE_FORBIDDEN, exc.code)
-        return
-    visitor: Visitor = session.visitor
-    state: dict[str, str | None] = {
-        "page_url": (page or {}).get("url") or "",
-        "conversation_id": session.conversation.id if session.conversation else None,
-    }
-    conn.start()
-    conn.hold()
-    unsubscribe = await rt.bus.subscribe(
-        [events.visitor_topic(visitor.id), reps.visitors_topic(visitor.org_id)], conn.on_bus
-    )
-    conv = session.conversation
-    conn.send(
-        f.encode(
-            {
-                "type": "welcome",
-                "v": f.PROTOCOL_VERSION,
-                "visitor_id": visitor.id,
-                "visitor_token": session.token,
-                "org": {"name": session.org_name},
-                "reps_available": session.reps_available,
-                "conversation": events.conversation_json(conv, session.owner) if conv else None,
-                "strings_locale": (hello.locale or "en")[:2],
-            }
-        )
-    )
-    await _replay(conn, rt, visitor.org_id, hello.resume or {}, visitor=visitor)
+    def refuse(self, frame: bytes, code: int, reason: str) -> None:
+        assert self.conn is not None
+        self.conn.send(frame)
+        self.conn.close_soon(code, reason)
 
-    async def dispatch(frame: Any) -> None:
-        nonlocal visitor
+    async def replay(
+        self,
+        org_id: str,
+        after: dict[str, int],
+        *,
+        visitor: Visitor | None = None,
+        for_rep: bool = False,
+    ) -> None:
+        """Send what the client missed, in order, then what the bus brought meanwhile.
+
+        The caller put the connection on hold before this, so a live frame never
+        overtakes the replay; a frame both replayed and held arrives twice and the
+        client drops the second by its seq.
+        """
+        conn = self.conn
+        assert conn is not None
+        try:
+            if after:
+                replayed, last = await chat.replay(
+                    self.rt, org_id=org_id, after=dict(after), visitor=visitor, for_rep=for_rep
+                )
+                for item in replayed:
+                    conn.send(f.encode(item))
+                conn.send(f.encode({"type": "resumed", "conversations": last}))
+        finally:
+            conn.release()
+
+    async def _finish(self) -> None:
+        if not self.ready:
+            return
+        self.ready = False
+        unsubscribe, self.unsubscribe = self.unsubscribe, None
+        try:
+            if unsubscribe is not None:
+                await unsubscribe()
+            await self.left()
+        except Exception:
+            log.exception("cleaning up a %s socket failed", self.kind)
+
+    # -- per endpoint -----------------------------------------------------------------
+    async def _start(self, raw: bytes) -> None:
+        raise NotImplementedError
+
+    async def dispatch(self, frame: Any) -> None:
+        raise NotImplementedError
+
+    async def left(self) -> None:
+        raise NotImplementedError
+
+
+class MessengerSession(_Session):
+    __slots__ = ("conversation_id", "own_origin", "page_url", "site", "visitor")
+    kind = "messenger"
+    adapter = f.MESSENGER_ADAPTER
+    known = f.MESSENGER_TYPES
+
+    def __init__(self, rt: Runtime, site: Site, own_origin: str) -> None:
+        super().__init__(rt)
+        self.site: Site | None = site
+        self.own_origin = own_origin
+        self.visitor: Visitor | None = None
+        self.page_url = ""
+        self.conversation_id: str | None = None
+
+    async def _start(self, raw: bytes) -> None:
+        rt, conn, site = self.rt, self.conn, self.site
+        assert conn is not None and site is not None
+        hello = self._parse_hello(raw, f.MessengerHello)
+        if hello is None:
+            return
+        if hello.host_origin and not visitors.origin_allowed(
+            site, visitors.origin_of(hello.host_origin), own_origin=self.own_origin
+        ):
+            self.refuse(
+                error_frame("forbidden", "This page may not embed the messenger."),
+                CLOSE_FORBIDDEN,
+                "host origin refused",
+            )
+            return
+        page = hello.page.model_dump() if hello.page else None
+        try:
+            session = await visitors.connect(
+                rt, site=site, token=hello.visitor_token, conn_id=conn.id, page=page
+            )
+        except ServiceError as exc:
+            self.refuse(error_frame(exc.code, exc.message), CLOSE_FORBIDDEN, exc.code)
+            return
+        except StoreUnavailable:
+            self.refuse(
+                error_frame("unavailable", "The store is unreachable; retry shortly."),
+                1013,
+                "try again later",
+            )
+            return
+        self.site = None  # only the hello needed it
+        visitor = self.visitor = session.visitor
+        self.page_url = (page or {}).get("url") or ""
+        conv = session.conversation
+        self.conversation_id = conv.id if conv else None
+        conn.hold()
+        self.ready = True
+        self.unsubscribe = await rt.bus.subscribe(
+            [events.visitor_topic(visitor.id), reps.visitors_topic(visitor.org_id)], conn.on_bus
+        )
+        conn.send(
+            f.encode(
+                {
+                    "type": "welcome",
+                    "v": f.PROTOCOL_VERSION,
+                    "visitor_id": visitor.id,
+                    "visitor_token": session.token,
+                    "org": {"name": session.org_name},
+                    "reps_available": session.reps_available,
+                    "conversation": events.conversation_json(conv, session.owner) if conv else None,
+                    "strings_locale": (hello.locale or "en")[:2],
+                }
+            )
+        )
+        await self.replay(visitor.org_id, hello.resume or {}, visitor=visitor)
+
+    async def dispatch(self, frame: Any) -> None:
+        rt, conn, visitor = self.rt, self.conn, self.visitor
+        assert conn is not None and visitor is not None
         if isinstance(frame, f.VisitorMessageFrame):
             started = time.perf_counter()
             sent = await chat.send_visitor_message(
@@ -233,10 +346,10 @@ async def messenger_endpoint(websocket: WebSocket) -> None:
                 visitor=visitor,
                 client_id=frame.id,
                 body=frame.body,
-                page_url=state["page_url"] or "",
-                conversation_id=state["conversation_id"],
+                page_url=self.page_url,
+                conversation_id=self.conversation_id,
             )
-            state["conversation_id"] = sent.message.conversation_id
+            self.conversation_id = sent.message.conversation_id
             metrics.DELIVERY.observe(time.perf_counter() - started)
             conn.send(
                 f.encode(
@@ -250,7 +363,7 @@ async def messenger_endpoint(websocket: WebSocket) -> None:
                 )
             )
         elif isinstance(frame, f.PageViewFrame):
-            state["page_url"] = frame.url
+            self.page_url = frame.url
             await visitors.page_view(
                 rt, visitor=visitor, url=frame.url, title=frame.title, referrer=frame.referrer
             )
@@ -267,49 +380,55 @@ async def messenger_endpoint(websocket: WebSocket) -> None:
             )
         elif isinstance(frame, f.ResumeFrame):
             conn.hold()
-            await _replay(conn, rt, visitor.org_id, frame.after, visitor=visitor)
+            await self.replay(visitor.org_id, frame.after, visitor=visitor)
         elif isinstance(frame, f.LeaveEmailFrame):
             await visitors.leave_email(rt, visitor=visitor, email=frame.email)
-            visitor = await visitors.reload_visitor(rt, visitor)
+            self.visitor = await visitors.reload_visitor(rt, visitor)
             conn.send(f.encode({"type": "ack", "id": frame.id}))
         elif isinstance(frame, f.PingFrame):
             conn.send(f.encode({"type": "pong", "t": frame.t}))
 
-    try:
-        await _serve_frames(websocket, conn, f.MESSENGER_ADAPTER, f.MESSENGER_TYPES, dispatch)
-    except WebSocketDisconnect:
-        pass
-    finally:
-        await unsubscribe()
-        await conn.stop()
-        await visitors.disconnect(rt, visitor=visitor, conn_id=conn.id)
+    async def left(self) -> None:
+        if self.visitor is not None and self.conn is not None:
+            await visitors.disconnect(self.rt, visitor=self.visitor, conn_id=self.conn.id)
 
 
-async def console_endpoint(websocket: WebSocket) -> None:
-    rt: Runtime = websocket.app.state.runtime
-    if not same_host(websocket.headers.get("origin"), websocket):
-        await websocket.close(CLOSE_FORBIDDEN, "origin refused")
-        return
-    session = await auth.session_for(rt, websocket.cookies.get(auth.SESSION_COOKIE))
-    if session is None:
-        await websocket.close(CLOSE_UNAUTHENTICATED, "not signed in")
-        return
-    await websocket.accept()
-    conn = Connection(websocket, kind="console")
-    hello = await _hello(websocket, conn, f.ConsoleHello)
-    if hello is None:
-        return
-    user: User = session.user
-    actor = user.actor
-    conn.start()
-    conn.hold()
-    unsubscribe = await rt.bus.subscribe(
-        [events.reps_topic(user.org_id), events.user_topic(user.id)], conn.on_bus
-    )
-    conn.send(f.encode(await reps.connect(rt, user=user, conn_id=conn.id)))
-    await _replay(conn, rt, user.org_id, hello.resume or {}, for_rep=True)
+class ConsoleSession(_Session):
+    __slots__ = ("user",)
+    kind = "console"
+    adapter = f.CONSOLE_ADAPTER
+    known = f.CONSOLE_TYPES
 
-    async def dispatch(frame: Any) -> None:
+    def __init__(self, rt: Runtime, user: User) -> None:
+        super().__init__(rt)
+        self.user = user
+
+    async def _start(self, raw: bytes) -> None:
+        rt, conn, user = self.rt, self.conn, self.user
+        assert conn is not None
+        hello = self._parse_hello(raw, f.ConsoleHello)
+        if hello is None:
+            return
+        conn.hold()
+        self.ready = True
+        self.unsubscribe = await rt.bus.subscribe(
+            [events.reps_topic(user.org_id), events.user_topic(user.id)], conn.on_bus
+        )
+        try:
+            conn.send(f.encode(await reps.connect(rt, user=user, conn_id=conn.id)))
+        except StoreUnavailable:
+            self.refuse(
+                error_frame("unavailable", "The store is unreachable; retry shortly."),
+                1013,
+                "try again later",
+            )
+            return
+        await self.replay(user.org_id, hello.resume or {}, for_rep=True)
+
+    async def dispatch(self, frame: Any) -> None:
+        rt, conn, user = self.rt, self.conn, self.user
+        assert conn is not None
+        actor = user.actor
         if isinstance(frame, f.RepMessageFrame):
             started = time.perf_counter()
             sent = await chat.send_rep_message(
@@ -361,7 +480,7 @@ async def console_endpoint(websocket: WebSocket) -> None:
             )
         elif isinstance(frame, f.ResumeFrame):
             conn.hold()
-            await _replay(conn, rt, actor.org_id, frame.after, for_rep=True)
+            await self.replay(actor.org_id, frame.after, for_rep=True)
         elif isinstance(frame, f.CloseConversationFrame):
             await chat.close_conversation(rt, actor=actor, conversation_id=frame.conversation_id)
             conn.send(f.encode({"type": "ack", "id": frame.id}))
@@ -402,11 +521,48 @@ async def console_endpoint(websocket: WebSocket) -> None:
         elif isinstance(frame, f.PingFrame):
             conn.send(f.encode({"type": "pong", "t": frame.t}))
 
-    try:
-        await _serve_frames(websocket, conn, f.CONSOLE_ADAPTER, f.CONSOLE_TYPES, dispatch)
-    except WebSocketDisconnect:
-        pass
-    finally:
-        await unsubscribe()
-        await conn.stop()
-        await reps.disconnect(rt, user=user, conn_id=conn.id)
+    async def left(self) -> None:
+        if self.conn is not None:
+            await reps.disconnect(self.rt, user=self.user, conn_id=self.conn.id)
+
+
+class MessengerEndpoint:
+    """Visitors: a known site key, from the site's allowed origins or our own iframe."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def admit(self, request: Request) -> MessengerSession | int:
+        site_key = request.query.get("site_key", "")[:64]
+        try:
+            site = await visitors.find_site(self.rt, site_key) if site_key else None
+        except StoreUnavailable:
+            return 503
+        own = request.own_origin
+        if site is None or not visitors.origin_allowed(
+            site, request.headers.get("origin"), own_origin=own
+        ):
+            return 403
+        return MessengerSession(self.rt, site, own)
+
+
+class ConsoleEndpoint:
+    """Reps: a signed-in session, from this server's own origin only."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def admit(self, request: Request) -> ConsoleSession | int:
+        if not same_host(request.headers.get("origin"), request):
+            return 403
+        try:
+            session = await auth.session_for(self.rt, request.cookie(auth.SESSION_COOKIE))
+        except StoreUnavailable:
+            return 503
+        if session is None:
+            return 403
+        return ConsoleSession(self.rt, session.user)
+
+
+def endpoints(rt: Runtime) -> dict[str, Endpoint]:
+    return {"/ws/messenger": MessengerEndpoint(rt), "/ws/console": ConsoleEndpoint(rt)}

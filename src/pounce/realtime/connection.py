@@ -1,22 +1,17 @@
-"""One client socket: a bounded send queue drained by its own task."""
+"""One client socket as the endpoints see it: send, hold during a replay, close."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
 import logging
 
-from starlette.websockets import WebSocket, WebSocketState
-
 from pounce import metrics
+from pounce.realtime.websocket import CLOSE_SERVICE_RESTART, WebSocketProtocol
 
 log = logging.getLogger(__name__)
 
-SEND_QUEUE_LIMIT = 1000
-CLOSE_TOO_SLOW = 4429
 _ids = itertools.count(1)
-CLOSE_RESYNC = 1012
+CLOSE_RESYNC = CLOSE_SERVICE_RESTART
 LIVE: set[Connection] = set()
 
 
@@ -29,40 +24,28 @@ def close_all(code: int = CLOSE_RESYNC, reason: str = "resync") -> int:
 
 
 class Connection:
-    """Outbound frames go through a queue so a slow client never blocks a publisher.
-
-    When the queue is full the client is closed with 4429 and resumes from the store
-    after reconnecting, instead of this process buffering without bound.
+    """Frames for one socket. Sending never blocks: the socket writes what a turn of
+    the event loop queued in one go, and closes a client that falls too far behind
+    (4429, see `WebSocketProtocol.send`); the client then resumes from the store.
     """
 
-    def __init__(self, websocket: WebSocket, *, kind: str) -> None:
-        self.websocket = websocket
+    __slots__ = ("__weakref__", "_held", "closed", "id", "kind", "socket")
+
+    def __init__(self, socket: WebSocketProtocol, *, kind: str) -> None:
+        self.socket = socket
         self.kind = kind
-        self.id = f"{kind}-{next(_ids)}-{id(self):x}"
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(SEND_QUEUE_LIMIT)
-        self._sender: asyncio.Task[None] | None = None
-        self._closer: asyncio.Task[None] | None = None
+        self.id = f"{kind}-{next(_ids)}"
         self._held: list[bytes] | None = None
         self.closed = False
-        self._frames_out = metrics.FRAMES_OUT.labels(kind)
         LIVE.add(self)
         metrics.OPEN_SOCKETS.labels(kind).inc()
 
-    def start(self) -> None:
-        self._sender = asyncio.create_task(self._drain(), name=f"send:{self.id}")
-
     def send(self, data: bytes) -> None:
-        """Queue one encoded frame; never blocks."""
+        """Send one encoded frame; never blocks."""
         if self.closed:
             return
-        try:
-            self._queue.put_nowait(data)
-            self._frames_out.inc()
-        except asyncio.QueueFull:
-            log.info("closing %s: send queue full", self.id)
-            metrics.SLOW_CLIENTS.inc()
-            self.closed = True
-            self._closer = asyncio.create_task(self._close(CLOSE_TOO_SLOW, "too slow"))
+        if self.socket.send(data):
+            metrics.frame_out(self.kind)
 
     def on_bus(self, _topic: str, data: bytes) -> None:
         if self._held is not None:
@@ -81,38 +64,15 @@ class Connection:
         for data in held:
             self.send(data)
 
-    async def _drain(self) -> None:
-        ws = self.websocket
-        try:
-            while True:
-                data = await self._queue.get()
-                if data is None:
-                    return
-                await ws.send_text(data.decode())
-                del data  # an idle socket should not keep its last frame alive
-        except Exception as exc:  # the peer went away; the receive loop notices too
-            log.info("sending on %s failed: %r", self.id, exc)
-            self.closed = True
-
-    async def _close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(Exception):
-            if self.websocket.application_state is WebSocketState.CONNECTED:
-                await self.websocket.close(code, reason)
-
     def close_soon(self, code: int, reason: str) -> None:
         """Ask the client to reconnect (and resume from the store)."""
         if not self.closed:
             self.closed = True
-            self._closer = asyncio.create_task(self._close(code, reason))
+            self.socket.close(code, reason)
 
-    async def stop(self) -> None:
+    def stop(self) -> None:
         if self in LIVE:
             LIVE.discard(self)
             metrics.OPEN_SOCKETS.labels(self.kind).dec()
         self.closed = True
-        if self._sender is not None:
-            with contextlib.suppress(asyncio.QueueFull):
-                self._queue.put_nowait(None)
-            self._sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._sender
+        self._held = None

@@ -17,6 +17,7 @@ from pounce.services.formatting import render_markdown
 from pounce.services.routing import route
 from pounce.services.runtime import Runtime
 from pounce.store import accounts, chat, jobs
+from pounce.store.appender import Draft
 from pounce.store.records import Conversation, Message, User, Visitor
 
 AWAY_TEXT = (
@@ -72,11 +73,13 @@ def rep_audience(conv: Conversation) -> list[str]:
 async def publish_message(
     rt: Runtime, conv: Conversation, message: Message, author: User | None
 ) -> None:
-    await events.publish(
-        rt,
-        [events.visitor_topic(conv.visitor_id)],
-        {"type": "message", **events.message_json(message, author)},
-    )
+    visitor_frame = {"type": "message", **events.message_json(message, author)}
+    if not events.rep_shape_differs(message):  # both audiences get the same bytes
+        await events.publish(
+            rt, [events.visitor_topic(conv.visitor_id), *rep_audience(conv)], visitor_frame
+        )
+        return
+    await events.publish(rt, [events.visitor_topic(conv.visitor_id)], visitor_frame)
     await events.publish(
         rt,
         rep_audience(conv),
@@ -117,7 +120,7 @@ async def send_visitor_message(
     html = render_markdown(body)
     if conversation_id is not None:
         result = await rt.messages.append(
-            chat.Draft(
+            Draft(
                 org_id=visitor.org_id,
                 conversation_id=conversation_id,
                 author_kind=AuthorKind.VISITOR,
@@ -283,7 +286,7 @@ async def send_rep_message(
 ) -> Sent:
     """Store the owner's message (group-committed) and deliver it to the visitor."""
     result = await rt.messages.append(
-        chat.Draft(
+        Draft(
             org_id=actor.org_id,
             conversation_id=conversation_id,
             author_kind=AuthorKind.REP,

@@ -27,10 +27,18 @@ def visitor_topic(visitor_id: str) -> str:
     return f"visitor:{visitor_id}"
 
 
+_last_iso: tuple[datetime | None, str] = (None, "")
+
+
 def iso(value: datetime | None) -> str | None:
+    global _last_iso
     if value is None:
         return None
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if value is _last_iso[0]:  # a batch's messages share one timestamp object
+        return _last_iso[1]
+    text = value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    _last_iso = (value, text)
+    return text
 
 
 def rep_card(user: User | None) -> dict[str, Any] | None:
@@ -64,6 +72,11 @@ def message_json(
     if for_rep and message.meta:
         data["meta"] = message.meta
     return data
+
+
+def rep_shape_differs(message: Message) -> bool:
+    """Whether `message_json(..., for_rep=True)` adds anything to the visitor's shape."""
+    return bool(message.meta)
 
 
 def conversation_json(

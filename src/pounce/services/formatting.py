@@ -239,10 +239,25 @@ _CLEANER.clean(_MD.render("https://example.com/a.png a@example.com **x**"))
 
 
 _PLAIN_ASCII: Final = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,?!'\"()%+=-;#/.\n"
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,?!'\"()%+=-;#/.:[]\n"
 )
+# `:` and brackets are plain unless they can start a link: a scheme linkify knows, an
+# inline or reference link, or a reference definition.
+_LINK_SCHEMES: Final = re.compile(r"(?:https?|ftp|mailto):", re.IGNORECASE)
+_LINK_BRACKETS: Final = ("](", "]:", "][", "[]")
 _EXTRA_UNICODE: Final = frozenset("\u200d\ufe0f")
 _DOT_BEFORE_WORD: Final = re.compile(r"\.[^\s.,?!'\")0-9]")
+
+
+_PLAIN_ASCII_TEXT: Final = re.compile(
+    "[" + re.escape("".join(sorted(_PLAIN_ASCII))).replace("\\\n", "\n") + "]*"
+)
+
+
+def _plain_chars(body: str) -> bool:
+    if body.isascii():
+        return _PLAIN_ASCII_TEXT.fullmatch(body) is not None
+    return all(_plain_char(c) for c in body)
 
 
 def _plain_char(ch: str) -> bool:
@@ -259,14 +274,20 @@ def render_plain(body: str) -> str | None:
     Most chat messages are a sentence or two with no markup, and parsing them is most of
     the cost of storing a message. Plain means: letters, digits, emoji, simple
     punctuation, single spaces and single line breaks; no dot starting a word (which
-    linkify may turn into a domain). A property test checks this equals the full path.
+    linkify may turn into a domain), no URL scheme and no bracket pair that could be a
+    link. A property test checks this equals the full path.
     """
     if not body or body[0] in " \n" or body[-1] in " \n":
         return None
     if "  " in body or "\n\n" in body or " \n" in body or "\n " in body:
         return None
-    if _DOT_BEFORE_WORD.search(body) or not all(_plain_char(c) for c in body):
+    if _DOT_BEFORE_WORD.search(body) or not _plain_chars(body):
         return None
+    if ":" in body and _LINK_SCHEMES.search(body):
+        return None
+    if "[" in body or "]" in body:
+        if any(pair in body for pair in _LINK_BRACKETS):
+            return None
     if body.lstrip("-=+#0123456789. ").startswith(("-", "=")) or body.startswith("#"):
         return None
     return "<p>" + body.replace("\n", "<br>") + "</p>"

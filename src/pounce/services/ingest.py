@@ -6,11 +6,10 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import IntegrityError
-
 from pounce import metrics
-from pounce.store.chat import Appended, Draft, append_many
+from pounce.store.appender import Appended, Draft
 from pounce.store.db import Database
+from pounce.store.errors import DuplicateClientId
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ class MessageLog:
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
             try:
                 results = await self._write([p.draft for p in batch])
-            except IntegrityError:
+            except DuplicateClientId:
                 # Another process stored one of these client ids between our read and
                 # write; one at a time, each resend finds the stored message.
                 await self._one_by_one(batch)
@@ -66,8 +65,7 @@ class MessageLog:
                     p.done.set_result(result)
 
     async def _write(self, drafts: list[Draft]) -> list[Appended]:
-        async with self.db.write() as conn:
-            results = await append_many(conn, drafts)
+        results = await self.db.append_messages(drafts)
         stored = sum(1 for r in results if r.created)
         self.batches += 1
         self.appended += stored

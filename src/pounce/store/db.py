@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from pounce.store.appender import Appended, Appender, Draft, PostgresAppender, SqliteAppender
+from pounce.store.errors import StoreUnavailable
 
-class StoreUnavailable(RuntimeError):
-    """The database could not be reached; nothing was stored."""
+__all__ = ["Database", "StoreUnavailable"]
 
 
 class Database:
@@ -35,8 +36,18 @@ class Database:
             kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock = asyncio.Lock()
+        parsed = make_url(url)
+        self.appender: Appender
         if self.is_sqlite:
             self._install_sqlite_pragmas(sqlite_synchronous)
+            self.appender = SqliteAppender(
+                parsed.database or ":memory:",
+                synchronous=sqlite_synchronous,
+                write_lock=self._write_lock,
+            )
+        else:
+            dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+            self.appender = PostgresAppender(dsn)
 
     def _install_sqlite_pragmas(self, synchronous: str) -> None:
         sync_engine = self.engine.sync_engine
@@ -89,6 +100,10 @@ class Database:
                 raise StoreUnavailable(str(exc)) from exc
             raise
 
+    async def append_messages(self, drafts: list[Draft]) -> list[Appended]:
+        """Store a batch of messages in one transaction (`store/appender.py`)."""
+        return await self.appender.append_many(drafts)
+
     async def ping(self) -> bool:
         try:
             async with self.engine.connect() as conn:
@@ -98,6 +113,7 @@ class Database:
             return False
 
     async def dispose(self) -> None:
+        await self.appender.close()
         await self.engine.dispose()
 
 

@@ -1,0 +1,622 @@
+"""Appending chat messages in batches, on the database driver directly.
+
+This is the hot path of the product: every chat message goes through it. A batch of
+drafts (group commit, `services/ingest.py`) is stored in one transaction that
+
+- answers resends (same org, author and client id) with the stored message,
+- reserves each conversation's next sequence numbers with one conditional UPDATE
+  that also checks the author may write (the owner for reps, the conversation's
+  visitor for visitors; never in a closed conversation), and
+- inserts the new messages.
+
+SQLite runs the statements on the event loop's thread with the stdlib driver
+(each is a few microseconds of C; the write lock is ours, so they never wait) and
+only the COMMIT, the part that waits for the disk, in a thread. PostgreSQL gets the
+whole batch as one statement (data-modifying CTEs) on a connection of its own: one
+round trip and one WAL flush per batch. Both write exactly what the SQLAlchemy
+tables read back (`store/tables.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+
+from pounce.domain.model import AuthorKind, ConversationStatus, Source
+from pounce.store.errors import DuplicateClientId, StoreUnavailable
+from pounce.store.records import Conversation, Message, now
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A message to append: the store assigns its `seq` and checks who may write."""
+
+    org_id: str
+    conversation_id: str
+    author_kind: AuthorKind
+    author_id: str | None
+    client_id: str | None
+    body: str
+    html: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """The stored message (new or the earlier one with the same client id), or a refusal."""
+
+    message: Message | None
+    conversation: Conversation | None
+    created: bool
+
+
+class Appender(Protocol):
+    async def append_many(self, drafts: Sequence[Draft]) -> list[Appended]: ...
+
+    async def close(self) -> None: ...
+
+
+Key = tuple[str, str, str | None, str | None]  # org, author kind, author, client id
+RunKey = tuple[str, str, str, str | None]  # org, conversation, author kind, author
+
+_REFUSED = Appended(None, None, created=False)
+_CONVERSATION_COLUMNS = (
+    "id, org_id, site_id, visitor_id, status, owner_id, source, outcome, routed_to, "
+    "last_seq, visitor_read_seq, rep_read_seq, created_at, updated_at, closed_at"
+)
+_MESSAGE_COLUMNS = (
+    "org_id, conversation_id, seq, author_kind, author_id, client_id, body, html, meta, created_at"
+)
+
+
+def _key(d: Draft) -> Key:
+    return (d.org_id, d.author_kind.value, d.author_id, d.client_id)
+
+
+class _Plan:
+    """What a batch asks for, before the database answers: resends inside the batch
+    are folded onto their first copy, the rest is grouped in runs by author and
+    conversation (each run gets one block of sequence numbers)."""
+
+    __slots__ = ("drafts", "first_of", "keys", "runs")
+
+    def __init__(self, drafts: Sequence[Draft], stored: dict[Key, Message]) -> None:
+        self.drafts = drafts
+        self.keys: list[Key] = [_key(d) for d in drafts]
+        self.first_of: dict[Key, int] = {}
+        self.runs: dict[RunKey, list[int]] = {}
+        for i, d in enumerate(drafts):
+            key = self.keys[i]
+            if d.client_id:
+                if key in stored or key in self.first_of:
+                    continue
+                self.first_of[key] = i
+            run = (d.org_id, d.conversation_id, d.author_kind.value, d.author_id)
+            indexes = self.runs.get(run)
+            if indexes is None:
+                self.runs[run] = [i]
+            else:
+                indexes.append(i)
+
+    def results(
+        self,
+        stored: dict[Key, Message],
+        claimed: dict[RunKey, Conversation],
+        convs: dict[str, Conversation],
+        stamp: datetime,
+    ) -> list[Appended]:
+        """Every draft's outcome, from the runs that got their seqs and the resends."""
+        drafts = self.drafts
+        out: list[Appended | None] = [None] * len(drafts)
+        for run, indexes in self.runs.items():
+            conv = claimed.get(run)
+            if conv is None:
+                for i in indexes:
+                    out[i] = _REFUSED
+                continue
+            seq = conv.last_seq - len(indexes)
+            for i in indexes:
+                d = drafts[i]
+                seq += 1
+                message = Message(
+                    conversation_id=d.conversation_id,
+                    org_id=d.org_id,
+                    seq=seq,
+                    author_kind=d.author_kind,
+                    author_id=d.author_id,
+                    client_id=d.client_id,
+                    body=d.body,
+                    html=d.html,
+                    meta=d.meta,
+                    created_at=stamp,
+                )
+                out[i] = Appended(message, conv, created=True)
+        for i, result in enumerate(out):
+            if result is not None:
+                continue
+            key = self.keys[i]
+            earlier = stored.get(key)
+            if earlier is None:
+                first = out[self.first_of[key]] if key in self.first_of else None
+                out[i] = Appended(first.message, first.conversation, False) if first else _REFUSED
+            else:
+                out[i] = Appended(earlier, convs.get(earlier.conversation_id), created=False)
+        return [r if r is not None else _REFUSED for r in out]
+
+
+def _stored_message(row: Sequence[Any], created_at: datetime) -> Message:
+    meta = row[8]
+    return Message(
+        org_id=row[0],
+        conversation_id=row[1],
+        seq=row[2],
+        author_kind=AuthorKind(row[3]),
+        author_id=row[4],
+        client_id=row[5],
+        body=row[6],
+        html=row[7],
+        meta=(json.loads(meta) if isinstance(meta, str) else dict(meta or {})),
+        created_at=created_at,
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_TIMES: dict[str, datetime] = {}
+
+
+def _parse_time(value: Any) -> datetime:
+    """A stored timestamp; the same few strings recur (creation times, a batch's stamp)."""
+    if isinstance(value, datetime):
+        return _utc(value)
+    parsed = _TIMES.get(value)
+    if parsed is None:
+        if len(_TIMES) >= 4096:
+            _TIMES.clear()
+        parsed = _TIMES[value] = _utc(datetime.fromisoformat(value))
+    return parsed
+
+
+def _conversation(row: Sequence[Any] | dict[str, Any]) -> Conversation:
+    """From a row in `_CONVERSATION_COLUMNS` order, or from its JSON object."""
+    if isinstance(row, dict):
+        row = [row[name.strip()] for name in _CONVERSATION_COLUMNS.split(",")]
+    routed = row[8]
+    if isinstance(routed, str):
+        routed = json.loads(routed)
+    return Conversation(
+        id=row[0],
+        org_id=row[1],
+        site_id=row[2],
+        visitor_id=row[3],
+        status=ConversationStatus(row[4]),
+        owner_id=row[5],
+        source=Source(row[6]),
+        outcome=row[7],
+        routed_to=tuple(routed or ()),
+        last_seq=row[9],
+        visitor_read_seq=row[10],
+        rep_read_seq=row[11],
+        created_at=_parse_time(row[12]),
+        updated_at=_parse_time(row[13]),
+        closed_at=_parse_time(row[14]) if row[14] else None,
+    )
+
+
+def _meta_text(meta: dict[str, Any]) -> str:
+    return orjson.dumps(meta).decode() if meta else "{}"
+
+
+# ---------------------------------------------------------------------------------------
+# SQLite
+# ---------------------------------------------------------------------------------------
+
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DateTime stores
+_SQLITE_RESERVE = {
+    kind: (
+        "UPDATE conversations SET last_seq = last_seq + ?, updated_at = ? "
+        f"WHERE org_id = ? AND id = ? AND status <> 'closed'{cond} "
+        f"RETURNING {_CONVERSATION_COLUMNS}"
+    )
+    for kind, cond in (
+        (AuthorKind.REP.value, " AND owner_id = ?"),
+        (AuthorKind.VISITOR.value, " AND visitor_id = ?"),
+        (AuthorKind.SYSTEM.value, ""),
+    )
+}
+_SQLITE_INSERT = f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_SQLITE_KEYS_PER_QUERY = 200
+
+
+class SqliteAppender:
+    """The embedded store's appender (see the module's docstring)."""
+
+    def __init__(self, path: str, *, synchronous: str, write_lock: asyncio.Lock) -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self.write_lock = write_lock
+        self._conn: sqlite3.Connection | None = None
+        self._committer = _Thread("sqlite-commit")
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, cached_statements=512
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=0")  # waiting happens off the loop (_begin)
+        self._conn = conn
+        return conn
+
+    async def append_many(self, drafts: Sequence[Draft]) -> list[Appended]:
+        async with self.write_lock:
+            try:
+                conn = self._conn or self._connect()
+                await self._begin(conn)
+            except sqlite3.OperationalError as exc:
+                if "unable to open" in str(exc):
+                    raise StoreUnavailable(str(exc)) from exc
+                raise
+            try:
+                results = self._apply(conn, drafts)
+                await _settle(self._committer.run(conn.execute, "COMMIT"))
+            except BaseException:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+        return results
+
+    async def _begin(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            # Another process (the CLI) is writing: wait for it off the event loop.
+            await _settle(self._committer.run(self._begin_waiting, conn))
+
+    @staticmethod
+    def _begin_waiting(conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA busy_timeout=30000")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        finally:
+            conn.execute("PRAGMA busy_timeout=0")
+
+    def _apply(self, conn: sqlite3.Connection, drafts: Sequence[Draft]) -> list[Appended]:
+        stored = self._stored(conn, [_key(d) for d in drafts if d.client_id])
+        plan = _Plan(drafts, stored)
+        stamp = now()
+        stamp_text = stamp.strftime(_SQLITE_TIME)
+        claimed: dict[RunKey, Conversation] = {}
+        convs: dict[str, Conversation] = {}
+        rows: list[tuple[Any, ...]] = []
+        for run, indexes in plan.runs.items():
+            org_id, conversation_id, kind, author_id = run
+            params: tuple[Any, ...] = (len(indexes), stamp_text, org_id, conversation_id)
+            if kind != AuthorKind.SYSTEM.value:
+                params += (author_id,)
+            row = conn.execute(_SQLITE_RESERVE[kind], params).fetchone()
+            if row is None:
+                continue
+            conv = _conversation(row)
+            claimed[run] = convs[conv.id] = conv
+            seq = conv.last_seq - len(indexes)
+            for i in indexes:
+                d = drafts[i]
+                seq += 1
+                rows.append(
+                    (
+                        d.org_id,
+                        d.conversation_id,
+                        seq,
+                        kind,
+                        d.author_id,
+                        d.client_id,
+                        d.body,
+                        d.html,
+                        _meta_text(d.meta),
+                        stamp_text,
+                    )
+                )
+        if rows:
+            conn.executemany(_SQLITE_INSERT, rows)
+        missing = {m.conversation_id for m in stored.values()} - convs.keys()
+        for conversation_id in sorted(missing):
+            row = conn.execute(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
+                (conversation_id,),
+            ).fetchone()
+            if row is not None:
+                convs[conversation_id] = _conversation(row)
+        return plan.results(stored, claimed, convs, stamp)
+
+    @staticmethod
+    def _stored(conn: sqlite3.Connection, keys: list[Key]) -> dict[Key, Message]:
+        found: dict[Key, Message] = {}
+        for start in range(0, len(keys), _SQLITE_KEYS_PER_QUERY):
+            chunk = keys[start : start + _SQLITE_KEYS_PER_QUERY]
+            values = ", ".join(["(?, ?, ?, ?)"] * len(chunk))
+            # A join from VALUES searches the unique index once per key (a row-value
+            # IN would scan the whole index).
+            sql = (
+                f"SELECT {', '.join('m.' + c.strip() for c in _MESSAGE_COLUMNS.split(','))} "
+                f"FROM (VALUES {values}) AS k CROSS JOIN messages AS m "
+                "ON m.org_id = k.column1 AND m.author_kind = k.column2 "
+                "AND m.author_id = k.column3 AND m.client_id = k.column4"
+            )
+            params = [part for key in chunk for part in key]
+            for row in conn.execute(sql, params):
+                message = _stored_message(row, _parse_time(row[9]))
+                found[_key_of(message)] = message
+        return found
+
+    async def close(self) -> None:
+        async with self.write_lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+        self._committer.stop()
+
+
+def _key_of(m: Message) -> Key:
+    return (m.org_id, m.author_kind.value, m.author_id, m.client_id)
+
+
+class _Thread:
+    """One thread running blocking calls for the event loop, in order: a lighter hop
+    than an executor (no concurrent.futures bookkeeping), started on first use."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._queue: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def run(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name=self.name, daemon=True)
+            self._thread.start()
+        self._queue.put((loop, future, fn, args))
+        return future
+
+    def _serve(self) -> None:
+        while (item := self._queue.get()) is not None:
+            loop, future, fn, args = item
+            try:
+                result, error = fn(*args), None
+            except BaseException as exc:
+                result, error = None, exc
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(_resolve, future, result, error)
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+
+def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+async def _settle(future: asyncio.Future[Any]) -> Any:
+    """Await work running in a thread; if we are cancelled meanwhile, still wait for
+    it to end before giving up the connection (it is using it)."""
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await asyncio.wait([future])
+        raise
+
+
+# ---------------------------------------------------------------------------------------
+# PostgreSQL
+# ---------------------------------------------------------------------------------------
+
+_PG_APPEND = f"""
+WITH d AS (
+    SELECT * FROM unnest(
+        $1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+        $7::text[], $8::text[], $9::text[]
+    ) AS d(i, org_id, conversation_id, author_kind, author_id, client_id, body, html, meta)
+), dup AS (
+    SELECT d.i FROM d JOIN messages m
+      ON m.org_id = d.org_id AND m.author_kind = d.author_kind
+     AND m.author_id = d.author_id AND m.client_id = d.client_id
+), fresh AS (
+    SELECT d.*, row_number() OVER (
+        PARTITION BY d.org_id, d.conversation_id, d.author_kind, d.author_id ORDER BY d.i
+    ) AS k
+    FROM d WHERE NOT EXISTS (SELECT 1 FROM dup WHERE dup.i = d.i)
+), runs AS (
+    SELECT org_id, conversation_id, author_kind, author_id, count(*)::int AS n
+    FROM fresh GROUP BY org_id, conversation_id, author_kind, author_id
+), u AS (
+    UPDATE conversations c SET last_seq = c.last_seq + r.n, updated_at = $10
+    FROM runs r
+    WHERE c.org_id = r.org_id AND c.id = r.conversation_id AND c.status <> 'closed'
+      AND CASE r.author_kind
+            WHEN 'rep' THEN c.owner_id = r.author_id
+            WHEN 'visitor' THEN c.visitor_id = r.author_id
+            ELSE true END
+    RETURNING {", ".join("c." + c.strip() for c in _CONVERSATION_COLUMNS.split(","))},
+              r.n, r.author_kind AS run_kind, r.author_id AS run_author
+), ins AS (
+    INSERT INTO messages ({_MESSAGE_COLUMNS})
+    SELECT f.org_id, f.conversation_id, u.last_seq - u.n + f.k, f.author_kind, f.author_id,
+           f.client_id, f.body, f.html, f.meta::json, $10
+    FROM fresh f JOIN u ON u.id = f.conversation_id AND u.run_kind = f.author_kind
+     AND u.run_author IS NOT DISTINCT FROM f.author_id
+)
+SELECT (SELECT coalesce(array_agg(i), '{{}}') FROM dup) AS dups,
+       (SELECT coalesce(json_agg(u), '[]') FROM u) AS claimed
+"""
+_PG_STORED = f"""
+SELECT {_MESSAGE_COLUMNS} FROM messages
+WHERE (org_id, author_kind, author_id, client_id) IN (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+)
+"""
+_PG_CONVERSATIONS = f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ANY($1::text[])"
+
+
+def _rounds(drafts: Sequence[Draft]) -> list[list[int]]:
+    """Split a batch so each statement has one author per conversation (a conversation
+    row is updated once per statement); nearly always a single round."""
+    rounds: list[list[int]] = []
+    author_in: list[dict[str, tuple[str, str | None]]] = []
+    for i, d in enumerate(drafts):
+        who = (d.author_kind.value, d.author_id)
+        for n, seen in enumerate(author_in):
+            if seen.setdefault(d.conversation_id, who) == who:
+                rounds[n].append(i)
+                break
+        else:
+            rounds.append([i])
+            author_in.append({d.conversation_id: who})
+    return rounds
+
+
+def _is_connectivity(exc: BaseException) -> bool:
+    import asyncpg
+
+    return isinstance(
+        exc,
+        OSError
+        | asyncio.TimeoutError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.AdminShutdownError,
+    )
+
+
+class PostgresAppender:
+    """The scale-out store's appender (see the module's docstring)."""
+
+    def __init__(self, dsn: str, *, timeout: float = 10.0) -> None:
+        self.dsn = dsn
+        self.timeout = timeout
+        self._conn: Any = None
+        self._lock = asyncio.Lock()
+
+    async def _connection(self) -> Any:
+        import asyncpg
+
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(self.dsn, timeout=5)
+        return self._conn
+
+    async def append_many(self, drafts: Sequence[Draft]) -> list[Appended]:
+        import asyncpg
+
+        async with self._lock:
+            try:
+                conn = await self._connection()
+                rounds = _rounds(drafts)
+                if len(rounds) == 1:
+                    return await self._round(conn, drafts)
+                results: list[Appended | None] = [None] * len(drafts)
+                async with conn.transaction():
+                    for indexes in rounds:
+                        part = await self._round(conn, [drafts[i] for i in indexes])
+                        for i, result in zip(indexes, part, strict=True):
+                            results[i] = result
+                return [r if r is not None else _REFUSED for r in results]
+            except asyncpg.UniqueViolationError as exc:
+                raise DuplicateClientId(str(exc)) from exc
+            except Exception as exc:
+                if _is_connectivity(exc):
+                    await self._drop()
+                    raise StoreUnavailable(str(exc)) from exc
+                raise
+
+    async def _round(self, conn: Any, drafts: Sequence[Draft]) -> list[Appended]:
+        stamp = now()
+        plan = _Plan(drafts, {})
+        # Resends inside the batch never reach the statement; the stored ones come
+        # back as `dups` and are read again below (they are rare: reconnects only).
+        sent = sorted(i for run in plan.runs.values() for i in run)
+        columns: list[list[Any]] = [[] for _ in range(9)]
+        for i in sent:
+            d = drafts[i]
+            for column, value in zip(
+                columns,
+                (
+                    i,
+                    d.org_id,
+                    d.conversation_id,
+                    d.author_kind.value,
+                    d.author_id,
+                    d.client_id,
+                    d.body,
+                    d.html,
+                    _meta_text(d.meta),
+                ),
+                strict=True,
+            ):
+                column.append(value)
+        row = await conn.fetchrow(_PG_APPEND, *columns, stamp, timeout=self.timeout)
+        dups: list[int] = list(row["dups"])
+        claimed_rows = orjson.loads(row["claimed"])
+        claimed: dict[RunKey, Conversation] = {}
+        convs: dict[str, Conversation] = {}
+        for item in claimed_rows:
+            conv = _conversation(item)
+            convs[conv.id] = conv
+            claimed[(conv.org_id, conv.id, item["run_kind"], item["run_author"])] = conv
+        stored: dict[Key, Message] = {}
+        if dups:
+            stored = await self._stored(conn, [_key(drafts[i]) for i in dups])
+            missing = sorted({m.conversation_id for m in stored.values()} - convs.keys())
+            if missing:
+                for found in await conn.fetch(_PG_CONVERSATIONS, missing, timeout=self.timeout):
+                    convs[found["id"]] = _conversation(tuple(found.values()))
+            # Runs were counted without the dups: plan again knowing them.
+            plan = _Plan(drafts, stored)
+        return plan.results(stored, claimed, convs, stamp)
+
+    async def _stored(self, conn: Any, keys: list[Key]) -> dict[Key, Message]:
+        cols = list(zip(*keys, strict=True)) if keys else [(), (), (), ()]
+        rows = await conn.fetch(_PG_STORED, *[list(c) for c in cols], timeout=self.timeout)
+        found: dict[Key, Message] = {}
+        for r in rows:
+            message = _stored_message(tuple(r.values()), _utc(r["created_at"]))
+            found[_key_of(message)] = message
+        return found
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.terminate()
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._conn is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._conn.close(), 5)
+                self._conn = None
