@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import queue
 import sqlite3
@@ -80,7 +81,8 @@ _MESSAGE_COLUMNS = (
 
 
 def _key(d: Draft) -> Key:
-    return (d.org_id, d.author_kind.value, d.author_id, d.client_id)
+    # AuthorKind is a StrEnum: the member is its value (same hash, same equality).
+    return (d.org_id, d.author_kind, d.author_id, d.client_id)
 
 
 class _Plan:
@@ -101,7 +103,7 @@ class _Plan:
                 if key in stored or key in self.first_of:
                     continue
                 self.first_of[key] = i
-            run = (d.org_id, d.conversation_id, d.author_kind.value, d.author_id)
+            run = (d.org_id, d.conversation_id, d.author_kind, d.author_id)
             indexes = self.runs.get(run)
             if indexes is None:
                 self.runs[run] = [i]
@@ -189,28 +191,50 @@ def _parse_time(value: Any) -> datetime:
     return parsed
 
 
-def _conversation(row: Sequence[Any] | dict[str, Any]) -> Conversation:
+_ROUTED: dict[str, tuple[str, ...]] = {}
+
+
+def _routed(text: str) -> tuple[str, ...]:
+    """A stored `routed_to` list; the same few lists recur, so they are parsed once."""
+    if len(_ROUTED) >= 4096:
+        _ROUTED.clear()
+    parsed = _ROUTED[text] = tuple(json.loads(text) or ())
+    return parsed
+
+
+_STATUSES = {s.value: s for s in ConversationStatus}
+_SOURCES = {s.value: s for s in Source}
+_CONVERSATION_NAMES = [name.strip() for name in _CONVERSATION_COLUMNS.split(",")]
+
+
+def _conversation(
+    row: Sequence[Any] | dict[str, Any],
+    *,
+    last_seq: int | None = None,
+    updated_at: datetime | None = None,
+) -> Conversation:
     """From a row in `_CONVERSATION_COLUMNS` order, or from its JSON object."""
     if isinstance(row, dict):
-        row = [row[name.strip()] for name in _CONVERSATION_COLUMNS.split(",")]
+        row = [row[name] for name in _CONVERSATION_NAMES]
     routed = row[8]
     if isinstance(routed, str):
-        routed = json.loads(routed)
+        cached = _ROUTED.get(routed)
+        routed = cached if cached is not None else _routed(routed)
     return Conversation(
         id=row[0],
         org_id=row[1],
         site_id=row[2],
         visitor_id=row[3],
-        status=ConversationStatus(row[4]),
+        status=_STATUSES[row[4]],
         owner_id=row[5],
-        source=Source(row[6]),
+        source=_SOURCES[row[6]],
         outcome=row[7],
-        routed_to=tuple(routed or ()),
-        last_seq=row[9],
+        routed_to=routed if isinstance(routed, tuple) else tuple(routed or ()),
+        last_seq=row[9] if last_seq is None else last_seq,
         visitor_read_seq=row[10],
         rep_read_seq=row[11],
         created_at=_parse_time(row[12]),
-        updated_at=_parse_time(row[13]),
+        updated_at=_parse_time(row[13]) if updated_at is None else updated_at,
         closed_at=_parse_time(row[14]) if row[14] else None,
     )
 
@@ -224,20 +248,43 @@ def _meta_text(meta: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DateTime stores
-_SQLITE_RESERVE = {
-    kind: (
-        "UPDATE conversations SET last_seq = last_seq + ?, updated_at = ? "
-        f"WHERE org_id = ? AND id = ? AND status <> 'closed'{cond} "
-        f"RETURNING {_CONVERSATION_COLUMNS}"
-    )
-    for kind, cond in (
-        (AuthorKind.REP.value, " AND owner_id = ?"),
-        (AuthorKind.VISITOR.value, " AND visitor_id = ?"),
-        (AuthorKind.SYSTEM.value, ""),
-    )
-}
+_SQLITE_SET_SEQ = "UPDATE conversations SET last_seq = ?, updated_at = ? WHERE id = ?"
 _SQLITE_INSERT = f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _SQLITE_KEYS_PER_QUERY = 200
+_SQLITE_IDS_PER_QUERY = 500
+_STORED_COLUMNS = ", ".join("m." + c.strip() for c in _MESSAGE_COLUMNS.split(","))
+
+
+@functools.cache
+def _sqlite_stored_sql(n: int) -> str:
+    # A join from VALUES searches the unique index once per key (a row-value IN
+    # would scan the whole index).
+    return (
+        f"SELECT {_STORED_COLUMNS} FROM (VALUES {', '.join(['(?, ?, ?, ?)'] * n)}) AS k "
+        "CROSS JOIN messages AS m ON m.org_id = k.column1 AND m.author_kind = k.column2 "
+        "AND m.author_id = k.column3 AND m.client_id = k.column4"
+    )
+
+
+@functools.cache
+def _sqlite_conversations_sql(n: int) -> str:
+    return f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id IN ({', '.join(['?'] * n)})"
+
+
+def _may_write(kind: str, author_id: str | None, row: Sequence[Any]) -> bool:
+    """The conditional UPDATE of the PostgreSQL statement, for SQLite (see `_apply`)."""
+    if row[4] == _CLOSED:
+        return False
+    if kind == _REP:
+        return author_id is not None and bool(row[5] == author_id)
+    if kind == _VISITOR:
+        return bool(row[3] == author_id)
+    return True
+
+
+_CLOSED = ConversationStatus.CLOSED.value
+_REP = AuthorKind.REP.value
+_VISITOR = AuthorKind.VISITOR.value
 
 
 class SqliteAppender:
@@ -258,6 +305,9 @@ class SqliteAppender:
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=0")  # waiting happens off the loop (_begin)
+        # Every message touches three indexes of `messages`; keep their hot pages here
+        # rather than re-reading them from the OS (the default cache is 2 MiB).
+        conn.execute("PRAGMA cache_size=-65536")
         self._conn = conn
         return conn
 
@@ -298,34 +348,40 @@ class SqliteAppender:
             conn.execute("PRAGMA busy_timeout=0")
 
     def _apply(self, conn: sqlite3.Connection, drafts: Sequence[Draft]) -> list[Appended]:
+        """The batch's statements, in the transaction `append_many` began.
+
+        SQLite has one writer and this transaction is it (`BEGIN IMMEDIATE`), so the
+        conversations read here cannot change before the UPDATE: read them once,
+        decide who may write in Python (the same rule as PostgreSQL's conditional
+        UPDATE), then write the new sequence numbers and the messages with
+        `executemany`. (`UPDATE … RETURNING` per conversation costs three times as much.)
+        """
         stored = self._stored(conn, [_key(d) for d in drafts if d.client_id])
         plan = _Plan(drafts, stored)
         stamp = now()
         stamp_text = stamp.strftime(_SQLITE_TIME)
+        rows = self._conversation_rows(conn, {run[1] for run in plan.runs})
         claimed: dict[RunKey, Conversation] = {}
-        convs: dict[str, Conversation] = {}
-        rows: list[tuple[Any, ...]] = []
+        last_seq: dict[str, int] = {}
+        inserts: list[tuple[Any, ...]] = []
         for run, indexes in plan.runs.items():
             org_id, conversation_id, kind, author_id = run
-            params: tuple[Any, ...] = (len(indexes), stamp_text, org_id, conversation_id)
-            if kind != AuthorKind.SYSTEM.value:
-                params += (author_id,)
-            row = conn.execute(_SQLITE_RESERVE[kind], params).fetchone()
-            if row is None:
+            row = rows.get(conversation_id)
+            if row is None or row[1] != org_id or not _may_write(kind, author_id, row):
                 continue
-            conv = _conversation(row)
-            claimed[run] = convs[conv.id] = conv
-            seq = conv.last_seq - len(indexes)
+            seq = last_seq.get(conversation_id, row[9])
+            last_seq[conversation_id] = seq + len(indexes)
+            claimed[run] = _conversation(row, last_seq=seq + len(indexes), updated_at=stamp)
             for i in indexes:
                 d = drafts[i]
                 seq += 1
-                rows.append(
+                inserts.append(
                     (
-                        d.org_id,
-                        d.conversation_id,
+                        org_id,
+                        conversation_id,
                         seq,
                         kind,
-                        d.author_id,
+                        author_id,
                         d.client_id,
                         d.body,
                         d.html,
@@ -333,34 +389,35 @@ class SqliteAppender:
                         stamp_text,
                     )
                 )
-        if rows:
-            conn.executemany(_SQLITE_INSERT, rows)
+        if last_seq:
+            conn.executemany(
+                _SQLITE_SET_SEQ, [(seq, stamp_text, cid) for cid, seq in last_seq.items()]
+            )
+        if inserts:
+            conn.executemany(_SQLITE_INSERT, inserts)
+        convs = {conv.id: conv for conv in claimed.values()}
         missing = {m.conversation_id for m in stored.values()} - convs.keys()
-        for conversation_id in sorted(missing):
-            row = conn.execute(
-                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
-                (conversation_id,),
-            ).fetchone()
-            if row is not None:
-                convs[conversation_id] = _conversation(row)
+        for conversation_id, row in self._conversation_rows(conn, missing).items():
+            convs[conversation_id] = _conversation(row)
         return plan.results(stored, claimed, convs, stamp)
+
+    @staticmethod
+    def _conversation_rows(conn: sqlite3.Connection, ids: set[str]) -> dict[str, tuple[Any, ...]]:
+        found: dict[str, tuple[Any, ...]] = {}
+        wanted = sorted(ids)
+        for start in range(0, len(wanted), _SQLITE_IDS_PER_QUERY):
+            chunk = wanted[start : start + _SQLITE_IDS_PER_QUERY]
+            for row in conn.execute(_sqlite_conversations_sql(len(chunk)), chunk):
+                found[row[0]] = row
+        return found
 
     @staticmethod
     def _stored(conn: sqlite3.Connection, keys: list[Key]) -> dict[Key, Message]:
         found: dict[Key, Message] = {}
         for start in range(0, len(keys), _SQLITE_KEYS_PER_QUERY):
             chunk = keys[start : start + _SQLITE_KEYS_PER_QUERY]
-            values = ", ".join(["(?, ?, ?, ?)"] * len(chunk))
-            # A join from VALUES searches the unique index once per key (a row-value
-            # IN would scan the whole index).
-            sql = (
-                f"SELECT {', '.join('m.' + c.strip() for c in _MESSAGE_COLUMNS.split(','))} "
-                f"FROM (VALUES {values}) AS k CROSS JOIN messages AS m "
-                "ON m.org_id = k.column1 AND m.author_kind = k.column2 "
-                "AND m.author_id = k.column3 AND m.client_id = k.column4"
-            )
             params = [part for key in chunk for part in key]
-            for row in conn.execute(sql, params):
+            for row in conn.execute(_sqlite_stored_sql(len(chunk)), params):
                 message = _stored_message(row, _parse_time(row[9]))
                 found[_key_of(message)] = message
         return found
