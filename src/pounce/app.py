@@ -79,7 +79,12 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         # which uvicorn hands upgraded sockets to; it finds them in the lifespan state.
         router = Router(
             sockets.endpoints(rt),
-            Options(compression=settings.messenger_compression),
+            Options(
+                compression=settings.messenger_compression,
+                ping_interval=settings.ws_ping_interval,
+                ping_timeout=settings.ws_ping_timeout,
+                send_buffer_limit=settings.ws_send_buffer_bytes,
+            ),
         )
         app.state.websockets = router
         try:

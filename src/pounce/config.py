@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     json_logs: bool = False
     messenger_compression: bool = False
+    # WebSocket keepalive and the most a slow client may have waiting before 4429
+    ws_ping_interval: float = Field(default=20.0, gt=0, le=3600)
+    ws_ping_timeout: float = Field(default=20.0, gt=0, le=3600)
+    ws_send_buffer_bytes: int = Field(default=4 << 20, ge=16 << 10, le=1 << 30)
     run_migrations_on_start: bool = True
     sqlite_synchronous: str = "FULL"
     # The AI copilot's OpenAI-compatible provider; unset means the offline copilot.

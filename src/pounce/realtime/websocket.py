@@ -657,8 +657,10 @@ class WebSocketProtocol(asyncio.Protocol):
         self._finish()
 
     def _fail(self, code: int, reason: str) -> None:
-        log.info("closing WebSocket: %s (%d)", reason, code)
+        """Fail the connection (RFC 6455 7.1.7): say why, then drop it without waiting."""
+        log.info("failing a WebSocket: %s (%d)", reason, code)
         self.close(code, reason)
+        self._finish()
 
     # -- outbound -----------------------------------------------------------------------
     def send(self, payload: bytes, *, text: bool = True) -> bool:
