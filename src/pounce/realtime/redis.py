@@ -61,7 +61,9 @@ class RedisBus:
         self.reconnects = 0
         self.on_reconnect: list[ReconnectHook] = []
         self._backlog: deque[tuple[str, bytes]] = deque()
-        self._drainer: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._dropped = 0
+        self._sender: asyncio.Task[None] | None = None
 
     @property
     def healthy(self) -> bool:
@@ -70,9 +72,10 @@ class RedisBus:
     async def start(self) -> None:
         self._client = _client(self.url)
         self._reader = asyncio.create_task(self._read_forever(), name="redis-bus")
+        self._sender = asyncio.create_task(self._send_forever(), name="redis-publish")
 
     async def close(self) -> None:
-        for task in (self._reader, self._drainer):
+        for task in (self._reader, self._sender):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -85,40 +88,47 @@ class RedisBus:
                 await self._client.aclose()
 
     async def publish(self, topic: str, data: bytes) -> None:
-        """Publish now, or queue behind earlier failures and keep trying in order.
+        """Queue a frame for Redis; it leaves with everything else queued meanwhile.
 
-        A publish that fails is not dropped at once: a node whose pooled connection
-        went stale (Redis restarted) would otherwise lose frames that subscribers who
-        already reconnected will never resume for. The backlog is bounded; while
-        Redis is really down, subscribers lose their own connection too and resume
-        from the store when it returns.
+        One sender per node writes the queue in order as one pipeline on one
+        connection, so frames leave in the order they were published (several pooled
+        connections could reorder them) and a burst costs one round trip. If Redis
+        fails, the queue keeps the frames and the sender retries with backoff: a node
+        whose connection went stale (Redis restarted) would otherwise lose frames that
+        subscribers who already reconnected will never resume for. The queue is
+        bounded; while Redis is really down, subscribers lose their own connection too
+        and resume from the store when it returns.
         """
-        assert self._client is not None
-        if not self._backlog:
-            try:
-                await self._client.publish(PREFIX + topic, data)
-                return
-            except (RedisError, OSError) as exc:
-                log.warning("redis publish failed (%s); retrying in the background", exc)
         if len(self._backlog) >= BACKLOG_LIMIT:
             self._backlog.popleft()
-        self._backlog.append((topic, data))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain_backlog(), name="redis-backlog")
+            self._dropped += 1
+        self._backlog.append((PREFIX + topic, data))
+        if not self._wake.is_set():
+            self._wake.set()
 
-    async def _drain_backlog(self) -> None:
+    async def _send_forever(self) -> None:
         assert self._client is not None
         delay = 0.05
-        while self._backlog:
-            topic, data = self._backlog[0]
-            try:
-                await self._client.publish(PREFIX + topic, data)
-            except (RedisError, OSError):
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
-                continue
-            self._backlog.popleft()
-            delay = 0.05
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._backlog:
+                batch = list(self._backlog)
+                dropped = self._dropped
+                try:
+                    pipe = self._client.pipeline(transaction=False)
+                    for channel, data in batch:
+                        pipe.publish(channel, data)
+                    await pipe.execute()
+                except (RedisError, OSError) as exc:
+                    log.warning("redis publish failed (%s); retrying in %.2f s", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+                    continue
+                delay = 0.05
+                # What overflowed meanwhile was dropped from the front: it was sent.
+                for _ in range(max(0, len(batch) - (self._dropped - dropped))):
+                    self._backlog.popleft()
 
     async def subscribe(self, topics: Iterable[str], handler: Handler) -> Unsubscribe:
         names = tuple(dict.fromkeys(topics))

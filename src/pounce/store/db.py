@@ -33,7 +33,10 @@ class Database:
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
+            # No pre-ping (a round trip per checkout): a connection found dead fails
+            # its unit of work (callers get StoreUnavailable), and SQLAlchemy then
+            # discards the pool's other connections of that generation.
+            kwargs.update(pool_size=20, max_overflow=20)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock = asyncio.Lock()
         parsed = make_url(url)
