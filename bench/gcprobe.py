@@ -48,6 +48,7 @@ async def main(args: argparse.Namespace) -> None:
     import uvicorn
 
     from pounce.app import create_app
+    from pounce.cli import server_options
     from pounce.config import Settings
 
     var = Path(tempfile.mkdtemp(prefix="pounce-bench-gc-"))
@@ -56,18 +57,10 @@ async def main(args: argparse.Namespace) -> None:
     os.environ.update(servers.pounce_env(var, db, port, POUNCE_SQLITE_SYNCHRONOUS=args.sync))
     settings = Settings()
     settings.host, settings.port = "127.0.0.1", port
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        ws_max_size=1 << 20,
-        ws_per_message_deflate=False,
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
-        log_level="warning",
-        proxy_headers=True,
-        lifespan="on",
-    )
+    # the same uvicorn options as `pounce serve`, Pounce's WebSocket protocol included
+    options = server_options(create_app(settings), settings)
+    options["log_level"] = "warning"
+    config = uvicorn.Config(**options)
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():

@@ -34,6 +34,7 @@ async def main(args: argparse.Namespace) -> None:
     import uvicorn
 
     from pounce.app import create_app
+    from pounce.cli import server_options
     from pounce.config import Settings
 
     var = Path(tempfile.mkdtemp(prefix="pounce-bench-mem-"))
@@ -44,18 +45,10 @@ async def main(args: argparse.Namespace) -> None:
     settings = Settings()
     settings.host, settings.port = "127.0.0.1", port
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ws_max_size=1 << 20,
-        ws_per_message_deflate=False,
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
-        log_level="warning",
-        proxy_headers=True,
-        lifespan="on",
-    )
+    # the same uvicorn options as `pounce serve`, Pounce's WebSocket protocol included
+    options = server_options(app, settings)
+    options["log_level"] = "warning"
+    config = uvicorn.Config(**options)
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():
