@@ -202,3 +202,30 @@ async def test_nobody_available_gets_away_message_and_email_capture(world: World
         await db.dispose()
     assert stored is not None and stored.email == "ada@example.com"
     await visitor.close()
+
+
+async def test_a_console_starts_with_every_online_visitor_of_its_org_only(world: World) -> None:
+    from tests.support.proactive import session
+    from tests.support.seed import seed_org
+
+    other = await seed_org(world.stack.database_url, origins=[world.url])
+    ours = [await clients.visitor(world.url, world.org.site_key) for _ in range(3)]
+    theirs, their_welcome = await clients.visitor(world.url, other.site_key)
+    expected = {welcome["visitor_id"] for _, welcome in ours}
+
+    cookie, _ = await clients.login(world.url, world.org.reps[0].email, world.org.password)
+    rep, welcome = await clients.rep(world.url, cookie)
+    listed = {v["id"] for v in welcome["visitors"] if v["online"]}
+    assert listed == expected
+    assert all(v["current_page"]["url"].endswith("/demo/") for v in welcome["visitors"])
+
+    http = await session(world.url, world.org.reps[0].email, world.org.password)
+    async with http:
+        res = await http.get("/api/v1/visitors", params={"online": "true"})
+        assert res.status_code == 200
+        assert {v["id"] for v in res.json()["items"]} == expected
+        assert their_welcome["visitor_id"] not in {v["id"] for v in res.json()["items"]}
+    for client, _ in ours:
+        await client.close()
+    await theirs.close()
+    await rep.close()

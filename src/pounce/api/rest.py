@@ -183,11 +183,9 @@ async def list_visitors(
     online_now = await rt.presence.visitors_online(actor.org_id)
     async with rt.db.read() as conn:
         if online:
-            found = [
-                v
-                for vid in online_now
-                if (v := await chat_store.get_visitor(conn, org_id=actor.org_id, visitor_id=vid))
-            ]
+            wanted = list(online_now)[:limit]
+            known = await chat_store.get_visitors(conn, org_id=actor.org_id, visitor_ids=wanted)
+            found = [known[vid] for vid in wanted if vid in known]
         else:
             found = await chat_store.list_visitors(conn, org_id=actor.org_id, limit=limit)
     return {

@@ -83,11 +83,12 @@ async def connect(rt: Runtime, *, user: User, conn_id: str) -> dict[str, Any]:
         org = await accounts.get_org(conn, user.org_id)
         users = await accounts.list_users(conn, org_id=user.org_id)
         by_id = {u.id: u for u in users}
-        visitors = []
-        for visitor_id, info in visitors_online.items():
-            visitor = await chat.get_visitor(conn, org_id=user.org_id, visitor_id=visitor_id)
-            if visitor is not None:
-                visitors.append(events.visitor_presence_json(visitor, info, online=True))
+        known = await chat.get_visitors(conn, org_id=user.org_id, visitor_ids=list(visitors_online))
+        visitors = [
+            events.visitor_presence_json(known[visitor_id], info, online=True)
+            for visitor_id, info in visitors_online.items()
+            if visitor_id in known
+        ]
         open_convs = await chat.list_conversations(
             conn, org_id=user.org_id, status=(ConversationStatus.OPEN,), limit=200
         )
