@@ -302,6 +302,7 @@ def metrics_delta(a: dict[str, float], b: dict[str, float]) -> dict[str, Any]:
         res["mean_batch_messages"] = round(d.get("pounce_commit_batch_messages_sum", 0) / n, 2)
     n = d.get("pounce_delivery_latency_seconds_count", 0)
     if n:
+        res["server_deliveries"] = int(n)
         res["server_delivery_mean_ms"] = round(
             1000 * d.get("pounce_delivery_latency_seconds_sum", 0) / n, 3
         )
@@ -389,6 +390,11 @@ def tcp_visitor_line(snd: Sender) -> Callable[[bytes, int], None]:
 # ---------------------------------------------------------------------------------------
 
 
+def url_list(text: str | None) -> list[str]:
+    """`--visitor-url` / `--rep-url`: one server URL or a comma-separated list."""
+    return [u.strip() for u in (text or "").split(",") if u.strip()]
+
+
 def ws_base(url: str) -> str:
     return url.replace("http://", "ws://")
 
@@ -420,23 +426,29 @@ class Harness:
         self.vis_socks: list[Any] = []
         self.site_key = "bench"
         self.rep_emails: list[str] = []
+        # visitor i -> vis_urls[i % n], rep i -> rep_urls[i % m] (round-robin, as a
+        # load balancer would); every distinct server, in order, for /metrics
+        self.vis_urls = url_list(args.visitor_url)
+        self.rep_urls = url_list(args.rep_url) or self.vis_urls
+        if not self.vis_urls:
+            raise SystemExit("--visitor-url: no URL given")
+        self.server_urls = list(dict.fromkeys(self.vis_urls + self.rep_urls))
 
     async def setup(self) -> None:
         a = self.args
-        vis_url, rep_url = a.visitor_url, a.rep_url or a.visitor_url
         if a.target == "pounce":
-            org = await seed(a.db_url, sorted({vis_url, rep_url}), a.reps)
+            org = await seed(a.db_url, sorted(set(self.server_urls)), a.reps)
             self.site_key = org.site_key
             self.rep_emails = [p.email for p in org.reps]
         else:
             self.rep_emails = [f"rep{i}@bench" for i in range(a.reps)]
         for i in range(a.reps):
-            await self.open_rep(i, rep_url)
+            await self.open_rep(i, self.rep_urls[i % len(self.rep_urls)])
         sem = asyncio.Semaphore(64)
 
         async def one(i: int) -> None:
             async with sem:
-                await self.open_visitor(i, vis_url)
+                await self.open_visitor(i, self.vis_urls[i % len(self.vis_urls)])
 
         self.senders = [Sender(self.run, i) for i in range(a.visitors)]
         self.vis_socks = [None] * a.visitors
@@ -559,7 +571,7 @@ class Harness:
         lag: list[int] = []
         pids = self.args.server_pid or []
         srv0 = {p: cpu_ticks(p) for p in pids}
-        murls = [self.args.visitor_url] if self.args.target == "pounce" else []
+        murls = self.server_urls if self.args.target == "pounce" else []
         m0 = [scrape(u) for u in murls]
         me0 = cpu_ticks()
         cores0 = core_ticks()
@@ -659,7 +671,9 @@ class Harness:
                 str(p): round(100 * (srv1[p] - srv0[p]) / TICK / wall, 1) for p in pids
             },
             "host_core_busy_pct": core_busy_pct(cores0, cores1),
-            "server_metrics": [metrics_delta(a, scrape(u)) for a, u in zip(m0, murls, strict=True)],
+            "server_metrics": [
+                {"url": u, **metrics_delta(a, scrape(u))} for a, u in zip(m0, murls, strict=True)
+            ],
             "watched_cpu_pct": round(
                 100 * sum(v - comm0.get(p, v) for p, v in comm1.items()) / TICK / wall, 1
             ),
@@ -763,7 +777,9 @@ async def relay_main(args: argparse.Namespace) -> dict[str, Any]:
                 refined = True
                 queue = [round((follow + rate) / 2)]
                 continue
-            phase, refined = 2, False
+            # the climb is over: drop the rest of --rates (a ladder finer than 1.2x per
+            # step gets no midpoint, and used to run on through every higher rate)
+            phase, refined, queue = 2, False, []
         else:
             await h.settle()
         # phase 2: halve down towards a passing rate, then one midpoint
@@ -781,6 +797,13 @@ async def relay_main(args: argparse.Namespace) -> dict[str, Any]:
         "target": args.target,
         "visitor_url": args.visitor_url,
         "rep_url": args.rep_url or args.visitor_url,
+        "server_urls": h.server_urls,
+        "visitors_per_url": dict(
+            collections.Counter(h.vis_urls[i % len(h.vis_urls)] for i in range(args.visitors))
+        ),
+        "reps_per_url": dict(
+            collections.Counter(h.rep_urls[i % len(h.rep_urls)] for i in range(args.reps))
+        ),
         "reps": args.reps,
         "visitors": args.visitors,
         "max_passing_rate": best,
@@ -873,8 +896,16 @@ def main() -> None:
     sub = parser.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("relay", help="open-loop visitor -> rep relay (a rate ladder)")
     r.add_argument("--target", choices=["pounce", "node", "tcp"], required=True)
-    r.add_argument("--visitor-url", required=True, help="http://127.0.0.1:PORT")
-    r.add_argument("--rep-url", help="reps' server (default: the visitors' one)")
+    r.add_argument(
+        "--visitor-url",
+        required=True,
+        help="http://127.0.0.1:PORT, or a comma-separated list: visitor i uses URL i mod n",
+    )
+    r.add_argument(
+        "--rep-url",
+        help="reps' server(s), comma separated, rep i uses URL i mod n "
+        "(default: the visitors' list)",
+    )
     r.add_argument("--db-url", help="pounce: the server's database URL, for seed_org")
     r.add_argument("--reps", type=int, default=1)
     r.add_argument("--visitors", type=int, default=100)

@@ -112,14 +112,22 @@ def lat_row(name: str, steps: list[dict[str, Any]]) -> tuple[str, float | None, 
     return row, med(p50), med(p99)
 
 
+WEIGHTS = {"mean_batch_messages": "commit_batches", "server_delivery_mean_ms": "server_deliveries"}
+
+
 def srv_metric(step: dict[str, Any] | None, key: str) -> float | None:
-    """A figure from the server's own /metrics over the step (Pounce only)."""
+    """A figure from the servers' own /metrics over the step (Pounce only); means are
+    weighted over the processes, other figures are the first process's."""
     if not step:
         return None
-    for m in step.get("server_metrics") or []:
-        if key in m:
-            return float(m[key])
-    return None
+    found = [m for m in step.get("server_metrics") or [] if key in m]
+    if not found:
+        return None
+    weight = WEIGHTS.get(key)
+    if weight and len(found) > 1 and all(weight in m for m in found):
+        total = sum(m[weight] for m in found)
+        return sum(float(m[key]) * m[weight] for m in found) / total if total else None
+    return float(found[0][key])
 
 
 LAT_HEAD = (
@@ -167,6 +175,24 @@ def best_step(target: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def why_failed(s: dict[str, Any]) -> str:
+    """`RATE (reasons)` for a step that did not pass."""
+    why = []
+    if s["lost"]:
+        why.append(f"lost {s['lost']}")
+    if s["duplicated"]:
+        why.append(f"dup {s['duplicated']}")
+    if s["closed_count"]:
+        why.append(f"{s['closed_count']} closed")
+    if (s["latency_ms"].get("p99") or 0) > 100:
+        why.append(f"p99 {fmt(s['latency_ms'].get('p99'))} ms")
+    if s["achieved_rate"] < 0.95 * s["offered_rate"]:
+        why.append(f"achieved {s['achieved_rate']:.0f}")
+    if s.get("loadgen_limited"):
+        why.append("loadgen-limited")
+    return f"{s['offered_rate']:.0f} ({', '.join(why) or 'errors'})"
+
+
 def s3(d: dict[str, Any]) -> str:
     out = [
         "### Scenario 3: max sustained stored msg/s, 3 recipients each (SQLite synchronous=FULL)\n",
@@ -185,21 +211,7 @@ def s3(d: dict[str, Any]) -> str:
         for t in targets:
             f = [s for s in t["steps"] if not s["passed"]]
             if f:
-                s = min(f, key=lambda s: s["offered_rate"])
-                why = []
-                if s["lost"]:
-                    why.append(f"lost {s['lost']}")
-                if s["duplicated"]:
-                    why.append(f"dup {s['duplicated']}")
-                if s["closed_count"]:
-                    why.append(f"{s['closed_count']} closed")
-                if (s["latency_ms"].get("p99") or 0) > 100:
-                    why.append(f"p99 {fmt(s['latency_ms'].get('p99'))} ms")
-                if s["achieved_rate"] < 0.95 * s["offered_rate"]:
-                    why.append(f"achieved {s['achieved_rate']:.0f}")
-                if s.get("loadgen_limited"):
-                    why.append("loadgen-limited")
-                fails.append(f"{s['offered_rate']:.0f} ({', '.join(why) or 'errors'})")
+                fails.append(why_failed(min(f, key=lambda s: s["offered_rate"])))
             else:
                 fails.append("none (ladder top)")
         meds[name] = med(rates)
@@ -219,47 +231,100 @@ def s3(d: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+S4_LAYOUTS = ("1proc", "2proc_same_core", "2proc_spread", "1proc_capped", "2proc_capped")
+
+
+def step_at(cfg: dict[str, Any], rate: float | None, key: str) -> dict[str, Any] | None:
+    """The latency or ladder step run at `rate` that has `key` (passed / follows)."""
+    for s in [cfg["latency"], *cfg["ladder"]]:
+        if rate is not None and s["offered_rate"] == rate and s[key]:
+            return s
+    return None
+
+
+def quota_label(c: dict[str, Any]) -> str:
+    q = c.get("cpu_quota")
+    if q is None:
+        return "-"
+    return f"{q:g} core" + (" each" if len(c["cores"]) > 1 else "")
+
+
 def s4(d: dict[str, Any]) -> str:
     out = [
         "### Scenario 4: PostgreSQL + Redis, 1 vs 2 server processes\n",
-        "| layout | cores | max passing msg/s (per run) | median | max followed (per run) "
-        f"| latency p50 ms @{d['latency_rate']}/s | p99 ms | server CPU % @max "
-        "| PG+Redis CPU % @max |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| layout | cores | CPU quota | clients | max passing msg/s (per run) | median "
+        "| max followed (per run) | median "
+        f"| latency p50 ms @{d['latency_rate']}/s | p99 ms | server CPU % @max passing "
+        "| server CPU % @max followed | PG+Redis CPU % @max passing | lowest step not followed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    meds = {}
+    meds: dict[str, float | None] = {}
+    fmeds: dict[str, float | None] = {}
+    at_top: dict[str, bool] = {}
     p50s = {}
-    for cname in ("1proc", "2proc_same_core", "2proc_spread"):
+    for cname in S4_LAYOUTS:
         cfgs = [r["configs"][cname] for r in d["runs"] if cname in r["configs"]]
         if not cfgs:
             continue
         rates = [c.get("max_passing_rate") for c in cfgs]
-        meds[cname] = med(rates)
+        follows = [c.get("max_following_rate") for c in cfgs]
+        meds[cname], fmeds[cname] = med(rates), med(follows)
         lats = [c["latency"] for c in cfgs]
         p50s[cname] = med([s["latency_ms"].get("p50") for s in lats])
-        bests = []
+        bests = [step_at(c, c.get("max_passing_rate"), "passed") for c in cfgs]
+        fbests = [step_at(c, c.get("max_following_rate"), "follows") for c in cfgs]
+        unfollowed = []
         for c in cfgs:
-            b = [
-                s
-                for s in c["ladder"]
-                if s["passed"] and s["offered_rate"] == c.get("max_passing_rate")
-            ]
-            bests.append(b[0] if b else None)
+            f = [s for s in [c["latency"], *c["ladder"]] if not s["follows"]]
+            unfollowed.append(
+                why_failed(min(f, key=lambda s: s["offered_rate"])) if f else "none (ladder top)"
+            )
+        top = ["+" if u.startswith("none") else "" for u in unfollowed]
+        at_top[cname] = all(top)
+        c0 = cfgs[0]
+        if len(c0["cores"]) == 1:
+            clients = "all on one"
+        elif c0.get("balanced"):
+            clients = "round-robin"
+        else:
+            clients = "visitors A, reps B"
         out.append(
-            f"| {cname} | {','.join(cfgs[0]['cores'])} | {', '.join(fmt(r, 0) for r in rates)} "
-            f"| {fmt(meds[cname], 0)} "
-            f"| {', '.join(fmt(c.get('max_following_rate'), 0) for c in cfgs)} "
+            f"| {cname} | {','.join(c0['cores'])} | {quota_label(c0)} | {clients} "
+            f"| {', '.join(fmt(r, 0) for r in rates)} | {fmt(meds[cname], 0)} "
+            f"| {', '.join(fmt(f, 0) + t for f, t in zip(follows, top, strict=True))} "
+            f"| {fmt(fmeds[cname], 0)}{'+' if all(top) else ''} "
             f"| {spread([s['latency_ms'].get('p50') for s in lats], 2)} "
             f"| {spread([s['latency_ms'].get('p99') for s in lats], 1)} "
             f"| {spread([sum(b['server_cpu_pct'].values()) if b else None for b in bests], 0)} "
-            f"| {spread([b.get('watched_cpu_pct') if b else None for b in bests], 0)} |"
+            f"| {spread([sum(b['server_cpu_pct'].values()) if b else None for b in fbests], 0)} "
+            f"| {spread([b.get('watched_cpu_pct') if b else None for b in bests], 0)} "
+            f"| {'; '.join(unfollowed)} |"
         )
     out.append(
-        f"\nThroughput ratio 2-proc/1-proc (medians): same core {ratio(meds.get('2proc_same_core'), meds.get('1proc'))}, "
+        "\n`+`: every step followed, so the ladder's top is a lower bound.\n"
+        f"\nThroughput ratio 2-proc/1-proc (medians of max passing): same core {ratio(meds.get('2proc_same_core'), meds.get('1proc'))}, "
         f"spread {ratio(meds.get('2proc_spread'), meds.get('1proc'))}. "
         f"Cross-process latency p50: {fmt(p50s.get('2proc_same_core'))} ms (same core), "
         f"{fmt(p50s.get('2proc_spread'))} ms (spread); in-process {fmt(p50s.get('1proc'))} ms.\n"
     )
+    if "1proc_capped" in meds or "2proc_capped" in meds:
+        q = d.get("cpu_quota")
+        split = next(
+            (
+                r["configs"]["2proc_capped"].get("reps_per_url")
+                for r in d["runs"]
+                if "2proc_capped" in r["configs"]
+            ),
+            None,
+        )
+        reps = "/".join(str(n) for n in split.values()) if split else "-"
+        out.append(
+            f"Capped scale-out ({'-' if q is None else f'{q:g}'} of a core per process, each in its own cgroup, "
+            f"period {d.get('cfs_period_us', 10000)} us; 2proc_capped reps per process {reps}): 2proc_capped/1proc_capped "
+            f"max followed {ratio(fmeds.get('2proc_capped'), fmeds.get('1proc_capped'))}"
+            f"{' (or more: 2proc_capped followed the ladder top)' if at_top.get('2proc_capped') else ''}, "
+            f"max passing {ratio(meds.get('2proc_capped'), meds.get('1proc_capped'))} (medians; 2.0x is linear).\n"
+        )
     return "\n".join(out)
 
 

@@ -1,4 +1,5 @@
-"""Start and stop the processes under test, pinned with taskset; read their /proc figures."""
+"""Start and stop the processes under test, pinned with taskset (and, for `pounce serve`,
+optionally capped to a CPU budget with a cgroup v1 `cpu` child); read their /proc figures."""
 
 from __future__ import annotations
 
@@ -72,6 +73,88 @@ def wait_quiet(limit_pct: float = 30.0, max_wait: float = 20.0) -> dict[str, Any
     }
 
 
+# -- CPU caps: cgroup v1 `cpu` controller ------------------------------------------------
+
+CGROUP_CPU = Path(os.environ.get("BENCH_CGROUP_CPU", "/sys/fs/cgroup/cpu"))
+CFS_PERIOD_US = 10_000  # 10 ms: short periods keep a capped process's stalls short
+
+
+class CpuCap:
+    """A child of the cgroup v1 `cpu` controller limiting its tasks to `fraction` of one
+    core (CFS bandwidth: cfs_quota_us of CPU time per cfs_period_us), as if the process had
+    a small machine of its own. Raises RuntimeError if the cgroup cannot be set up."""
+
+    def __init__(self, name: str, fraction: float) -> None:
+        quota_us = round(fraction * CFS_PERIOD_US)
+        if quota_us < 1000:  # the kernel's minimum cfs_quota_us
+            raise ValueError(f"cpu_quota {fraction} is below 1 ms per {CFS_PERIOD_US} us period")
+        self.fraction = fraction
+        self.period_us = CFS_PERIOD_US
+        self.quota_us = quota_us
+        self.path = CGROUP_CPU / f"pounce-bench-{os.getpid()}-{name}-{secrets.token_hex(3)}"
+        try:
+            self.path.mkdir()
+            (self.path / "cpu.cfs_period_us").write_text(str(self.period_us))
+            (self.path / "cpu.cfs_quota_us").write_text(str(self.quota_us))
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                self.path.rmdir()
+            raise RuntimeError(
+                f"cannot create the CPU cap cgroup {self.path} ({exc}); cpu_quota needs the "
+                f"cgroup v1 cpu controller mounted at {CGROUP_CPU} (BENCH_CGROUP_CPU) and "
+                "writable (root)"
+            ) from exc
+
+    def add(self, pid: int) -> None:
+        try:
+            (self.path / "cgroup.procs").write_text(str(pid))
+        except OSError as exc:
+            raise RuntimeError(f"cannot move PID {pid} into {self.path}: {exc}") from exc
+
+    def pids(self) -> list[int]:
+        with contextlib.suppress(OSError):
+            return [int(x) for x in (self.path / "cgroup.procs").read_text().split()]
+        return []
+
+    def stat(self) -> dict[str, int]:
+        """cpu.stat: nr_periods, nr_throttled, throttled_time (ns); {} once removed."""
+        out: dict[str, int] = {}
+        with contextlib.suppress(OSError):
+            for line in (self.path / "cpu.stat").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                with contextlib.suppress(ValueError):
+                    out[key] = int(value)
+        return out
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "cpu_quota": self.fraction,
+            "cfs_period_us": self.period_us,
+            "cfs_quota_us": self.quota_us,
+            "cgroup": str(self.path),
+        }
+
+    def remove(self, timeout: float = 10) -> None:
+        """rmdir the cgroup (its tasks must have exited; nothing is moved back)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError as exc:
+                if time.monotonic() > deadline:
+                    print(
+                        f"[servers] could not remove cgroup {self.path} ({exc}); "
+                        f"tasks left: {self.pids()}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    return
+                time.sleep(0.05)
+
+
 @dataclass
 class Proc:
     name: str
@@ -79,6 +162,7 @@ class Proc:
     popen: subprocess.Popen[bytes]
     log_path: Path
     extra: dict[str, Any] = field(default_factory=dict)
+    cpu_cap: CpuCap | None = None
 
     @property
     def pid(self) -> int:
@@ -92,6 +176,13 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(timeout=10)
+        if self.cpu_cap is not None:
+            self.cpu_cap.remove()
+            self.cpu_cap = None
+
+    def throttle_stat(self) -> dict[str, int]:
+        """The CPU cap's cpu.stat counters ({} when uncapped or stopped)."""
+        return self.cpu_cap.stat() if self.cpu_cap is not None else {}
 
     def log_tail(self, n: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-n:] if self.log_path.exists() else ""
@@ -131,29 +222,48 @@ def start_pounce(
     core: str | None = SERVER_CORE,
     port: int | None = None,
     name: str = "pounce",
+    cpu_quota: float | None = None,
     **env_extra: str,
 ) -> Proc:
-    """Start `pounce serve` and wait for /readyz; retried twice, since src/ may be mid-edit."""
+    """Start `pounce serve` and wait for /readyz; retried twice, since src/ may be mid-edit.
+
+    `cpu_quota` (a fraction of one core, e.g. 0.25) puts the process into a cgroup of its
+    own with that CFS bandwidth (period CFS_PERIOD_US) right after it is spawned; the
+    cgroup is removed when the Proc stops."""
     port = port or free_port()
     var_dir.mkdir(parents=True, exist_ok=True)
     log_path = var_dir / f"{name}-{port}.log"
     for attempt in range(3):
+        cap = CpuCap(f"{name}-{port}", cpu_quota) if cpu_quota is not None else None
         log = open(log_path, "ab")
-        popen = subprocess.Popen(
-            pinned(core, [POUNCE, "serve", "--host", "127.0.0.1", "--port", str(port)]),
-            env=pounce_env(var_dir, database_url, port, **env_extra),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=var_dir,
-        )
+        try:
+            popen = subprocess.Popen(
+                pinned(core, [POUNCE, "serve", "--host", "127.0.0.1", "--port", str(port)]),
+                env=pounce_env(var_dir, database_url, port, **env_extra),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=var_dir,
+            )
+        except BaseException:
+            if cap is not None:
+                cap.remove()
+            raise
         url = f"http://127.0.0.1:{port}"
-        proc = Proc(name, url, popen, log_path, {"database_url": database_url})
+        extra: dict[str, Any] = {"database_url": database_url, "cpu_quota": cpu_quota}
+        proc = Proc(name, url, popen, log_path, extra, cap)
+        if cap is not None:
+            try:
+                cap.add(popen.pid)  # taskset (and nice) exec, so this PID is the server's
+            except BaseException:
+                proc.stop(signal.SIGKILL)
+                raise
+            extra.update(cap.info())
         try:
             wait_ready(proc)
             return proc
-        except RuntimeError as exc:
-            proc.stop()
-            if attempt == 2:
+        except BaseException as exc:
+            proc.stop()  # also removes its cgroup
+            if attempt == 2 or not isinstance(exc, RuntimeError):
                 raise
             print(
                 f"[servers] {name} did not start, retrying in 15 s: {str(exc)[-300:]}",

@@ -5,7 +5,8 @@
 1  memory and idle CPU per idle messenger socket (SQLite), vs the Node relay
 2  visitor -> rep latency at 1,000 msg/s, durable SQLite commits, vs Node and TCP floor
 3  max sustained stored msg/s to three recipients, vs Node and TCP floor
-4  PostgreSQL + Redis: 1 vs 2 server processes, cross-process latency
+4  PostgreSQL + Redis: 1 vs 2 server processes, cross-process latency; and 1 vs 2
+   processes each capped to --s4-quota of a core (a cgroup each), i.e. scale-out
 
 Servers run on core BENCH_SERVER_CORE (0), load generators on BENCH_LOADGEN_CORE (1).
 """
@@ -421,26 +422,46 @@ def scenario3(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------
 
 PG_LADDER = [150, 250, 350, 500, 700, 1000, 1400, 2000, 2800, 4000]
+# capped layouts (a fraction of a core each): finer steps in the low range; the steps
+# above 1,400 are for 2proc_capped (at 0.3 of a core each it followed 1,700-2,400 here)
+PG_CAPPED_LADDER = [100, 150, 200, 250, 300, 350, 425, 500, 600, 700, 850, 1000, 1200, 1400]
+PG_CAPPED_LADDER += [1700, 2000, 2400, 2800]
 
 
 def scenario4(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
-    """One load generator run per layout: first LAT_RATE msg/s (latency), then the ladder."""
+    """One load generator run per layout: first LAT_RATE msg/s (latency), then the ladder.
+
+    Layouts: (name, cores, cpu_quota per process, balanced). Unbalanced two-process
+    layouts put the visitors on process A and the reps on B (every delivery crosses
+    Redis); balanced ones spread visitors and reps round-robin over both processes."""
     duration = 2 if args.quick else 4
     lat_rate, lat_duration = 100, (3 if args.quick else 8)
-    ladder = PG_LADDER[:3] if args.quick else PG_LADDER
-    visitors = max(50, math.ceil(max(ladder) / PER_VISITOR_RATE))
+    # the latency step is the ladder's first step; the ladders start above it
+    ladders = {
+        False: [r for r in PG_LADDER if r > lat_rate],
+        True: [r for r in PG_CAPPED_LADDER if r > lat_rate],
+    }
+    if args.quick:
+        ladders = {k: v[:3] for k, v in ladders.items()}
+    visitors = max(50, math.ceil(max(max(v) for v in ladders.values()) / PER_VISITOR_RATE))
+    quota = args.s4_quota
     runs = []
     for run in range(args.runs):
         res: dict[str, Any] = {"run": run, "gate": servers.wait_quiet(), "configs": {}}
-        configs: list[tuple[str, tuple[str, ...]]] = [
-            ("1proc", (SERVER_CORE,)),
+        configs: list[tuple[str, tuple[str, ...], float | None, bool]] = [
+            ("1proc", (SERVER_CORE,), None, False),
             # both processes on the server core: the same CPU budget as one process
-            ("2proc_same_core", (SERVER_CORE, SERVER_CORE)),
+            ("2proc_same_core", (SERVER_CORE, SERVER_CORE), None, False),
         ]
         if not args.no_spread and (run == 0 or args.spread_all_runs):
             # the second process on the load generator's core: there is no spare core
-            configs.append(("2proc_spread", (SERVER_CORE, LOADGEN_CORE)))
-        for cname, cores in configs:
+            configs.append(("2proc_spread", (SERVER_CORE, LOADGEN_CORE), None, False))
+        # each process gets `quota` of a core (its own cgroup), as if on a machine of its
+        # own; 2 x quota <= 1 core, so both fit on the server core without contending
+        configs.append(("1proc_capped", (SERVER_CORE,), quota, False))
+        configs.append(("2proc_capped", (SERVER_CORE, SERVER_CORE), quota, True))
+        for cname, cores, cpu_quota, balanced in configs:
+            ladder = ladders[cpu_quota is not None]
             var = tmpdir("s4")
             db = servers.create_pg_database()
             url = servers.pg_url(db)
@@ -453,22 +474,32 @@ def scenario4(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
                 servers.pounce_migrate(var, url, **env)
                 for i, core in enumerate(cores):
                     procs.append(
-                        servers.start_pounce(var, url, core=core, name=f"pounce{i}", **env)
+                        servers.start_pounce(
+                            var, url, core=core, name=f"pounce{i}", cpu_quota=cpu_quota, **env
+                        )
                     )
-                vis, rep = procs[0], procs[-1]
+                if balanced:  # visitors and reps round-robin over every process
+                    vis_urls = rep_urls = ",".join(p.url for p in procs)
+                else:  # visitors on the first process, reps on the last
+                    vis_urls, rep_urls = procs[0].url, procs[-1].url
                 cmd = [
                     "--target",
                     "pounce",
                     "--visitor-url",
-                    vis.url,
+                    vis_urls,
                     "--rep-url",
-                    rep.url,
+                    rep_urls,
                     "--db-url",
                     url,
                 ]
                 for p in procs:
                     cmd += ["--server-pid", str(p.pid)]
-                log(f"S4 run {run + 1}/{args.runs}: {cname} (cores {','.join(cores)})")
+                throttle0 = [p.throttle_stat() for p in procs]
+                log(
+                    f"S4 run {run + 1}/{args.runs}: {cname} (cores {','.join(cores)}"
+                    + (f", cpu quota {cpu_quota} each" if cpu_quota is not None else "")
+                    + f") ladder {ladder}"
+                )
                 r = run_loadgen(
                     out_dir / f"s4-run{run}-{cname}.json",
                     *cmd,
@@ -486,9 +517,21 @@ def scenario4(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
                     "--watch-comm",
                     "postgres,redis-server",
                 )
+                throttle1 = [p.throttle_stat() for p in procs]
                 res["configs"][cname] = {
                     "cores": list(cores),
+                    "cpu_quota": cpu_quota,
+                    "cfs_period_us": servers.CFS_PERIOD_US if cpu_quota is not None else None,
+                    "balanced": balanced,
                     "cross_process": len(procs) > 1,
+                    "visitors_per_url": r.get("visitors_per_url"),
+                    "reps_per_url": r.get("reps_per_url"),
+                    "ladder_rates": ladder,
+                    # whole loadgen run (set-up included): periods the cap throttled
+                    "cgroup_cpu_stat": [
+                        {k: b.get(k, 0) - a.get(k, 0) for k in b} if b else None
+                        for a, b in zip(throttle0, throttle1, strict=True)
+                    ],
                     "max_passing_rate": r["max_passing_rate"],
                     "max_following_rate": r.get("max_following_rate"),
                     "latency": r["steps"][0],
@@ -508,6 +551,9 @@ def scenario4(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
         "latency_duration_s": lat_duration,
         "reps": 3,
         "visitors": visitors,
+        "cpu_quota": quota,
+        "cfs_period_us": servers.CFS_PERIOD_US,
+        "ladders": {"uncapped": ladders[False], "capped": ladders[True]},
         "runs": runs,
     }
 
@@ -536,8 +582,17 @@ def main() -> None:
         action="store_true",
         help="S4: run 2proc_spread in every run (default: the first run only)",
     )
+    parser.add_argument(
+        "--s4-quota",
+        type=float,
+        default=0.3,
+        help="S4: CPU budget of each process in the capped layouts, a fraction of one core "
+        "(0.1-0.5: both capped processes share the server core)",
+    )
     parser.add_argument("--out", help="results directory (default bench/results/<stamp>)")
     args = parser.parse_args()
+    if not 0.1 <= args.s4_quota <= 0.5:
+        parser.error("--s4-quota must be between 0.1 and 0.5 (two capped processes, one core)")
     if args.runs is None:
         args.runs = 1 if args.quick else 3
     stamp = time.strftime("%Y%m%d-%H%M%S") + ("-quick" if args.quick else "")
