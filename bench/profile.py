@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -58,13 +59,20 @@ def main() -> None:
     parser.add_argument("mode", choices=["relay", "idle", "connect"])
     parser.add_argument("--rate", type=float, default=300)
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--visitors", type=int, default=100)
+    parser.add_argument(
+        "--visitors",
+        type=int,
+        default=None,
+        help="default: rate / 25, at least 100 (the server allows 30 frames/s per socket)",
+    )
     parser.add_argument("--sockets", type=int, default=3000)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--sync", default="FULL")
     parser.add_argument("--gil", action="store_true")
     parser.add_argument("--pg", action="store_true", help="PostgreSQL + Redis instead of SQLite")
     args = parser.parse_args()
+    if args.visitors is None:
+        args.visitors = max(100, math.ceil(args.rate / 25))
 
     out_dir = BENCH / "results" / "profiles"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -132,7 +132,8 @@ class _Session:
             if transport is not None:
                 transport.pause_reading()
         if self._worker is None:
-            self._worker = _spawn(self._work(), f"frames:{self.kind}")
+            # The session holds its worker (asyncio keeps only weak references).
+            self._worker = asyncio.get_running_loop().create_task(self._work())
 
     def closed(self) -> None:
         self._gone = True
@@ -143,6 +144,10 @@ class _Session:
             self.conn.stop()
         if self._worker is None:
             _spawn(self._finish(), f"close:{self.kind}")
+        else:
+            # The socket drops this session now; keep its worker alive until it is done.
+            _tasks.add(self._worker)
+            self._worker.add_done_callback(_tasks.discard)
 
     # -- the worker -------------------------------------------------------------------
     async def _work(self) -> None:

@@ -25,6 +25,10 @@ class Bus(Protocol):
 
     async def publish(self, topic: str, data: bytes) -> None: ...
 
+    async def publish_many(self, topics: Iterable[str], data: bytes) -> None:
+        """The same frame to several topics (a message to the visitor and each rep)."""
+        ...
+
     async def subscribe(self, topics: Iterable[str], handler: Handler) -> Unsubscribe: ...
 
 
@@ -46,6 +50,10 @@ class LocalBus:
 
     async def publish(self, topic: str, data: bytes) -> None:
         self.dispatch(topic, data)
+
+    async def publish_many(self, topics: Iterable[str], data: bytes) -> None:
+        for topic in topics:
+            self.dispatch(topic, data)
 
     def dispatch(self, topic: str, data: bytes) -> None:
         for handler in tuple(self._handlers.get(topic, ())):

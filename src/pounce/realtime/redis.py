@@ -106,6 +106,10 @@ class RedisBus:
         if not self._wake.is_set():
             self._wake.set()
 
+    async def publish_many(self, topics: Iterable[str], data: bytes) -> None:
+        for topic in topics:
+            await self.publish(topic, data)
+
     async def _send_forever(self) -> None:
         assert self._client is not None
         delay = 0.05

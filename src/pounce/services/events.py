@@ -134,6 +134,4 @@ def visitor_card_json(
 
 async def publish(rt: Runtime, topics: Iterable[str], frame: dict[str, Any]) -> None:
     """Encode once, publish to each topic. Call only after the change has committed."""
-    data = encode(frame)
-    for topic in dict.fromkeys(topics):
-        await rt.bus.publish(topic, data)
+    await rt.bus.publish_many(dict.fromkeys(topics), encode(frame))

@@ -241,10 +241,8 @@ _CLEANER.clean(_MD.render("https://example.com/a.png a@example.com **x**"))
 _PLAIN_ASCII: Final = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,?!'\"()%+=-;#/.:[]\n"
 )
-# `:` and brackets are plain unless they can start a link: a scheme linkify knows, an
-# inline or reference link, or a reference definition.
-_LINK_SCHEMES: Final = re.compile(r"(?:https?|ftp|mailto):", re.IGNORECASE)
-_LINK_BRACKETS: Final = ("](", "]:", "][", "[]")
+# `:` and brackets are plain unless they can start a link: a scheme linkify knows
+# (http, https, ftp, mailto), an inline or reference link, or a reference definition.
 _EXTRA_UNICODE: Final = frozenset("\u200d\ufe0f")
 _DOT_BEFORE_WORD: Final = re.compile(r"\.[^\s.,?!'\")0-9]")
 
@@ -283,11 +281,14 @@ def render_plain(body: str) -> str | None:
         return None
     if _DOT_BEFORE_WORD.search(body) or not _plain_chars(body):
         return None
-    if ":" in body and _LINK_SCHEMES.search(body):
-        return None
-    if "[" in body or "]" in body:
-        if any(pair in body for pair in _LINK_BRACKETS):
+    if ":" in body:
+        lowered = body.lower()
+        if "http:" in lowered or "https:" in lowered or "ftp:" in lowered or "mailto:" in lowered:
             return None
+    if ("[" in body or "]" in body) and (
+        "](" in body or "]:" in body or "][" in body or "[]" in body
+    ):
+        return None
     if body.lstrip("-=+#0123456789. ").startswith(("-", "=")) or body.startswith("#"):
         return None
     return "<p>" + body.replace("\n", "<br>") + "</p>"

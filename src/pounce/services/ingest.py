@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
 
 from pounce import metrics
 from pounce.store.appender import Appended, Draft
@@ -12,14 +11,6 @@ from pounce.store.db import Database
 from pounce.store.errors import DuplicateClientId
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Pending:
-    draft: Draft
-    done: asyncio.Future[Appended] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
 
 
 class MessageLog:
@@ -33,36 +24,41 @@ class MessageLog:
     def __init__(self, db: Database, *, max_batch: int = 512) -> None:
         self.db = db
         self.max_batch = max_batch
-        self._queue: list[_Pending] = []
+        self._drafts: list[Draft] = []
+        self._waiting: list[asyncio.Future[Appended]] = []
         self._flusher: asyncio.Task[None] | None = None
         self.batches = 0
         self.appended = 0
 
     async def append(self, draft: Draft) -> Appended:
-        pending = _Pending(draft)
-        self._queue.append(pending)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Appended] = loop.create_future()
+        self._drafts.append(draft)
+        self._waiting.append(done)
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush(), name="message-log")
-        return await pending.done
+            self._flusher = loop.create_task(self._flush(), name="message-log")
+        return await done
 
     async def _flush(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+        while self._drafts:
+            n = self.max_batch
+            drafts, self._drafts = self._drafts[:n], self._drafts[n:]
+            waiting, self._waiting = self._waiting[:n], self._waiting[n:]
             try:
-                results = await self._write([p.draft for p in batch])
+                results = await self._write(drafts)
             except DuplicateClientId:
                 # Another process stored one of these client ids between our read and
                 # write; one at a time, each resend finds the stored message.
-                await self._one_by_one(batch)
+                await self._one_by_one(drafts, waiting)
                 continue
             except Exception as exc:
-                for p in batch:
-                    if not p.done.done():
-                        p.done.set_exception(exc)
+                for done in waiting:
+                    if not done.done():
+                        done.set_exception(exc)
                 continue
-            for p, result in zip(batch, results, strict=True):
-                if not p.done.done():
-                    p.done.set_result(result)
+            for done, result in zip(waiting, results, strict=True):
+                if not done.done():
+                    done.set_result(result)
 
     async def _write(self, drafts: list[Draft]) -> list[Appended]:
         results = await self.db.append_messages(drafts)
@@ -73,11 +69,15 @@ class MessageLog:
         metrics.MESSAGES_STORED.inc(stored)
         return results
 
-    async def _one_by_one(self, batch: list[_Pending]) -> None:
-        for p in batch:
+    async def _one_by_one(
+        self, drafts: list[Draft], waiting: list[asyncio.Future[Appended]]
+    ) -> None:
+        for draft, done in zip(drafts, waiting, strict=True):
             try:
-                (result,) = await self._write([p.draft])
+                (result,) = await self._write([draft])
             except Exception as exc:
-                p.done.set_exception(exc)
+                if not done.done():
+                    done.set_exception(exc)
             else:
-                p.done.set_result(result)
+                if not done.done():
+                    done.set_result(result)
