@@ -50,8 +50,8 @@ class Connection:
     def on_bus(self, _topic: str, data: bytes) -> None:
         if self._held is not None:
             self._held.append(data)
-        else:
-            self.send(data)
+        elif not self.closed and self.socket.send(data):
+            metrics.frame_out(self.kind)
 
     def hold(self) -> None:
         """Buffer frames from the bus (while a replay from the store is being sent)."""

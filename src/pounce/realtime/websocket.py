@@ -247,6 +247,11 @@ def frame_header(opcode: int, length: int, *, fin: bool = True, rsv1: bool = Fal
     return struct.pack("!BBQ", b0, 127, length)
 
 
+# Headers of unfragmented short frames, built once (most chat frames are a few hundred
+# bytes, so this covers acks, typing and presence; messages take frame_header).
+_SHORT_HEADERS = {op: [bytes((0x80 | op, n)) for n in range(126)] for op in (OP_TEXT, OP_BINARY)}
+
+
 def accept_key(key: str) -> str:
     return base64.b64encode(hashlib.sha1(key.encode() + GUID).digest()).decode()  # noqa: S324
 
@@ -676,6 +681,8 @@ class WebSocketProtocol(asyncio.Protocol):
         if self._deflate is not None and len(payload) > 64:
             payload = self._deflate.compress(payload)
             header = frame_header(opcode, len(payload), rsv1=True)
+        elif len(payload) < 126:
+            header = _SHORT_HEADERS[opcode][len(payload)]
         else:
             header = frame_header(opcode, len(payload))
         out = self._out
