@@ -248,26 +248,24 @@ async def test_a_client_that_stops_reading_is_closed_with_4429(fresh_stack: Any)
     await writer.close()
 
 
-async def test_compression_only_when_configured_and_then_it_works(fresh_stack: Any) -> None:
-    plain = fresh_stack()
-    url = plain.start()
-    org = await seed_org(plain.database_url, origins=[url])
+async def _offering_deflate(stack: Any) -> tuple[str, Any]:
+    """A messenger socket to a fresh server whose client offers permessage-deflate."""
+    url = stack.start()
+    org = await seed_org(stack.database_url, origins=[url])
     ws = await connect(
         clients.ws_url(url, f"/ws/messenger?site_key={org.site_key}"),
         origin=url,  # type: ignore[arg-type]
         compression="deflate",
     )
+    return url, ws
+
+
+async def test_compression_only_when_configured_and_then_it_works(fresh_stack: Any) -> None:
+    _, ws = await _offering_deflate(fresh_stack())
     assert ws.protocol.extensions == []
     await ws.close()
 
-    deflating = fresh_stack(POUNCE_MESSENGER_COMPRESSION="true")
-    url = deflating.start()
-    org = await seed_org(deflating.database_url, origins=[url])
-    ws = await connect(
-        clients.ws_url(url, f"/ws/messenger?site_key={org.site_key}"),
-        origin=url,  # type: ignore[arg-type]
-        compression="deflate",
-    )
+    url, ws = await _offering_deflate(fresh_stack(POUNCE_MESSENGER_COMPRESSION="true"))
     assert [e.name for e in ws.protocol.extensions] == ["permessage-deflate"]
     client = clients.Client(ws, None)
     await client.send({"type": "hello", "v": 1, "page": {"url": url + "/p", "title": "P"}})

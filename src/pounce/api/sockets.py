@@ -34,6 +34,7 @@ CLOSE_BAD_HELLO = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_HELLO_TIMEOUT = 4408
+CLOSE_TRY_LATER = 1013
 # A client that sends faster than its frames are handled stops being read (TCP
 # pushes back) until its backlog is down again.
 PAUSE_READING_AT = 64
@@ -221,6 +222,14 @@ class _Session:
         self.conn.send(frame)
         self.conn.close_soon(code, reason)
 
+    def store_down(self) -> None:
+        """The hello could not be served: say so and close with 1013 (try again later)."""
+        self.refuse(
+            error_frame("unavailable", "The store is unreachable; retry shortly."),
+            CLOSE_TRY_LATER,
+            "try again later",
+        )
+
     async def replay(
         self,
         org_id: str,
@@ -309,11 +318,7 @@ class MessengerSession(_Session):
             self.refuse(error_frame(exc.code, exc.message), CLOSE_FORBIDDEN, exc.code)
             return
         except StoreUnavailable:
-            self.refuse(
-                error_frame("unavailable", "The store is unreachable; retry shortly."),
-                1013,
-                "try again later",
-            )
+            self.store_down()
             return
         self.site = None  # only the hello needed it
         visitor = self.visitor = session.visitor
@@ -422,11 +427,7 @@ class ConsoleSession(_Session):
         try:
             conn.send(f.encode(await reps.connect(rt, user=user, conn_id=conn.id)))
         except StoreUnavailable:
-            self.refuse(
-                error_frame("unavailable", "The store is unreachable; retry shortly."),
-                1013,
-                "try again later",
-            )
+            self.store_down()
             return
         await self.replay(user.org_id, hello.resume or {}, for_rep=True)
 
