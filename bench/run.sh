@@ -2,9 +2,9 @@
 # Run every benchmark scenario in order; raw JSON lands in bench/results/<stamp>/
 # (bench/results/latest points at it) and a Markdown summary in summary.md there.
 #
-#   bench/run.sh            # full: 3 runs per scenario, ~29 min on the shared 2-core box
-#   bench/run.sh --s1-runs 1   # one run of scenario 1 (19.5k visitor hellos): ~20 min
-#   bench/run.sh --quick    # small counts, 1 run, ~4 min: checks the harness
+#   bench/run.sh            # full: 3 runs per scenario, ~38 min on the shared 2-core box
+#   bench/run.sh --s1-runs 1   # one run of scenario 1 (19.5k visitor hellos): ~32 min
+#   bench/run.sh --quick    # small counts, 1 run, ~5 min: checks the harness
 #   bench/run.sh --scenarios 2,3 [--runs 5]   # any suite.py options pass through
 #
 # Needs: the venv at .venv (pounce installed), node + npm, PostgreSQL and Redis for

@@ -1,0 +1,105 @@
+"""CPU and wall time of the SQLite message appender per commit and per message (not in
+run.sh), by batch size and `synchronous` mode.
+
+    taskset -c 0 .venv/bin/python bench/appendcost.py [--commits 1000] [--batches 1,4,16,64]
+
+A fresh database (migrated) with 100 open conversations; each batch appends one
+message to each of `batch` different conversations, as group commit does under load.
+CPU is the process's user + system time (the commit thread's fsync included). Prints
+one JSON line per (mode, batch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from pounce.domain.model import AuthorKind
+from pounce.store.appender import Draft, SqliteAppender
+from pounce.store.migrate import upgrade
+
+STAMP = "2026-01-01 00:00:00.000000"
+
+
+def seed(path: Path) -> None:
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO orgs VALUES ('o', 'O', '{}', ?)", (STAMP,))
+        conn.execute("INSERT INTO sites VALUES ('s', 'o', 'S', 'k', '[]', ?)", (STAMP,))
+        for i in range(100):
+            conn.execute(
+                "INSERT INTO visitors (id, org_id, site_id, attributes, blocked, first_seen_at,"
+                " last_seen_at) VALUES (?, 'o', 's', '{}', 0, ?, ?)",
+                (f"v{i}", STAMP, STAMP),
+            )
+            conn.execute(
+                "INSERT INTO conversations (id, org_id, site_id, visitor_id, status, source,"
+                " routed_to, last_seq, visitor_read_seq, rep_read_seq, created_at, updated_at)"
+                " VALUES (?, 'o', 's', ?, 'open', 'inbound', '[]', 0, 0, 0, ?, ?)",
+                (f"c{i}", f"v{i}", STAMP, STAMP),
+            )
+
+
+async def measure(path: Path, sync: str, batch: int, commits: int) -> dict[str, float]:
+    appender = SqliteAppender(str(path), synchronous=sync, write_lock=asyncio.Lock())
+    tag = f"{sync}-{batch}-{time.monotonic_ns()}"
+    try:
+        await appender.append_many(
+            [Draft("o", "c0", AuthorKind.VISITOR, "v0", f"warm-{tag}", "x", "<p>x</p>")]
+        )
+        t0, w0 = os.times(), time.perf_counter()
+        for k in range(commits):
+            drafts = []
+            for j in range(batch):
+                i = (k * batch + j) % 100
+                body = f"hello there [b:{k}:{j}]"
+                drafts.append(
+                    Draft(
+                        "o",
+                        f"c{i}",
+                        AuthorKind.VISITOR,
+                        f"v{i}",
+                        f"{tag}-{k}-{j}",
+                        body,
+                        f"<p>{body}</p>",
+                    )
+                )
+            await appender.append_many(drafts)
+        wall = time.perf_counter() - w0
+        t1 = os.times()
+    finally:
+        await appender.close()
+    user, system = t1.user - t0.user, t1.system - t0.system
+    return {
+        "sync": sync,  # type: ignore[dict-item]
+        "batch": batch,
+        "wall_us_per_commit": round(wall / commits * 1e6, 1),
+        "cpu_us_per_commit": round((user + system) / commits * 1e6, 1),
+        "user_us_per_message": round(user / commits / batch * 1e6, 1),
+        "system_us_per_message": round(system / commits / batch * 1e6, 1),
+        "cpu_us_per_message": round((user + system) / commits / batch * 1e6, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--commits", type=int, default=1000)
+    parser.add_argument("--batches", default="1,4,16,64")
+    parser.add_argument("--modes", default="OFF,NORMAL,FULL")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="pounce-bench-append-") as tmp:
+        path = Path(tmp) / "append.db"
+        seed(path)
+        for sync in args.modes.split(","):
+            for batch in (int(b) for b in args.batches.split(",")):
+                print(json.dumps(asyncio.run(measure(path, sync, batch, args.commits))), flush=True)
+
+
+if __name__ == "__main__":
+    main()
