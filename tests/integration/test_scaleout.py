@@ -234,6 +234,43 @@ async def _follow_while_sending(
     return follower, sender
 
 
+async def test_a_visitor_with_tabs_on_two_processes_stays_online_until_the_last(
+    cluster: Stack,
+) -> None:
+    p1, p2, p3 = cluster.start(), cluster.start(), cluster.start()
+    org = await seed_org(cluster.database_url, origins=[p1, p2, p3])
+    rep = await _rep(p3, org, 0)
+    first, welcome = await clients.visitor(p1, org.site_key)
+    visitor_id = welcome["visitor_id"]
+    second, again = await clients.visitor(p2, org.site_key, token=welcome["visitor_token"])
+    assert again["visitor_id"] == visitor_id
+    await rep.expect("visitor", lambda f: f["visitor"]["id"] == visitor_id)
+
+    # Closing one tab is not leaving: no "offline" after the grace period, and a console
+    # that connects now (on yet another process) lists the visitor as online.
+    await first.close()
+    await asyncio.sleep(5.5)
+    assert not [
+        f
+        for f in rep.drain("visitor")
+        if f["visitor"]["id"] == visitor_id and not f["visitor"]["online"]
+    ]
+    cookie, _ = await clients.login(p1, org.reps[1].email, org.password)
+    late, late_welcome = await clients.rep(p1, cookie)
+    assert visitor_id in {v["id"] for v in late_welcome["visitors"] if v["online"]}
+
+    # The last tab going away is.
+    await second.close()
+    gone = await rep.expect(
+        "visitor",
+        lambda f: f["visitor"]["id"] == visitor_id and not f["visitor"]["online"],
+        timeout=10,
+    )
+    assert gone["visitor"]["online"] is False
+    for client in (rep, late):
+        await client.close()
+
+
 async def test_killing_the_visitors_process_loses_nothing(cluster: Stack) -> None:
     p1, p2, p3 = cluster.start(), cluster.start(), cluster.start()
     org = await seed_org(cluster.database_url, origins=[p1, p2, p3])

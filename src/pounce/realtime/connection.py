@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import secrets
 
 from pounce import metrics
 from pounce.realtime.websocket import CLOSE_SERVICE_RESTART, WebSocketProtocol
@@ -11,6 +12,9 @@ from pounce.realtime.websocket import CLOSE_SERVICE_RESTART, WebSocketProtocol
 log = logging.getLogger(__name__)
 
 _ids = itertools.count(1)
+# Connection ids meet in Redis presence across processes: a per-process random prefix
+# keeps two nodes' counters from naming different sockets alike.
+_NODE = secrets.token_hex(6)
 CLOSE_RESYNC = CLOSE_SERVICE_RESTART
 LIVE: set[Connection] = set()
 
@@ -34,7 +38,7 @@ class Connection:
     def __init__(self, socket: WebSocketProtocol, *, kind: str) -> None:
         self.socket = socket
         self.kind = kind
-        self.id = f"{kind}-{next(_ids)}"
+        self.id = f"{kind}-{_NODE}-{next(_ids)}"
         self._held: list[bytes] | None = None
         self.closed = False
         LIVE.add(self)

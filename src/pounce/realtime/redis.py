@@ -236,7 +236,9 @@ class RedisPresence:
             with contextlib.suppress(Exception):
                 pipe = self._client.pipeline()
                 for member, (org, kind) in self._mine.items():
+                    who, _, conn_id = member.partition("|")
                     pipe.zrem(self._key(org, kind), member)
+                    pipe.zrem(self._who_key(org, kind, who), conn_id)
                 await pipe.execute()
             with contextlib.suppress(Exception):
                 await self._client.aclose()
@@ -250,6 +252,10 @@ class RedisPresence:
 
     def _key(self, org_id: str, kind: str) -> str:
         return f"{PREFIX}presence:{org_id}:{kind}"
+
+    def _who_key(self, org_id: str, kind: str, who: str) -> str:
+        """One rep's or visitor's own connections: "is X online" without the org's list."""
+        return f"{PREFIX}presence:{org_id}:{kind}:who:{who}"
 
     def _info_key(self, org_id: str) -> str:
         return f"{PREFIX}presence:{org_id}:visitor_info"
@@ -276,24 +282,47 @@ class RedisPresence:
             found.setdefault(who, set()).add(conn)
         return found
 
+    async def _live_connections(self, org_id: str, kind: str, who: str) -> int:
+        key = self._who_key(org_id, kind, who)
+        return int(await self._call(lambda r: r.zcount(key, time.time(), "+inf")))
+
     async def _add(self, org_id: str, kind: str, who: str, conn_id: str) -> bool:
+        """Register a connection; True if `who` had no live one before."""
         member = f"{who}|{conn_id}"
         self._mine[member] = (org_id, kind)
+        expires = time.time() + self.ttl
+        who_key = self._who_key(org_id, kind, who)
+
+        async def add(r: aioredis.Redis) -> Any:
+            pipe = r.pipeline(transaction=False)
+            pipe.zcount(who_key, time.time(), "+inf")
+            pipe.zadd(self._key(org_id, kind), {member: expires})
+            pipe.zadd(who_key, {conn_id: expires})
+            pipe.expire(who_key, int(self.ttl) + 1)
+            return await pipe.execute()
+
         try:
-            before = (await self._members(org_id, kind)).get(who, set())
-            await self._call(
-                lambda r: r.zadd(self._key(org_id, kind), {member: time.time() + self.ttl})
-            )
+            before, *_ = await self._call(add)
             return not before
         except (RedisError, OSError):
             return True
 
     async def _remove(self, org_id: str, kind: str, who: str, conn_id: str) -> bool:
+        """Forget a connection; True if `who` has no live one left."""
         member = f"{who}|{conn_id}"
         self._mine.pop(member, None)
+        who_key = self._who_key(org_id, kind, who)
+
+        async def remove(r: aioredis.Redis) -> Any:
+            pipe = r.pipeline(transaction=False)
+            pipe.zrem(self._key(org_id, kind), member)
+            pipe.zrem(who_key, conn_id)
+            pipe.zcount(who_key, time.time(), "+inf")
+            return await pipe.execute()
+
         try:
-            await self._call(lambda r: r.zrem(self._key(org_id, kind), member))
-            return not (await self._members(org_id, kind)).get(who)
+            *_, left = await self._call(remove)
+            return not left
         except (RedisError, OSError):
             return True
 
@@ -349,7 +378,7 @@ class RedisPresence:
 
     async def visitor_info(self, org_id: str, visitor_id: str) -> dict[str, Any] | None:
         try:
-            if not (await self._members(org_id, "visitors")).get(visitor_id):
+            if not await self._live_connections(org_id, "visitors", visitor_id):
                 return None
             blob = await self._call(lambda r: r.hget(self._info_key(org_id), visitor_id))
         except (RedisError, OSError):
@@ -363,13 +392,17 @@ class RedisPresence:
                 continue
             try:
                 now = time.time()
-                pipe = self._client.pipeline()
-                keys: set[str] = set()
+                pipe = self._client.pipeline(transaction=False)
+                by_key: dict[str, dict[str, float]] = {}
+                expires = now + self.ttl
                 for member, (org, kind) in self._mine.items():
-                    key = self._key(org, kind)
-                    keys.add(key)
-                    pipe.zadd(key, {member: now + self.ttl})
-                for key in keys:
+                    by_key.setdefault(self._key(org, kind), {})[member] = expires
+                    who, _, conn_id = member.partition("|")
+                    who_key = self._who_key(org, kind, who)
+                    pipe.zadd(who_key, {conn_id: expires})
+                    pipe.expire(who_key, int(self.ttl) + 1)
+                for key, members in by_key.items():
+                    pipe.zadd(key, members)
                     pipe.zremrangebyscore(key, "-inf", now)
                 await pipe.execute()
                 self._healthy = True
