@@ -119,3 +119,25 @@ async def test_forged_visitor_token_gets_a_new_visitor(world: World) -> None:
     again, welcome2 = await clients.visitor(world.url, world.org.site_key, token=forged)
     assert welcome2["visitor_id"] != welcome["visitor_id"]
     await again.close()
+
+
+async def test_an_origin_removed_from_a_site_is_refused_at_once(world: World) -> None:
+    from tests.support.proactive import session
+
+    page = "https://shop.example.test"
+    async with await session(world.url, world.org.admin.email, world.org.password) as admin:
+        sites = (await admin.get("/api/v1/sites")).json()["items"]
+        site = next(s for s in sites if s["site_key"] == world.org.site_key)
+        res = await admin.patch(
+            f"/api/v1/sites/{site['id']}", json={"allowed_origins": [world.url, page]}
+        )
+        assert res.status_code == 200, res.text
+        allowed, _ = await clients.visitor(world.url, world.org.site_key, origin=page)
+        await allowed.close()
+        res = await admin.patch(
+            f"/api/v1/sites/{site['id']}", json={"allowed_origins": [world.url]}
+        )
+        assert res.status_code == 200, res.text
+    with pytest.raises(InvalidStatus) as refused:
+        await clients.visitor(world.url, world.org.site_key, origin=page)
+    assert refused.value.response.status_code == 403

@@ -7,6 +7,7 @@ sent; the chat protocol on top is tested elsewhere.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import struct
@@ -50,6 +51,15 @@ async def _welcomed(world: World, token: str | None = None, **kwargs: Any) -> Ra
     frame = await ws.recv_until(0x1)
     assert json.loads(frame.payload)["type"] == "welcome"
     return ws
+
+
+async def _answer_pings(ws: RawSocket, seconds: float) -> None:
+    """Read for `seconds`, answering each ping as a live client does."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            while True:
+                frame = await ws.recv_until(0x9, timeout=seconds + 1)
+                ws.send(0xA, frame.payload)
 
 
 async def _json(ws: RawSocket, kind: str, timeout: float = 5.0) -> dict[str, Any]:
@@ -216,9 +226,13 @@ async def test_quiet_sockets_are_pinged_and_dead_ones_dropped(fresh_stack: Any) 
     alive = await _welcomed(world)
     ping = await alive.recv_until(0x9, timeout=3)
     alive.send(0xA, ping.payload)
-    # A socket that never answers is cut off (no close frame: the peer is presumed gone).
+    # A socket that never answers is cut off (no close frame: the peer is presumed gone),
+    # while the one that answers every ping meanwhile is kept.
     dead = await _welcomed(world)
-    assert await dead.closed_with(timeout=5) is None
+    dropped = asyncio.create_task(dead.closed_with(timeout=5))
+    while not dropped.done():
+        await _answer_pings(alive, 0.1)
+    assert dropped.result() is None
     # The one that answered pings is still served.
     alive.text(json.dumps({"type": "ping", "t": 1}))
     assert (await _json(alive, "pong"))["t"] == 1

@@ -154,6 +154,7 @@ async def update_site(rt: Runtime, *, actor: Actor, site_id: str, values: dict[s
             raise ServiceError("not_found", "No such site.")
         site = await accounts.get_site(conn, org_id=actor.org_id, site_id=site_id)
     assert site is not None
+    rt.forget_site(site.site_key)  # this node at once; others within SITE_CACHE_SECONDS
     return site
 
 

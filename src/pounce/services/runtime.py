@@ -12,9 +12,12 @@ from pounce.realtime.presence import Presence
 from pounce.services.ingest import MessageLog
 from pounce.store import accounts
 from pounce.store.db import Database
-from pounce.store.records import User
+from pounce.store.records import Site, User
 
 USER_CACHE_SECONDS = 5.0
+# Sites (by key) and org names are read on every messenger connect and change rarely;
+# an edit (e.g. an allowed origin removed) takes effect within this many seconds.
+SITE_CACHE_SECONDS = 5.0
 
 
 @dataclass
@@ -30,6 +33,7 @@ class Runtime:
     _users: dict[tuple[str, str], tuple[float, User | None]] = field(
         init=False, default_factory=dict
     )
+    _sites: dict[str, tuple[float, Site | None, str]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.messages = MessageLog(self.db)
@@ -47,3 +51,21 @@ class Runtime:
             self._users.clear()
         self._users[key] = (now + USER_CACHE_SECONDS, user)
         return user
+
+    async def site(self, site_key: str) -> tuple[Site | None, str]:
+        """The site with this key and its org's name, cached for a few seconds."""
+        hit = self._sites.get(site_key)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1], hit[2]
+        async with self.db.read() as conn:
+            site = await accounts.find_site_by_key(conn, site_key)
+            org = await accounts.get_org(conn, site.org_id) if site else None
+        name = str(org["name"]) if org else ""
+        if len(self._sites) > 10_000:
+            self._sites.clear()
+        self._sites[site_key] = (now + SITE_CACHE_SECONDS, site, name)
+        return site, name
+
+    def forget_site(self, site_key: str) -> None:
+        self._sites.pop(site_key, None)

@@ -47,8 +47,8 @@ class VisitorSession:
 
 
 async def find_site(rt: Runtime, site_key: str) -> Site | None:
-    async with rt.db.read() as conn:
-        return await accounts.find_site_by_key(conn, site_key)
+    site, _ = await rt.site(site_key)
+    return site
 
 
 async def connect(
@@ -61,41 +61,50 @@ async def connect(
 ) -> VisitorSession:
     """Identify (or create) the visitor, mark them online and record the page they are on."""
     visitor_id = read_visitor_token(rt, token, org_id=site.org_id) if token else None
+    # The write transaction holds SQLite's one writer (chat messages wait for it): a
+    # first-time visitor needs two inserts in it, and the org's details are read after.
     async with rt.db.write() as conn:
         visitor = (
             await chat.get_visitor(conn, org_id=site.org_id, visitor_id=visitor_id)
             if visitor_id
             else None
         )
+        created = visitor is None
         if visitor is None:
             visitor = await chat.create_visitor(conn, org_id=site.org_id, site_id=site.id)
         if visitor.blocked:
             raise ServiceError("forbidden", "This visitor is blocked.")
-        await chat.touch_visitor(conn, org_id=site.org_id, visitor_id=visitor.id)
+        if not created:
+            await chat.touch_visitor(conn, org_id=site.org_id, visitor_id=visitor.id)
+        viewed: dict[str, Any] | None = None
         if page and page.get("url"):
-            await chat.add_page_view(
+            viewed = {
+                "url": page["url"],
+                "title": page.get("title") or "",
+                "referrer": page.get("referrer"),
+            }
+            viewed["viewed_at"] = await chat.add_page_view(
+                conn, org_id=site.org_id, visitor_id=visitor.id, **viewed
+            )
+        conversation = owner = None
+        if created:
+            views = [viewed] if viewed else []
+        else:
+            conversation = await chat.current_conversation(
+                conn, org_id=site.org_id, visitor_id=visitor.id
+            )
+            if conversation and conversation.owner_id:
+                owner = await accounts.get_user(
+                    conn, org_id=site.org_id, user_id=conversation.owner_id
+                )
+            views = await chat.page_views_since(
                 conn,
                 org_id=site.org_id,
                 visitor_id=visitor.id,
-                url=page["url"],
-                title=page.get("title") or "",
-                referrer=page.get("referrer"),
+                since=now() - timedelta(hours=24),
             )
-        conversation = await chat.current_conversation(
-            conn, org_id=site.org_id, visitor_id=visitor.id
-        )
-        owner = (
-            await accounts.get_user(conn, org_id=site.org_id, user_id=conversation.owner_id)
-            if conversation and conversation.owner_id
-            else None
-        )
-        org = await accounts.get_org(conn, site.org_id)
-        views = await chat.page_views_since(
-            conn,
-            org_id=site.org_id,
-            visitor_id=visitor.id,
-            since=now() - timedelta(hours=24),
-        )
+    _, org_name = await rt.site(site.site_key)
+    async with rt.db.read() as conn:
         ready = await available_reps(rt, conn, org_id=site.org_id)
     info = _session_info(views, conversation)
     first = await rt.presence.visitor_connected(site.org_id, visitor.id, conn_id, info)
@@ -114,7 +123,7 @@ async def connect(
         conversation=conversation,
         owner=owner,
         reps_available=bool(ready),
-        org_name=str(org["name"]) if org else "",
+        org_name=org_name,
     )
 
 

@@ -18,10 +18,22 @@ async def create_visitor(
     conn: AsyncConnection, *, org_id: str, site_id: str, country: str | None = None
 ) -> Visitor:
     stamp = now()
-    visitor_id = new_id("v")
+    visitor = Visitor(
+        id=new_id("v"),
+        org_id=org_id,
+        site_id=site_id,
+        name=None,
+        email=None,
+        company=None,
+        country=country,
+        attributes={},
+        blocked=False,
+        first_seen_at=stamp,
+        last_seen_at=stamp,
+    )
     await conn.execute(
         insert(t.visitors).values(
-            id=visitor_id,
+            id=visitor.id,
             org_id=org_id,
             site_id=site_id,
             attributes={},
@@ -31,8 +43,6 @@ async def create_visitor(
             last_seen_at=stamp,
         )
     )
-    visitor = await get_visitor(conn, org_id=org_id, visitor_id=visitor_id)
-    assert visitor is not None
     return visitor
 
 
