@@ -91,6 +91,60 @@ async def test_whole_conversation(world: World) -> None:
         await c.close()
 
 
+async def test_frames_after_a_message_are_answered_after_its_ack(world: World) -> None:
+    (alice,) = await _reps(world, 1)
+    visitor, _ = await clients.visitor(world.url, world.org.site_key)
+    first = await visitor.request({"type": "message", "body": "opening"})
+    # Messages, pings and typing sent back to back, without waiting for any reply.
+    order: list[str] = []
+    for i in range(20):
+        await visitor.send({"type": "message", "id": f"burst-{i}", "body": f"burst {i}"})
+        await visitor.send({"type": "ping", "t": i})
+        order += [f"ack:burst-{i}", f"pong:{i}"]
+    await visitor.send({"type": "typing", "typing": True})
+    await alice.expect("typing")
+    seen = [
+        f"ack:{frame['id']}" if frame["type"] == "ack" else f"pong:{frame['t']}"
+        for frame in visitor.inbox
+        if frame["type"] in ("ack", "pong")
+    ]
+    assert seen == order
+    acks = [frame for frame in visitor.inbox if frame["type"] == "ack"]
+    assert [a["seq"] for a in acks] == list(range(2, 22))
+    assert {a["conversation_id"] for a in acks} == {first["conversation_id"]}
+    # The rep got them live, once each, in order.
+    got = [await alice.expect("message", lambda f, s=s: f["seq"] == s) for s in range(2, 22)]
+    assert [m["body"] for m in got] == [f"burst {i}" for i in range(20)]
+    await visitor.close()
+    await alice.close()
+
+
+async def test_a_message_after_the_conversation_closed_opens_a_new_one(world: World) -> None:
+    (alice,) = await _reps(world, 1)
+    visitor, _ = await clients.visitor(world.url, world.org.site_key)
+    first = await visitor.request({"type": "message", "body": "first question"})
+    old = first["conversation_id"]
+    await alice.expect("alert", lambda f: f["conversation"]["id"] == old)
+    assert (await alice.request({"type": "start_conversation", "conversation_id": old}))[
+        "type"
+    ] == "ack"
+    closed = await alice.request({"type": "close_conversation", "conversation_id": old})
+    assert closed["type"] == "ack"
+    await visitor.expect("conversation", lambda f: f["conversation"]["status"] == "closed")
+    again = await visitor.request({"type": "message", "body": "one more thing"})
+    assert again["type"] == "ack", again
+    assert again["conversation_id"] != old and again["seq"] == 1
+    alert = await alice.expect(
+        "alert", lambda f: f["conversation"]["id"] == again["conversation_id"]
+    )
+    assert alert["message"]["body"] == "one more thing"
+    # The next one joins the new conversation.
+    after = await visitor.request({"type": "message", "body": "and another"})
+    assert after["conversation_id"] == again["conversation_id"] and after["seq"] == 2
+    await visitor.close()
+    await alice.close()
+
+
 async def test_start_conversation_race_has_one_winner(world: World) -> None:
     alice, bob = await _reps(world)
     db = Database(world.stack.database_url)

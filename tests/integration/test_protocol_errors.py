@@ -141,3 +141,51 @@ async def test_an_origin_removed_from_a_site_is_refused_at_once(world: World) ->
     with pytest.raises(InvalidStatus) as refused:
         await clients.visitor(world.url, world.org.site_key, origin=page)
     assert refused.value.response.status_code == 403
+
+
+async def test_bad_frames_in_an_open_conversation_get_the_same_errors(world: World) -> None:
+    # Once a conversation is open, messages skip the worker; everything malformed must
+    # still reach the validator and its precise error, and store nothing.
+    rep = await _online_rep(world)
+    visitor, _ = await clients.visitor(world.url, world.org.site_key)
+    first = await visitor.request({"type": "message", "body": "opening"})
+    for raw, code in BAD_FRAMES:
+        await visitor.send_raw(raw)
+        error = await visitor.expect("error")
+        assert error["code"] == code, (raw, error)
+    ack = await visitor.request({"type": "message", "body": "still here"})
+    assert ack["conversation_id"] == first["conversation_id"] and ack["seq"] == 2
+    await visitor.close()
+    await rep.close()
+
+
+async def test_a_flood_of_messages_is_rate_limited_and_the_rest_stored_in_order(
+    world: World,
+) -> None:
+    rep = await _online_rep(world)  # so no away message takes a seq
+    visitor, _ = await clients.visitor(world.url, world.org.site_key)
+    first = await visitor.request({"type": "message", "body": "opening"})
+    # One at a time, each after the last one's reply, far faster than 30 frames/s.
+    ids = [f"flood-{i}" for i in range(100)]
+    replies = []
+    for i, frame_id in enumerate(ids):
+        await visitor.send({"type": "message", "id": frame_id, "body": f"flood {i}"})
+        replies.append(await visitor.expect_reply(frame_id))
+    acked = [r for r in replies if r["type"] == "ack"]
+    limited = [r for r in replies if r["type"] == "error"]
+    assert limited and all(r["code"] == "rate_limited" for r in limited)
+    assert 50 <= len(acked) < 100
+    # The accepted ones were stored in the order sent, densely after the first.
+    assert [r["seq"] for r in acked] == list(range(2, 2 + len(acked)))
+    assert [r["id"] for r in acked] == [
+        i for i, r in zip(ids, replies, strict=True) if r["type"] == "ack"
+    ]
+    assert {r["conversation_id"] for r in acked} == {first["conversation_id"]}
+    await visitor.close()
+    await rep.close()
+
+
+async def _online_rep(world: World) -> clients.Client:
+    cookie, _ = await clients.login(world.url, world.org.reps[0].email, world.org.password)
+    rep, _ = await clients.rep(world.url, cookie)
+    return rep

@@ -33,6 +33,7 @@ from pounce.realtime.frames import (
     json_schemas,
     parse,
     parse_hello,
+    quick_message,
 )
 from pounce.realtime.server_frames import CONSOLE_SERVER_FRAMES, MESSENGER_SERVER_FRAMES
 
@@ -572,3 +573,40 @@ def test_fuzz_decode_then_parse(raw: bytes | str) -> None:
     assert isinstance(data, dict)
     for adapter, known in ENDPOINTS.values():
         _parse_or_refuse(data, adapter, known)
+
+
+# Message-shaped frames near every boundary the validator checks: id charset and
+# length, body length, wrong types, missing and extra keys.
+_ids = st.text(alphabet="Aa9_.:-! é\n", min_size=0, max_size=66) | st.sampled_from(
+    ["m-1", "x" * 64, "x" * 65, "", "a\n", 7, None]
+)
+_bodies = st.text(max_size=20) | st.sampled_from(
+    ["", "a" * MAX_BODY_CHARS, "a" * (MAX_BODY_CHARS + 1), "é" * MAX_BODY_CHARS, 12, None, ["x"]]
+)
+message_like = st.fixed_dictionaries(
+    {"type": st.sampled_from(["message", "message", "typing", "Message"])},
+    optional={"id": _ids, "body": _bodies, "extra": st.integers(-5, 5), "conversation_id": _ids},
+)
+
+
+@settings(max_examples=600)
+@given(data=message_like | typed_frames | mutated_frames())
+def test_quick_message_agrees_with_the_validator(data: dict[str, Any]) -> None:
+    raw = orjson.dumps(data)
+    quick = quick_message(raw)
+    try:
+        frame = parse(decode(raw), MESSENGER_ADAPTER, MESSENGER_TYPES)
+    except FrameError:
+        frame = None
+    if isinstance(frame, VisitorMessageFrame):
+        assert quick == (frame.id, frame.body)
+    else:
+        assert quick is None
+
+
+def test_quick_message_refuses_what_is_not_one_json_object() -> None:
+    assert quick_message(b"not json") is None
+    assert quick_message(b'[{"type": "message", "id": "a", "body": "b"}]') is None
+    big = orjson.dumps({"type": "message", "id": "a", "body": "b" * MAX_FRAME_BYTES})
+    assert quick_message(big) is None
+    assert quick_message(b'{"type": "message", "id": "a", "body": "b"}') == ("a", "b")

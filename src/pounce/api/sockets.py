@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from functools import partial
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -68,6 +69,9 @@ class FrameBudget:
         self.tokens -= 1
         return True
 
+    def give_back(self) -> None:
+        self.tokens = min(self.burst, self.tokens + 1)
+
 
 def error_frame(code: str, message: str, frame_id: str | None = None, **extra: Any) -> bytes:
     metrics.FRAME_ERRORS.labels(code).inc()
@@ -92,6 +96,7 @@ class _Session:
         "_budget",
         "_gone",
         "_hello_timer",
+        "_inflight",
         "_paused",
         "_pending",
         "_worker",
@@ -112,6 +117,7 @@ class _Session:
         self._pending: deque[bytes] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._gone = False
+        self._inflight = False  # a frame handled by callback has not finished yet
         self._paused = False
         self._hello_timer: asyncio.TimerHandle | None = None
         self._budget = FrameBudget()
@@ -123,6 +129,14 @@ class _Session:
 
     def received(self, message: bytes, text: bool) -> None:
         metrics.frame_in(self.kind)
+        if (
+            self.ready
+            and self._worker is None
+            and not self._inflight
+            and not self._pending
+            and self._at_once(message)
+        ):
+            return
         pending = self._pending
         if pending is None:
             pending = self._pending = deque()
@@ -132,9 +146,12 @@ class _Session:
             transport = self.conn.socket.transport
             if transport is not None:
                 transport.pause_reading()
-        if self._worker is None:
-            # The session holds its worker (asyncio keeps only weak references).
-            self._worker = asyncio.get_running_loop().create_task(self._work())
+        if self._worker is None and not self._inflight:
+            self._start_worker()
+
+    def _start_worker(self) -> None:
+        # The session holds its worker (asyncio keeps only weak references).
+        self._worker = asyncio.get_running_loop().create_task(self._work())
 
     def closed(self) -> None:
         self._gone = True
@@ -143,12 +160,27 @@ class _Session:
             self._hello_timer = None
         if self.conn is not None:
             self.conn.stop()
-        if self._worker is None:
+        if self._inflight:
+            pass  # `_done_at_once` goes on from here
+        elif self._worker is None:
             _spawn(self._finish(), f"close:{self.kind}")
         else:
             # The socket drops this session now; keep its worker alive until it is done.
             _tasks.add(self._worker)
             self._worker.add_done_callback(_tasks.discard)
+
+    # -- frames handled without the worker ---------------------------------------------
+    def _at_once(self, raw: bytes) -> bool:
+        """Take a common frame on without a task; False: the worker handles it."""
+        return False
+
+    def _done_at_once(self) -> None:
+        """The frame `_at_once` took on has finished: go on with what came meanwhile."""
+        self._inflight = False
+        if self._pending:
+            self._start_worker()
+        elif self._gone:
+            _spawn(self._finish(), f"close:{self.kind}")
 
     # -- the worker -------------------------------------------------------------------
     async def _work(self) -> None:
@@ -193,21 +225,25 @@ class _Session:
             if not self._budget.take():
                 raise f.FrameError("rate_limited", "Too many frames; slow down.", frame_id)
             await self.dispatch(f.parse(data, self.adapter, self.known))
-        except f.FrameError as exc:
-            conn.send(error_frame(exc.code, exc.message, exc.frame_id or frame_id))
-        except ServiceError as exc:
-            conn.send(error_frame(exc.code, exc.message, frame_id, **exc.extra))
-        except StoreUnavailable:
-            conn.send(
-                error_frame(
-                    "unavailable", "The store is unreachable; nothing was stored. Retry.", frame_id
-                )
+        except Exception as exc:
+            conn.send(self._failure(exc, frame_id))
+
+    def _failure(self, exc: BaseException, frame_id: str | None) -> bytes:
+        """The error frame for a frame whose handling raised."""
+        if isinstance(exc, f.FrameError):
+            return error_frame(exc.code, exc.message, exc.frame_id or frame_id)
+        if isinstance(exc, ServiceError):
+            return error_frame(exc.code, exc.message, frame_id, **exc.extra)
+        if isinstance(exc, StoreUnavailable):
+            return error_frame(
+                "unavailable", "The store is unreachable; nothing was stored. Retry.", frame_id
             )
-        except Exception:
-            log.exception("frame handling failed on %s", conn.id)
-            conn.send(
-                error_frame("internal", "Something went wrong; nothing was stored.", frame_id)
-            )
+        log.error(
+            "frame handling failed on %s",
+            self.conn.id if self.conn else "?",
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+        return error_frame("internal", "Something went wrong; nothing was stored.", frame_id)
 
     def _parse_hello(self, raw: bytes, model: type[f.Frame]) -> Any | None:
         assert self.conn is not None
@@ -359,19 +395,7 @@ class MessengerSession(_Session):
                 page_url=self.page_url,
                 conversation_id=self.conversation_id,
             )
-            self.conversation_id = sent.message.conversation_id
-            metrics.DELIVERY.observe(time.perf_counter() - started)
-            conn.send(
-                f.encode(
-                    {
-                        "type": "ack",
-                        "id": frame.id,
-                        "conversation_id": sent.message.conversation_id,
-                        "seq": sent.message.seq,
-                        "message": events.message_json(sent.message),
-                    }
-                )
-            )
+            self._acked(frame.id, started, sent)
         elif isinstance(frame, f.PageViewFrame):
             self.page_url = frame.url
             await visitors.page_view(
@@ -397,6 +421,62 @@ class MessengerSession(_Session):
             conn.send(f.encode({"type": "ack", "id": frame.id}))
         elif isinstance(frame, f.PingFrame):
             conn.send(f.encode({"type": "pong", "t": frame.t}))
+
+    def _at_once(self, raw: bytes) -> bool:
+        """A message into the open conversation: validated here, group-committed, and
+        acknowledged from the commit's callback. Anything else, or anything wrong with
+        it, is left to the worker, which gives the error frames."""
+        visitor, conversation_id = self.visitor, self.conversation_id
+        if visitor is None or conversation_id is None:
+            return False
+        frame = f.quick_message(raw)
+        if frame is None or not self._budget.take():
+            return False
+        client_id, body = frame
+        started = time.perf_counter()
+        self._inflight = True
+        try:
+            chat.submit_visitor_message(
+                self.rt,
+                visitor=visitor,
+                client_id=client_id,
+                body=body,
+                page_url=self.page_url,
+                conversation_id=conversation_id,
+                done=partial(self._sent, client_id, started),
+            )
+        except Exception:
+            log.exception("taking a message on failed on %s", self.conn.id if self.conn else "?")
+            self._inflight = False
+            self._budget.give_back()
+            return False
+        return True
+
+    def _sent(self, client_id: str, started: float, outcome: chat.Sent | BaseException) -> None:
+        try:
+            if isinstance(outcome, BaseException):
+                if self.conn is not None:
+                    self.conn.send(self._failure(outcome, client_id))
+            else:
+                self._acked(client_id, started, outcome)
+        finally:
+            self._done_at_once()
+
+    def _acked(self, client_id: str, started: float, sent: chat.Sent) -> None:
+        self.conversation_id = sent.message.conversation_id
+        metrics.DELIVERY.observe(time.perf_counter() - started)
+        if self.conn is not None:
+            self.conn.send(
+                f.encode(
+                    {
+                        "type": "ack",
+                        "id": client_id,
+                        "conversation_id": sent.message.conversation_id,
+                        "seq": sent.message.seq,
+                        "message": events.message_json(sent.message),
+                    }
+                )
+            )
 
     async def left(self) -> None:
         if self.visitor is not None and self.conn is not None:

@@ -29,6 +29,10 @@ class Bus(Protocol):
         """The same frame to several topics (a message to the visitor and each rep)."""
         ...
 
+    def post_many(self, topics: Iterable[str], data: bytes) -> None:
+        """`publish_many` from plain code (a commit's callback): queued or delivered now."""
+        ...
+
     async def subscribe(self, topics: Iterable[str], handler: Handler) -> Unsubscribe: ...
 
 
@@ -52,6 +56,9 @@ class LocalBus:
         self.dispatch(topic, data)
 
     async def publish_many(self, topics: Iterable[str], data: bytes) -> None:
+        self.post_many(topics, data)
+
+    def post_many(self, topics: Iterable[str], data: bytes) -> None:
         for topic in topics:
             self.dispatch(topic, data)
 

@@ -88,6 +88,12 @@ class RedisBus:
                 await self._client.aclose()
 
     async def publish(self, topic: str, data: bytes) -> None:
+        self.post_many((topic,), data)
+
+    async def publish_many(self, topics: Iterable[str], data: bytes) -> None:
+        self.post_many(topics, data)
+
+    def post_many(self, topics: Iterable[str], data: bytes) -> None:
         """Queue a frame for Redis; it leaves with everything else queued meanwhile.
 
         One sender per node writes the queue in order as one pipeline on one
@@ -99,16 +105,14 @@ class RedisBus:
         bounded; while Redis is really down, subscribers lose their own connection too
         and resume from the store when it returns.
         """
-        if len(self._backlog) >= BACKLOG_LIMIT:
-            self._backlog.popleft()
-            self._dropped += 1
-        self._backlog.append((PREFIX + topic, data))
+        backlog = self._backlog
+        for topic in topics:
+            if len(backlog) >= BACKLOG_LIMIT:
+                backlog.popleft()
+                self._dropped += 1
+            backlog.append((PREFIX + topic, data))
         if not self._wake.is_set():
             self._wake.set()
-
-    async def publish_many(self, topics: Iterable[str], data: bytes) -> None:
-        for topic in topics:
-            await self.publish(topic, data)
 
     async def _send_forever(self) -> None:
         assert self._client is not None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -17,7 +19,7 @@ from pounce.services.formatting import render_markdown
 from pounce.services.routing import route
 from pounce.services.runtime import Runtime
 from pounce.store import accounts, chat, jobs
-from pounce.store.appender import Draft
+from pounce.store.appender import Appended, Draft
 from pounce.store.records import Conversation, Message, User, Visitor
 
 AWAY_TEXT = (
@@ -73,14 +75,17 @@ def rep_audience(conv: Conversation) -> list[str]:
 async def publish_message(
     rt: Runtime, conv: Conversation, message: Message, author: User | None
 ) -> None:
+    post_message(rt, conv, message, author)
+
+
+def post_message(rt: Runtime, conv: Conversation, message: Message, author: User | None) -> None:
+    """A stored message to its visitor and the reps who see the conversation live."""
     visitor_frame = {"type": "message", **events.message_json(message, author)}
     if not events.rep_shape_differs(message):  # both audiences get the same bytes
-        await events.publish(
-            rt, [events.visitor_topic(conv.visitor_id), *rep_audience(conv)], visitor_frame
-        )
+        events.post(rt, [events.visitor_topic(conv.visitor_id), *rep_audience(conv)], visitor_frame)
         return
-    await events.publish(rt, [events.visitor_topic(conv.visitor_id)], visitor_frame)
-    await events.publish(
+    events.post(rt, [events.visitor_topic(conv.visitor_id)], visitor_frame)
+    events.post(
         rt,
         rep_audience(conv),
         {"type": "message", **events.message_json(message, author, for_rep=True)},
@@ -117,24 +122,115 @@ async def send_visitor_message(
     With the id of the visitor's open conversation the message is group-committed;
     otherwise (first message, or the conversation closed) it takes the slow path.
     """
-    html = render_markdown(body)
     if conversation_id is not None:
-        result = await rt.messages.append(
-            Draft(
-                org_id=visitor.org_id,
-                conversation_id=conversation_id,
-                author_kind=AuthorKind.VISITOR,
-                author_id=visitor.id,
-                client_id=client_id,
-                body=body,
-                html=html,
-            )
+        outcome: asyncio.Future[Sent] = asyncio.get_running_loop().create_future()
+        submit_visitor_message(
+            rt,
+            visitor=visitor,
+            client_id=client_id,
+            body=body,
+            page_url=page_url,
+            conversation_id=conversation_id,
+            done=partial(_settle, outcome),
         )
-        if result.message is not None and result.conversation is not None:
-            if result.created:
-                await publish_message(rt, result.conversation, result.message, None)
-                await _after_visitor_message(rt, result.conversation, result.message)
-            return Sent(result.message, result.conversation, created=result.created)
+        return await outcome
+    return await _open_and_send(
+        rt, visitor=visitor, client_id=client_id, body=body, page_url=page_url
+    )
+
+
+def submit_visitor_message(
+    rt: Runtime,
+    *,
+    visitor: Visitor,
+    client_id: str,
+    body: str,
+    page_url: str,
+    conversation_id: str,
+    done: Callable[[Sent | BaseException], None],
+) -> None:
+    """`send_visitor_message` into the visitor's open conversation, without a coroutine.
+
+    The message joins the next group commit; once that commits, it is published and
+    `done` gets the Sent (or the exception), on the loop. The rare cases that need
+    more (the conversation closed meanwhile, a reply to an auto pounce) go on in a task.
+    """
+
+    def committed(result: Appended | BaseException) -> None:
+        if isinstance(result, BaseException):
+            done(result)
+            return
+        conv, message = result.conversation, result.message
+        if conv is None or message is None:  # closed meanwhile: open a new one
+            _finish_in_task(
+                done,
+                _open_and_send(
+                    rt, visitor=visitor, client_id=client_id, body=body, page_url=page_url
+                ),
+            )
+            return
+        sent = Sent(message, conv, created=result.created)
+        if result.created:
+            post_message(rt, conv, message, None)
+            if conv.source is Source.AUTO_POUNCE and conv.outcome is None:
+
+                async def replied() -> Sent:
+                    await _after_visitor_message(rt, conv, message)
+                    return sent
+
+                _finish_in_task(done, replied())
+                return
+        done(sent)
+
+    rt.messages.submit(
+        Draft(
+            org_id=visitor.org_id,
+            conversation_id=conversation_id,
+            author_kind=AuthorKind.VISITOR,
+            author_id=visitor.id,
+            client_id=client_id,
+            body=body,
+            html=render_markdown(body),
+        ),
+        committed,
+    )
+
+
+_continuations: set[asyncio.Task[Sent]] = set()
+
+
+def _finish_in_task(
+    done: Callable[[Sent | BaseException], None], work: Coroutine[Any, Any, Sent]
+) -> None:
+    task = asyncio.get_running_loop().create_task(work)
+    _continuations.add(task)
+
+    def finished(task: asyncio.Task[Sent]) -> None:
+        _continuations.discard(task)
+        if task.cancelled():
+            done(asyncio.CancelledError())
+        elif (exc := task.exception()) is not None:
+            done(exc)
+        else:
+            done(task.result())
+
+    task.add_done_callback(finished)
+
+
+def _settle(outcome: asyncio.Future[Sent], result: Sent | BaseException) -> None:
+    if outcome.done():
+        return
+    if isinstance(result, BaseException):
+        outcome.set_exception(result)
+    else:
+        outcome.set_result(result)
+
+
+async def _open_and_send(
+    rt: Runtime, *, visitor: Visitor, client_id: str, body: str, page_url: str
+) -> Sent:
+    """The visitor's first message (or the first since their conversation closed)."""
+    html = render_markdown(body)
     after: list[AfterCommit] = []
     async with rt.db.write() as conn:
         existing = await chat.find_message_by_client_id(

@@ -134,4 +134,9 @@ def visitor_card_json(
 
 async def publish(rt: Runtime, topics: Iterable[str], frame: dict[str, Any]) -> None:
     """Encode once, publish to each topic. Call only after the change has committed."""
-    await rt.bus.publish_many(dict.fromkeys(topics), encode(frame))
+    post(rt, topics, frame)
+
+
+def post(rt: Runtime, topics: Iterable[str], frame: dict[str, Any]) -> None:
+    """`publish` from plain code: the bus queues or delivers the frame before returning."""
+    rt.bus.post_many(dict.fromkeys(topics), encode(frame))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from pounce import metrics
 from pounce.store.appender import Appended, Draft
@@ -12,32 +13,50 @@ from pounce.store.errors import DuplicateClientId
 
 log = logging.getLogger(__name__)
 
+# Told the outcome of one draft once its batch has committed (or failed).
+Done = Callable[[Appended | BaseException], None]
+
 
 class MessageLog:
     """Appends messages in batches: while one transaction commits, the next batch forms.
 
     There is no timer: a lone message commits at once, and under load each commit
     carries everything that arrived meanwhile (up to `max_batch`). Callers learn the
-    outcome only after the commit, so they publish only what is durable.
+    outcome only after the commit, so they publish only what is durable: `append`
+    awaits it, `submit` hands it to a callback (no coroutine per message).
     """
 
     def __init__(self, db: Database, *, max_batch: int = 512) -> None:
         self.db = db
         self.max_batch = max_batch
         self._drafts: list[Draft] = []
-        self._waiting: list[asyncio.Future[Appended]] = []
+        self._waiting: list[Done] = []
         self._flusher: asyncio.Task[None] | None = None
         self.batches = 0
         self.appended = 0
 
     async def append(self, draft: Draft) -> Appended:
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[Appended] = loop.create_future()
+        done: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
+
+        def settle(outcome: Appended | BaseException) -> None:
+            if done.done():
+                return
+            if isinstance(outcome, BaseException):
+                done.set_exception(outcome)
+            else:
+                done.set_result(outcome)
+
+        self.submit(draft, settle)
+        return await done
+
+    def submit(self, draft: Draft, done: Done) -> None:
+        """Queue a draft; `done` runs on the loop after its batch's commit, in order."""
         self._drafts.append(draft)
         self._waiting.append(done)
         if self._flusher is None or self._flusher.done():
-            self._flusher = loop.create_task(self._flush(), name="message-log")
-        return await done
+            self._flusher = asyncio.get_running_loop().create_task(
+                self._flush(), name="message-log"
+            )
 
     async def _flush(self) -> None:
         while self._drafts:
@@ -53,12 +72,10 @@ class MessageLog:
                 continue
             except Exception as exc:
                 for done in waiting:
-                    if not done.done():
-                        done.set_exception(exc)
+                    _tell(done, exc)
                 continue
             for done, result in zip(waiting, results, strict=True):
-                if not done.done():
-                    done.set_result(result)
+                _tell(done, result)
 
     async def _write(self, drafts: list[Draft]) -> list[Appended]:
         results = await self.db.append_messages(drafts)
@@ -69,15 +86,19 @@ class MessageLog:
         metrics.MESSAGES_STORED.inc(stored)
         return results
 
-    async def _one_by_one(
-        self, drafts: list[Draft], waiting: list[asyncio.Future[Appended]]
-    ) -> None:
+    async def _one_by_one(self, drafts: list[Draft], waiting: list[Done]) -> None:
         for draft, done in zip(drafts, waiting, strict=True):
             try:
                 (result,) = await self._write([draft])
             except Exception as exc:
-                if not done.done():
-                    done.set_exception(exc)
+                _tell(done, exc)
             else:
-                if not done.done():
-                    done.set_result(result)
+                _tell(done, result)
+
+
+def _tell(done: Done, outcome: Appended | BaseException) -> None:
+    """One caller's outcome; a failing callback must not cost the rest of the batch."""
+    try:
+        done(outcome)
+    except Exception:
+        log.exception("a message's commit callback failed")
