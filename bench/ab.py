@@ -1,0 +1,122 @@
+"""Two versions of Pounce under the same load, alternating in one run (not part of run.sh).
+
+    python bench/ab.py --base 400c615 [--rate 2500] [--reps 3] [--visitors 440]
+                       [--seconds 4] [--steps 2] [--runs 3]
+
+Checks the `--base` revision out into a temporary git worktree and runs the working
+tree's `src/` and the base's alternately (base, current, base, current, ...), each
+against a fresh SQLite (FULL) server on the server core, driven by `loadgen.py relay`
+at one fixed rate. On a box whose speed drifts by the minute, only a comparison made
+this way means anything. Prints the median server CPU, p50 and p99 per version and
+writes the raw JSON under bench/results/ab-<stamp>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+import servers  # noqa: E402
+import suite  # noqa: E402
+
+
+def checkout(rev: str) -> Path:
+    where = Path(tempfile.mkdtemp(prefix="pounce-bench-ab-"))
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(where), rev],
+        check=True,
+        capture_output=True,
+    )
+    # the built front end is not in git; the servers under test need it to start
+    shutil.copytree(ROOT / "src/pounce/static", where / "src/pounce/static", dirs_exist_ok=True)
+    return where
+
+
+def one(args: argparse.Namespace, out: Path, src: Path | None) -> dict[str, float]:
+    if src is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = str(src / "src")  # ahead of the editable install
+    var = suite.tmpdir("ab")
+    proc = servers.start_pounce(var, servers.sqlite_url(var), POUNCE_SQLITE_SYNCHRONOUS="FULL")
+    try:
+        rates = ",".join([str(args.rate)] * args.steps)
+        r = suite.run_loadgen(
+            out,
+            *suite.loadgen_target_args("pounce", proc),
+            "--reps",
+            str(args.reps),
+            "--visitors",
+            str(args.visitors),
+            "--rates",
+            rates,
+            "--duration",
+            str(args.seconds),
+            "--drain",
+            "5",
+        )
+    finally:
+        proc.stop()
+        shutil.rmtree(var, ignore_errors=True)
+        os.environ.pop("PYTHONPATH", None)
+    steps = r["steps"]
+    bad = sum(s["lost"] + s["duplicated"] for s in steps)
+    return {
+        "cpu": statistics.median(sum(s["server_cpu_pct"].values()) for s in steps),
+        "p50": statistics.median(s["latency_ms"]["p50"] for s in steps),
+        "p99": statistics.median(s["latency_ms"]["p99"] for s in steps),
+        "lost_or_dup": bad,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--base", required=True, help="git revision to compare against")
+    parser.add_argument("--rate", type=int, default=2500)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--visitors", type=int, default=440)
+    parser.add_argument("--seconds", type=float, default=4)
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    out = BENCH / "results" / time.strftime("ab-%Y%m%d-%H%M%S")
+    out.mkdir(parents=True)
+    base = checkout(args.base)
+    results: dict[str, list[dict[str, float]]] = {"base": [], "current": []}
+    try:
+        for run in range(args.runs):
+            servers.wait_quiet()
+            for name, src in (("base", base), ("current", None)):
+                got = one(args, out / f"{name}-{run}.json", src)
+                results[name].append(got)
+                print(f"run {run + 1} {name}: {got}", flush=True)
+    finally:
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
+            check=False,
+            capture_output=True,
+        )
+    summary = {
+        name: {k: statistics.median(r[k] for r in rs) for k in ("cpu", "p50", "p99")}
+        for name, rs in results.items()
+    }
+    (out / "summary.json").write_text(json.dumps({"args": vars(args), **summary}, indent=2))
+    for name, s in summary.items():
+        print(f"{name}: server CPU {s['cpu']:.1f} %, p50 {s['p50']:.2f} ms, p99 {s['p99']:.1f} ms")
+    print(f"current/base CPU {summary['current']['cpu'] / summary['base']['cpu']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
