@@ -16,6 +16,7 @@ from pounce.domain.routing import VisitorContext
 from pounce.services import events, proactive
 from pounce.services.errors import ServiceError
 from pounce.services.formatting import render_markdown
+from pounce.services.ingest import settle
 from pounce.services.routing import route
 from pounce.services.runtime import Runtime
 from pounce.store import accounts, chat, jobs
@@ -131,7 +132,7 @@ async def send_visitor_message(
             body=body,
             page_url=page_url,
             conversation_id=conversation_id,
-            done=partial(_settle, outcome),
+            done=partial(settle, outcome),
         )
         return await outcome
     return await _open_and_send(
@@ -215,15 +216,6 @@ def _finish_in_task(
             done(task.result())
 
     task.add_done_callback(finished)
-
-
-def _settle(outcome: asyncio.Future[Sent], result: Sent | BaseException) -> None:
-    if outcome.done():
-        return
-    if isinstance(result, BaseException):
-        outcome.set_exception(result)
-    else:
-        outcome.set_result(result)
 
 
 async def _open_and_send(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
 
 from pounce import metrics
 from pounce.store.appender import Appended, Draft
@@ -12,6 +14,8 @@ from pounce.store.db import Database
 from pounce.store.errors import DuplicateClientId
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Told the outcome of one draft once its batch has committed (or failed).
 Done = Callable[[Appended | BaseException], None]
@@ -37,16 +41,7 @@ class MessageLog:
 
     async def append(self, draft: Draft) -> Appended:
         done: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
-
-        def settle(outcome: Appended | BaseException) -> None:
-            if done.done():
-                return
-            if isinstance(outcome, BaseException):
-                done.set_exception(outcome)
-            else:
-                done.set_result(outcome)
-
-        self.submit(draft, settle)
+        self.submit(draft, partial(settle, done))
         return await done
 
     def submit(self, draft: Draft, done: Done) -> None:
@@ -102,3 +97,13 @@ def _tell(done: Done, outcome: Appended | BaseException) -> None:
         done(outcome)
     except Exception:
         log.exception("a message's commit callback failed")
+
+
+def settle(future: asyncio.Future[T], outcome: T | BaseException) -> None:
+    """A callback's outcome into a future someone awaits (once; later ones are dropped)."""
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
