@@ -8,7 +8,8 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, cast
+from urllib.parse import unquote, urlparse
 
 import orjson
 import redis.asyncio as aioredis
@@ -28,6 +29,7 @@ PREFIX = "pounce:"
 PRESENCE_TTL = 30.0
 HEARTBEAT = 10.0
 BACKLOG_LIMIT = 10_000
+PUBLISH_TIMEOUT = 5.0  # no reply for this long: the publishing connection is dead
 ReconnectHook = Callable[[], Awaitable[None]]
 
 
@@ -40,6 +42,124 @@ def _client(url: str) -> aioredis.Redis:
         retry=Retry(NoBackoff(), 1),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
+
+
+def resp(*parts: bytes) -> bytes:
+    """One command in RESP, the protocol Redis speaks."""
+    out = [b"*%d\r\n" % len(parts)]
+    for part in parts:
+        out.append(b"$%d\r\n%s\r\n" % (len(part), part))
+    return b"".join(out)
+
+
+class Publisher(asyncio.Protocol):
+    """A node's one publishing connection, speaking RESP itself.
+
+    `post` writes PUBLISH straight to the socket (no task wakes up, no pipeline object;
+    this halves the hop through Redis) and keeps the frame until Redis's reply to it
+    arrives; replies come back in order, so each one settles the oldest frame. If the
+    connection is lost, what was not answered goes back to the front of the queue and
+    is written again, in order, once `connect` succeeds.
+    """
+
+    def __init__(self, url: str) -> None:
+        parsed = urlparse(url)
+        self.host = parsed.hostname or "127.0.0.1"
+        self.port = parsed.port or 6379
+        self.tls = parsed.scheme == "rediss"
+        self.auth: list[bytes] = []
+        if parsed.password is not None:
+            user = unquote(parsed.username) if parsed.username else None
+            self.auth = [unquote(parsed.password).encode()]
+            if user:
+                self.auth.insert(0, user.encode())
+        self.transport: asyncio.Transport | None = None
+        self.queued: deque[bytes] = deque()  # not written yet (no connection)
+        self.unanswered: deque[bytes] = deque()  # written, no reply yet
+        self.dropped = 0
+        self._skip = 0  # replies to commands that are not a frame (AUTH)
+        self._buffer = b""
+        self.waiting_since = 0.0  # when the oldest unanswered frame began to wait
+        self.lost: asyncio.Event = asyncio.Event()
+
+    # -- used by RedisBus -------------------------------------------------------------
+    def post(self, command: bytes) -> None:
+        if len(self.queued) + len(self.unanswered) >= BACKLOG_LIMIT:
+            # Bounded: the oldest frame goes (subscribers resume from the store).
+            (self.queued or self.unanswered).popleft()
+            self.dropped += 1
+        if self.transport is None:
+            self.queued.append(command)
+            return
+        if not self.unanswered:
+            self.waiting_since = time.monotonic()
+        self.unanswered.append(command)
+        self.transport.write(command)
+
+    def stalled(self, after: float) -> bool:
+        """Frames have waited `after` seconds for an answer: the connection is dead."""
+        return bool(self.unanswered) and time.monotonic() - self.waiting_since > after
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.wait_for(
+            loop.create_connection(
+                lambda: self, self.host, self.port, ssl=True if self.tls else None
+            ),
+            timeout=2,
+        )
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- asyncio.Protocol -------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self._buffer = b""
+        self.lost.clear()
+        out = []
+        if self.auth:
+            out.append(resp(b"AUTH", *self.auth))
+            self._skip = 1
+        # What was never answered first, then what waited for a connection: in order.
+        self.unanswered.extend(self.queued)
+        self.queued.clear()
+        out.extend(self.unanswered)
+        self.waiting_since = time.monotonic()
+        if out:
+            self.transport.write(b"".join(out))
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer + data if self._buffer else data
+        start = 0
+        while True:
+            end = buffer.find(b"\r\n", start)
+            if end < 0:
+                break
+            # PUBLISH answers with an integer (":<receivers>"); errors start with "-".
+            if buffer[start : start + 1] == b"-":
+                log.warning("redis refused a command: %s", buffer[start + 1 : end].decode()[:200])
+            if self._skip:
+                self._skip -= 1
+            elif self.unanswered:
+                self.unanswered.popleft()
+            start = end + 2
+        self._buffer = buffer[start:]
+        self.waiting_since = time.monotonic()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self._skip = 0
+        # Unanswered frames are written again after the reconnect (a frame Redis did
+        # deliver may then arrive twice; clients drop the second by its seq).
+        self.queued.extendleft(reversed(self.unanswered))
+        self.unanswered.clear()
+        self.lost.set()
 
 
 class RedisBus:
@@ -60,9 +180,7 @@ class RedisBus:
         self._topics: set[str] = set()
         self.reconnects = 0
         self.on_reconnect: list[ReconnectHook] = []
-        self._backlog: deque[tuple[str, bytes]] = deque()
-        self._wake = asyncio.Event()
-        self._dropped = 0
+        self._publisher = Publisher(url)
         self._sender: asyncio.Task[None] | None = None
 
     @property
@@ -80,6 +198,7 @@ class RedisBus:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        self._publisher.close()
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
                 await self._pubsub.aclose()
@@ -94,49 +213,40 @@ class RedisBus:
         self.post_many(topics, data)
 
     def post_many(self, topics: Iterable[str], data: bytes) -> None:
-        """Queue a frame for Redis; it leaves with everything else queued meanwhile.
+        """Send a frame to Redis now; if it cannot go now, it goes in order later.
 
-        One sender per node writes the queue in order as one pipeline on one
-        connection, so frames leave in the order they were published (several pooled
-        connections could reorder them) and a burst costs one round trip. If Redis
-        fails, the queue keeps the frames and the sender retries with backoff: a node
-        whose connection went stale (Redis restarted) would otherwise lose frames that
-        subscribers who already reconnected will never resume for. The queue is
-        bounded; while Redis is really down, subscribers lose their own connection too
-        and resume from the store when it returns.
+        One connection per node carries every frame the node publishes, in the order
+        they were published (several pooled connections could reorder them). If Redis
+        fails, frames wait (bounded, see `Publisher`) and are sent after the
+        reconnect: a node whose connection went stale (Redis restarted) would otherwise
+        lose frames that subscribers who already reconnected will never resume for.
+        While Redis is really down, subscribers lose their own connection too and
+        resume from the store when it returns.
         """
-        backlog = self._backlog
+        publisher = self._publisher
         for topic in topics:
-            if len(backlog) >= BACKLOG_LIMIT:
-                backlog.popleft()
-                self._dropped += 1
-            backlog.append((PREFIX + topic, data))
-        if not self._wake.is_set():
-            self._wake.set()
+            publisher.post(resp(b"PUBLISH", (PREFIX + topic).encode(), data))
 
     async def _send_forever(self) -> None:
-        assert self._client is not None
+        """Keep the publishing connection up: reconnect with backoff when it drops."""
+        publisher = self._publisher
         delay = 0.05
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._backlog:
-                batch = list(self._backlog)
-                dropped = self._dropped
-                try:
-                    pipe = self._client.pipeline(transaction=False)
-                    for channel, data in batch:
-                        pipe.publish(channel, data)
-                    await pipe.execute()
-                except (RedisError, OSError) as exc:
-                    log.warning("redis publish failed (%s); retrying in %.2f s", exc, delay)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 1.0)
-                    continue
-                delay = 0.05
-                # What overflowed meanwhile was dropped from the front: it was sent.
-                for _ in range(max(0, len(batch) - (self._dropped - dropped))):
-                    self._backlog.popleft()
+            try:
+                await publisher.connect()
+            except (OSError, TimeoutError) as exc:
+                log.warning("redis publish connection failed (%s); retrying in %.2f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            delay = 0.05
+            while not publisher.lost.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(publisher.lost.wait(), 1.0)
+                if publisher.stalled(PUBLISH_TIMEOUT):
+                    log.warning("redis did not answer for %.0f s; reconnecting", PUBLISH_TIMEOUT)
+                    publisher.abort()
+                    await publisher.lost.wait()
 
     async def subscribe(self, topics: Iterable[str], handler: Handler) -> Unsubscribe:
         names = tuple(dict.fromkeys(topics))
