@@ -16,16 +16,9 @@ import asyncio
 import time
 from urllib.parse import urlparse
 
-from pounce.realtime.redis import RedisBus
+from pounce.realtime.redis import RedisBus, resp
 
 FRAME = b'{"type":"message","body":"' + b"x" * 270 + b'"}'
-
-
-def _cmd(*parts: bytes) -> bytes:
-    out = [b"*%d\r\n" % len(parts)]
-    for p in parts:
-        out.append(b"$%d\r\n%s\r\n" % (len(p), p))
-    return b"".join(out)
 
 
 class RawSubscriber(asyncio.Protocol):
@@ -77,6 +70,12 @@ async def hop(publish: object, arrived: asyncio.Queue[float], n: int, gap: float
     return sorted(out)
 
 
+async def each_gap(
+    publish: object, arrived: asyncio.Queue[float], n: int
+) -> dict[float, list[float]]:
+    return {gap: await hop(publish, arrived, n, gap) for gap in (0.0, 0.005)}
+
+
 async def main(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     u = urlparse(args.url)
@@ -95,38 +94,32 @@ async def main(args: argparse.Namespace) -> None:
     async def bus_publish() -> None:
         pub.post_many(("bench-hop",), FRAME)
 
-    results["RedisBus"] = {}
-    for gap in (0.0, 0.005):
-        results["RedisBus"][gap] = await hop(bus_publish, arrived, args.n, gap)
+    results["RedisBus"] = await each_gap(bus_publish, arrived, args.n)
     await pub.close()
 
     # Which side costs what: a bare PUBLISH into the same RedisBus subscriber.
     bare, _ = await loop.create_connection(RawPublisher, host, port)
-    to_bus = _cmd(b"PUBLISH", b"pounce:bench-hop", FRAME)
+    to_bus = resp(b"PUBLISH", b"pounce:bench-hop", FRAME)
 
     async def bare_publish() -> None:
         bare.write(to_bus)
 
-    results["raw pub → RedisBus sub"] = {}
-    for gap in (0.0, 0.005):
-        results["raw pub → RedisBus sub"][gap] = await hop(bare_publish, arrived, args.n, gap)
+    results["raw pub → RedisBus sub"] = await each_gap(bare_publish, arrived, args.n)
     bare.close()
     await sub.close()
 
     # The floor: bare RESP over two connections.
     raw_arrived: asyncio.Queue[float] = asyncio.Queue()
     st, sp = await loop.create_connection(lambda: RawSubscriber(raw_arrived), host, port)
-    st.write(_cmd(b"SUBSCRIBE", b"pounce:bench-hop-raw"))
+    st.write(resp(b"SUBSCRIBE", b"pounce:bench-hop-raw"))
     await sp.subscribed
     pt, _ = await loop.create_connection(RawPublisher, host, port)
-    message = _cmd(b"PUBLISH", b"pounce:bench-hop-raw", FRAME)
+    message = resp(b"PUBLISH", b"pounce:bench-hop-raw", FRAME)
 
     async def raw_publish() -> None:
         pt.write(message)
 
-    results["raw RESP"] = {}
-    for gap in (0.0, 0.005):
-        results["raw RESP"][gap] = await hop(raw_publish, raw_arrived, args.n, gap)
+    results["raw RESP"] = await each_gap(raw_publish, raw_arrived, args.n)
     st.close()
     pt.close()
 
