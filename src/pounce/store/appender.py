@@ -584,12 +584,7 @@ class PostgresAppender:
         import asyncpg
 
         if self._conn is None or self._conn.is_closed():
-            # The batch statement's plan does not depend on its arrays (every join is
-            # on a unique index), but PostgreSQL would plan it afresh on every
-            # execution (a custom plan, ~0.6 ms, more than running it): plan it once.
-            self._conn = await asyncpg.connect(
-                self.dsn, timeout=5, server_settings={"plan_cache_mode": "force_generic_plan"}
-            )
+            self._conn = await asyncpg.connect(self.dsn, timeout=5)
         return self._conn
 
     async def append_many(self, drafts: Sequence[Draft]) -> list[Appended]:
