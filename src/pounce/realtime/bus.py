@@ -25,12 +25,8 @@ class Bus(Protocol):
 
     async def publish(self, topic: str, data: bytes) -> None: ...
 
-    async def publish_many(self, topics: Iterable[str], data: bytes) -> None:
-        """The same frame to several topics (a message to the visitor and each rep)."""
-        ...
-
     def post_many(self, topics: Iterable[str], data: bytes) -> None:
-        """`publish_many` from plain code (a commit's callback): queued or delivered now."""
+        """The same frame to several topics, from plain code: queued or delivered now."""
         ...
 
     async def subscribe(self, topics: Iterable[str], handler: Handler) -> Unsubscribe: ...
@@ -54,9 +50,6 @@ class LocalBus:
 
     async def publish(self, topic: str, data: bytes) -> None:
         self.dispatch(topic, data)
-
-    async def publish_many(self, topics: Iterable[str], data: bytes) -> None:
-        self.post_many(topics, data)
 
     def post_many(self, topics: Iterable[str], data: bytes) -> None:
         for topic in topics:

@@ -76,7 +76,6 @@ class Publisher(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.queued: deque[bytes] = deque()  # not written yet (no connection)
         self.unanswered: deque[bytes] = deque()  # written, no reply yet
-        self.dropped = 0
         self._skip = 0  # replies to commands that are not a frame (AUTH)
         self._buffer = b""
         self.waiting_since = 0.0  # when the oldest unanswered frame began to wait
@@ -87,7 +86,6 @@ class Publisher(asyncio.Protocol):
         if len(self.queued) + len(self.unanswered) >= BACKLOG_LIMIT:
             # Bounded: the oldest frame goes (subscribers resume from the store).
             (self.queued or self.unanswered).popleft()
-            self.dropped += 1
         if self.transport is None:
             self.queued.append(command)
             return
@@ -208,9 +206,6 @@ class RedisBus:
 
     async def publish(self, topic: str, data: bytes) -> None:
         self.post_many((topic,), data)
-
-    async def publish_many(self, topics: Iterable[str], data: bytes) -> None:
-        self.post_many(topics, data)
 
     def post_many(self, topics: Iterable[str], data: bytes) -> None:
         """Send a frame to Redis now; if it cannot go now, it goes in order later.

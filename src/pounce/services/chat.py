@@ -173,10 +173,10 @@ def submit_visitor_message(
         sent = Sent(message, conv, created=result.created)
         if result.created:
             post_message(rt, conv, message, None)
-            if conv.source is Source.AUTO_POUNCE and conv.outcome is None:
+            if _open_auto_pounce(conv):
 
                 async def replied() -> Sent:
-                    await _after_visitor_message(rt, conv, message)
+                    await proactive.visitor_replied(rt, conv=conv, message=message)
                     return sent
 
                 _finish_in_task(done, replied())
@@ -273,8 +273,13 @@ async def _open_and_send(
 
 async def _after_visitor_message(rt: Runtime, conv: Conversation, message: Message) -> None:
     """A reply to an auto pounce starts the rep's countdown (services.proactive)."""
-    if conv.source is Source.AUTO_POUNCE and conv.outcome is None:
+    if _open_auto_pounce(conv):
         await proactive.visitor_replied(rt, conv=conv, message=message)
+
+
+def _open_auto_pounce(conv: Conversation) -> bool:
+    """An auto pounce whose outcome is not decided yet: replies to it move it on."""
+    return conv.source is Source.AUTO_POUNCE and conv.outcome is None
 
 
 async def _route_new(
@@ -393,7 +398,7 @@ async def send_rep_message(
     if result.created:
         author = await rt.user(actor.org_id, actor.user_id)
         await publish_message(rt, result.conversation, result.message, author)
-        if result.conversation.source is Source.AUTO_POUNCE and result.conversation.outcome is None:
+        if _open_auto_pounce(result.conversation):
             await proactive.rep_replied(rt, conv=result.conversation, message=result.message)
     return Sent(result.message, result.conversation, created=result.created)
 

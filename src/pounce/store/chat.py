@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -31,18 +32,7 @@ async def create_visitor(
         first_seen_at=stamp,
         last_seen_at=stamp,
     )
-    await conn.execute(
-        insert(t.visitors).values(
-            id=visitor.id,
-            org_id=org_id,
-            site_id=site_id,
-            attributes={},
-            blocked=False,
-            country=country,
-            first_seen_at=stamp,
-            last_seen_at=stamp,
-        )
-    )
+    await conn.execute(insert(t.visitors).values(**asdict(visitor)))
     return visitor
 
 
