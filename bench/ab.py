@@ -2,13 +2,17 @@
 
     python bench/ab.py --base 400c615 [--rate 2500] [--reps 3] [--visitors 440]
                        [--seconds 4] [--steps 2] [--runs 3]
+    python bench/ab.py --base 0a29f6a --pg --rate 100 --visitors 50 --seconds 8
 
 Checks the `--base` revision out into a temporary git worktree and runs the working
 tree's `src/` and the base's alternately (base, current, base, current, ...), each
 against a fresh SQLite (FULL) server on the server core, driven by `loadgen.py relay`
-at one fixed rate. On a box whose speed drifts by the minute, only a comparison made
-this way means anything. Prints the median server CPU, p50 and p99 per version and
-writes the raw JSON under bench/results/ab-<stamp>/.
+at one fixed rate. `--pg` runs each version as two processes on PostgreSQL + Redis
+(a fresh database each time, both on the server core), the visitors on one and the
+reps on the other, so the latency is cross-process. On a box whose speed drifts by
+the minute, only a comparison made this way means anything. Prints the median
+server CPU, p50 and p99 per version and writes the raw JSON under
+bench/results/ab-<stamp>/.
 """
 
 from __future__ import annotations
@@ -50,12 +54,29 @@ def one(args: argparse.Namespace, out: Path, src: Path | None) -> dict[str, floa
     else:
         os.environ["PYTHONPATH"] = str(src / "src")  # ahead of the editable install
     var = suite.tmpdir("ab")
-    proc = servers.start_pounce(var, servers.sqlite_url(var), POUNCE_SQLITE_SYNCHRONOUS="FULL")
+    db = servers.create_pg_database() if args.pg else None
+    procs: list[servers.Proc] = []
     try:
+        if db is None:
+            url = servers.sqlite_url(var)
+            procs.append(servers.start_pounce(var, url, POUNCE_SQLITE_SYNCHRONOUS="FULL"))
+            target = suite.loadgen_target_args("pounce", procs[0])
+        else:  # visitors on one process, reps on another: every delivery crosses Redis
+            url = servers.pg_url(db)
+            env = {
+                "POUNCE_REDIS_URL": servers.REDIS_URL,
+                "POUNCE_RUN_MIGRATIONS_ON_START": "false",
+            }
+            servers.pounce_migrate(var, url, **env)
+            for i in range(2):
+                procs.append(servers.start_pounce(var, url, name=f"pounce{i}", **env))
+            target = ["--target", "pounce", "--visitor-url", procs[0].url]
+            target += ["--rep-url", procs[1].url, "--db-url", url]
+            target += [arg for p in procs for arg in ("--server-pid", str(p.pid))]
         rates = ",".join([str(args.rate)] * args.steps)
         r = suite.run_loadgen(
             out,
-            *suite.loadgen_target_args("pounce", proc),
+            *target,
             "--reps",
             str(args.reps),
             "--visitors",
@@ -68,7 +89,10 @@ def one(args: argparse.Namespace, out: Path, src: Path | None) -> dict[str, floa
             "5",
         )
     finally:
-        proc.stop()
+        for proc in procs:
+            proc.stop()
+        if db is not None:
+            servers.drop_pg_database(db)
         shutil.rmtree(var, ignore_errors=True)
         os.environ.pop("PYTHONPATH", None)
     steps = r["steps"]
@@ -90,6 +114,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4)
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--pg",
+        action="store_true",
+        help="PostgreSQL + Redis, two processes (visitors on one, reps on the other)",
+    )
     args = parser.parse_args()
     out = BENCH / "results" / time.strftime("ab-%Y%m%d-%H%M%S")
     out.mkdir(parents=True)

@@ -1,6 +1,6 @@
 """Profile `pounce serve` with py-spy under a benchmark load (not part of run.sh).
 
-    pip install py-spy            # into the venv; not a project dependency
+    .venv/bin/pip install -e '.[bench]'    # py-spy, into the venv
     python bench/profile.py relay --rate 300 [--reps 3] [--seconds 20] [--sync FULL]
     python bench/profile.py idle --sockets 5000 [--seconds 30]
     python bench/profile.py connect --sockets 3000

@@ -11,7 +11,7 @@ import pytest
 from pounce.domain.model import AuthorKind, Role, Source
 from pounce.services.ingest import MessageLog
 from pounce.store import accounts, chat
-from pounce.store.appender import Draft
+from pounce.store.appender import Appended, Draft
 from pounce.store.db import Database
 from pounce.store.migrate import upgrade_async
 from tests.conftest import require_services
@@ -92,6 +92,43 @@ async def test_one_batch_mixes_authors_resends_and_refusals(db: Database) -> Non
         (seq[c], c) for c in ("a", "b", "c", "g")
     )
     assert conv_row is not None and conv_row.last_seq == 4
+
+
+async def test_one_message_at_a_time_gets_the_same_checks(db: Database) -> None:
+    """One draft per call (PostgreSQL sends it as a statement of its own)."""
+    org, conv, visitor, rep = await _conversation(db)
+
+    async def one(kind: AuthorKind, author: str, cid: str | None, to: str = conv) -> Appended:
+        (result,) = await db.append_messages([_draft(org, to, kind, author, cid)])
+        return result
+
+    a = await one(AuthorKind.VISITOR, visitor, "a")
+    assert a.created and a.message and a.message.seq == 1
+    assert a.conversation and a.conversation.last_seq == 1
+    again = await one(AuthorKind.VISITOR, visitor, "a")  # a resend
+    assert not again.created and again.message == a.message
+    assert again.conversation and again.conversation.id == conv
+    assert (await one(AuthorKind.REP, "u_intruder", "b")).message is None  # not the owner
+    assert (await one(AuthorKind.VISITOR, "v_other", "c")).message is None  # not theirs
+    assert (await one(AuthorKind.VISITOR, visitor, "d", to="c_missing")).message is None
+    refused_then_sent = await one(AuthorKind.REP, rep, "b")  # the owner may use "b"
+    assert refused_then_sent.created and refused_then_sent.message
+    assert refused_then_sent.message.seq == 2
+    no_id = [await one(AuthorKind.VISITOR, visitor, None) for _ in range(2)]
+    assert [r.message.seq for r in no_id if r.message] == [3, 4]  # no client id: never a resend
+    async with db.read() as conn:
+        stored = await chat.messages_after(conn, org_id=org, conversation_id=conv, after_seq=0)
+        conv_row = await chat.get_conversation(conn, org_id=org, conversation_id=conv)
+    assert [(m.seq, m.author_kind, m.client_id) for m in stored] == [
+        (1, AuthorKind.VISITOR, "a"),
+        (2, AuthorKind.REP, "b"),
+        (3, AuthorKind.VISITOR, None),
+        (4, AuthorKind.VISITOR, None),
+    ]
+    assert conv_row is not None and conv_row.last_seq == 4
+    async with db.write() as conn:
+        await chat.close_conversation(conn, org_id=org, conversation_id=conv)
+    assert (await one(AuthorKind.VISITOR, visitor, "e")).message is None  # closed
 
 
 async def test_closed_conversation_refuses(db: Database) -> None:
