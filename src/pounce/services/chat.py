@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -21,7 +20,7 @@ from pounce.services.routing import route
 from pounce.services.runtime import Runtime
 from pounce.store import accounts, chat, jobs
 from pounce.store.appender import Appended, Draft
-from pounce.store.records import Conversation, Message, User, Visitor
+from pounce.store.records import Conversation, Message, User, Visitor, hot_record
 
 AWAY_TEXT = (
     "Thanks for your message! Our team isn't available right now. "
@@ -32,7 +31,7 @@ UNANSWERED_JOB = "conversation.unanswered"
 AfterCommit = Callable[[], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
+@hot_record
 class Sent:
     """A stored message and whether this call stored it (False: an idempotent resend)."""
 

@@ -28,7 +28,7 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -36,10 +36,10 @@ import orjson
 
 from pounce.domain.model import AuthorKind, ConversationStatus, Source
 from pounce.store.errors import DuplicateClientId, StoreUnavailable
-from pounce.store.records import Conversation, Message, now
+from pounce.store.records import Conversation, Message, hot_record, now
 
 
-@dataclass(frozen=True, slots=True)
+@hot_record
 class Draft:
     """A message to append: the store assigns its `seq` and checks who may write."""
 
@@ -53,7 +53,7 @@ class Draft:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@hot_record
 class Appended:
     """The stored message (new or the earlier one with the same client id), or a refusal."""
 
