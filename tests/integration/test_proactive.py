@@ -377,6 +377,19 @@ async def test_no_auto_pounce_in_a_conversation_in_the_quiet_period_or_when_off(
         await c.close()
 
 
+async def test_switching_auto_pounce_on_counts_from_the_next_page_view(world: World) -> None:
+    """The node caches an org's settings for page views; saving them forgets that at once."""
+    org = world.org
+    early, _ = await clients.visitor(world.url, org.site_key)  # read while still off
+    await setup.enable(world.url, org, seconds_on_page=0.3)
+    alice, _ = await _rep(world.url, org, 0)
+    page = await early.request({"type": "page_view", "url": world.url + "/demo/pricing"})
+    assert page["type"] == "ack"
+    await _greeted(early, alice)
+    for c in (early, alice):
+        await c.close()
+
+
 async def test_settings_rules_templates_and_the_report_over_rest(world: World) -> None:
     org = world.org
     async with await setup.session(world.url, org.reps[0].email, org.password) as rep:

@@ -63,7 +63,9 @@ async def get_settings(rt: Runtime, *, actor: Actor) -> store.OrgSettings:
 async def put_settings(rt: Runtime, *, actor: Actor, values: dict[str, Any]) -> store.OrgSettings:
     require_admin(actor)
     async with rt.db.write() as conn:
-        return await store.put_settings(conn, org_id=actor.org_id, **values)
+        saved = await store.put_settings(conn, org_id=actor.org_id, **values)
+    rt.forget_proactive_settings(actor.org_id)  # this node at once; others within seconds
+    return saved
 
 
 ITEM_NAMES: dict[store.Kind, str] = {"rule": "auto pounce rule", "template": "greeting template"}
@@ -246,10 +248,9 @@ async def page_viewed(rt: Runtime, *, visitor: Visitor, info: dict[str, Any]) ->
     page = info.get("current_page") or {}
     if not page.get("url") or info.get("conversation_id"):
         return
+    if not (await rt.proactive_settings(visitor.org_id)).auto_pounce_enabled:
+        return
     async with rt.db.read() as conn:
-        settings = await store.get_settings(conn, org_id=visitor.org_id)
-        if not settings.auto_pounce_enabled:
-            return
         rules = await _rules(conn, visitor.org_id)
     activity = engine.Activity(
         url=page["url"],

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from pounce.config import Settings
 from pounce.realtime.bus import Bus
 from pounce.realtime.presence import Presence
 from pounce.services.ingest import MessageLog
 from pounce.store import accounts
+from pounce.store import proactive as proactive_store
 from pounce.store.db import Database
 from pounce.store.records import Site, User
 
@@ -18,6 +20,38 @@ USER_CACHE_SECONDS = 5.0
 # Sites (by key) and org names are read on every messenger connect and change rarely;
 # an edit (e.g. an allowed origin removed) takes effect within this many seconds.
 SITE_CACHE_SECONDS = 5.0
+# An org's auto pounce settings are read on every page view, to arm the greeting. An
+# edit takes effect at once on the node that saved it and within this many seconds on
+# the others; the greeting job reads them afresh when it fires.
+PROACTIVE_CACHE_SECONDS = 5.0
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Recent(Generic[K, V]):
+    """Values read from the store, kept for a few seconds (absent ones too); a node's
+    own edits forget their entry at once."""
+
+    __slots__ = ("_entries", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._entries: dict[K, tuple[float, V]] = {}
+
+    async def get(self, key: K, read: Callable[[], Awaitable[V]]) -> V:
+        hit = self._entries.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = await read()
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key] = (now + self.seconds, value)
+        return value
+
+    def forget(self, key: K) -> None:
+        self._entries.pop(key, None)
 
 
 @dataclass
@@ -30,42 +64,50 @@ class Runtime:
     clock: Callable[[], float] = field(default=time.time)
     node_id: str = "node"
     messages: MessageLog = field(init=False)
-    _users: dict[tuple[str, str], tuple[float, User | None]] = field(
-        init=False, default_factory=dict
+    _users: Recent[tuple[str, str], User | None] = field(
+        init=False, default_factory=lambda: Recent(USER_CACHE_SECONDS)
     )
-    _sites: dict[str, tuple[float, Site | None, str]] = field(init=False, default_factory=dict)
+    _sites: Recent[str, tuple[Site | None, str]] = field(
+        init=False, default_factory=lambda: Recent(SITE_CACHE_SECONDS)
+    )
+    _proactive: Recent[str, proactive_store.OrgSettings] = field(
+        init=False, default_factory=lambda: Recent(PROACTIVE_CACHE_SECONDS)
+    )
 
     def __post_init__(self) -> None:
         self.messages = MessageLog(self.db)
 
     async def user(self, org_id: str, user_id: str) -> User | None:
         """A rep's card for message authors, cached for a few seconds (names rarely change)."""
-        key = (org_id, user_id)
-        hit = self._users.get(key)
-        now = time.monotonic()
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        async with self.db.read() as conn:
-            user = await accounts.get_user(conn, org_id=org_id, user_id=user_id)
-        if len(self._users) > 10_000:
-            self._users.clear()
-        self._users[key] = (now + USER_CACHE_SECONDS, user)
-        return user
+
+        async def read() -> User | None:
+            async with self.db.read() as conn:
+                return await accounts.get_user(conn, org_id=org_id, user_id=user_id)
+
+        return await self._users.get((org_id, user_id), read)
 
     async def site(self, site_key: str) -> tuple[Site | None, str]:
         """The site with this key and its org's name, cached for a few seconds."""
-        hit = self._sites.get(site_key)
-        now = time.monotonic()
-        if hit is not None and hit[0] > now:
-            return hit[1], hit[2]
-        async with self.db.read() as conn:
-            site = await accounts.find_site_by_key(conn, site_key)
-            org = await accounts.get_org(conn, site.org_id) if site else None
-        name = str(org["name"]) if org else ""
-        if len(self._sites) > 10_000:
-            self._sites.clear()
-        self._sites[site_key] = (now + SITE_CACHE_SECONDS, site, name)
-        return site, name
+
+        async def read() -> tuple[Site | None, str]:
+            async with self.db.read() as conn:
+                site = await accounts.find_site_by_key(conn, site_key)
+                org = await accounts.get_org(conn, site.org_id) if site else None
+            return site, str(org["name"]) if org else ""
+
+        return await self._sites.get(site_key, read)
 
     def forget_site(self, site_key: str) -> None:
-        self._sites.pop(site_key, None)
+        self._sites.forget(site_key)
+
+    async def proactive_settings(self, org_id: str) -> proactive_store.OrgSettings:
+        """The org's auto pounce settings, cached for a few seconds."""
+
+        async def read() -> proactive_store.OrgSettings:
+            async with self.db.read() as conn:
+                return await proactive_store.get_settings(conn, org_id=org_id)
+
+        return await self._proactive.get(org_id, read)
+
+    def forget_proactive_settings(self, org_id: str) -> None:
+        self._proactive.forget(org_id)
