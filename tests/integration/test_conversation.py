@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from pounce.services.chat import AWAY_TEXTS
 from pounce.store import chat as chat_store
 from pounce.store.db import Database
 from tests.integration.conftest import World
@@ -256,6 +257,22 @@ async def test_nobody_available_gets_away_message_and_email_capture(world: World
         await db.dispose()
     assert stored is not None and stored.email == "ada@example.com"
     await visitor.close()
+
+
+async def test_the_away_message_speaks_the_messengers_language(world: World) -> None:
+    french, welcome = await clients.visitor(world.url, world.org.site_key, locale="fr-CA")
+    assert welcome["strings_locale"] == "fr"
+    english, _ = await clients.visitor(world.url, world.org.site_key, locale="en-GB")
+    unknown, _ = await clients.visitor(world.url, world.org.site_key, locale="xx")
+    for visitor, text in (
+        (french, AWAY_TEXTS["fr"]),
+        (english, AWAY_TEXTS["en"]),
+        (unknown, AWAY_TEXTS["en"]),  # a language we have no text for: English
+    ):
+        await visitor.request({"type": "message", "body": "anyone there?"})
+        away = await visitor.expect("away")
+        assert away["message"]["body"] == text
+        await visitor.close()
 
 
 async def test_a_console_starts_with_every_online_visitor_of_its_org_only(world: World) -> None:

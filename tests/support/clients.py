@@ -127,6 +127,7 @@ async def visitor(
     token: str | None = None,
     page: str = "/demo/",
     origin: str | None = None,
+    locale: str | None = None,
 ) -> tuple[Client, Frame]:
     ws = await connect(
         ws_url(base, f"/ws/messenger?site_key={site_key}"),
@@ -140,6 +141,7 @@ async def visitor(
             "v": 1,
             "visitor_token": token,
             "page": {"url": base + page, "title": "Demo"},
+            **({"locale": locale} if locale else {}),
         }
     )
     welcome = await client.expect("welcome")

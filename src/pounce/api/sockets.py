@@ -348,7 +348,12 @@ class MessengerSession(_Session):
         page = hello.page.model_dump() if hello.page else None
         try:
             session = await visitors.connect(
-                rt, site=site, token=hello.visitor_token, conn_id=conn.id, page=page
+                rt,
+                site=site,
+                token=hello.visitor_token,
+                conn_id=conn.id,
+                page=page,
+                locale=hello.locale,
             )
         except ServiceError as exc:
             self.refuse(error_frame(exc.code, exc.message), CLOSE_FORBIDDEN, exc.code)

@@ -22,10 +22,19 @@ from pounce.store import accounts, chat, jobs
 from pounce.store.appender import Appended, Draft
 from pounce.store.records import Conversation, Message, User, Visitor, hot_record
 
-AWAY_TEXT = (
-    "Thanks for your message! Our team isn't available right now. "
-    "Leave your email and we'll get back to you soon."
-)
+# The away message, in each language the messenger has strings for (web/src/messenger/
+# strings.ts); the visitor's language comes from their messenger's `hello`.
+AWAY_TEXTS = {
+    "en": (
+        "Thanks for your message! Our team isn't available right now. "
+        "Leave your email and we'll get back to you soon."
+    ),
+    "fr": (
+        "Merci pour votre message ! Notre équipe n'est pas disponible pour le moment. "
+        "Laissez votre adresse e-mail et nous vous répondrons rapidement."
+    ),
+}
+AWAY_TEXT = AWAY_TEXTS["en"]
 UNANSWERED_JOB = "conversation.unanswered"
 
 AfterCommit = Callable[[], Awaitable[None]]
@@ -295,7 +304,7 @@ async def _route_new(
         conn, org_id=conv.org_id, conversation_id=conv.id, routed_to=decision.alerted
     )
     if not decision.alerted:
-        away = await _append_system(conn, conv, AWAY_TEXT, {"away": True})
+        away = await _append_system(conn, conv, await _away_text(rt, conv), {"away": True})
 
         async def away_and_live_view() -> None:
             await _publish_away(rt, conv, away)
@@ -622,5 +631,11 @@ async def handle_unanswered(rt: Runtime, conn: AsyncConnection, job: jobs.Job) -
     )
     if conv is None or conv.owner_id is not None or conv.status is not ConversationStatus.OPEN:
         return []
-    away = await _append_system(conn, conv, AWAY_TEXT, {"away": True})
+    away = await _append_system(conn, conv, await _away_text(rt, conv), {"away": True})
     return [lambda: _publish_away(rt, conv, away)]
+
+
+async def _away_text(rt: Runtime, conv: Conversation) -> str:
+    """The away message in the visitor's language (English when they are offline)."""
+    info = await rt.presence.visitor_info(conv.org_id, conv.visitor_id) or {}
+    return AWAY_TEXTS.get(str(info.get("locale") or "en"), AWAY_TEXT)

@@ -58,6 +58,7 @@ async def connect(
     token: str | None,
     conn_id: str,
     page: dict[str, Any] | None,
+    locale: str | None = None,
 ) -> VisitorSession:
     """Identify (or create) the visitor, mark them online and record the page they are on."""
     visitor_id = read_visitor_token(rt, token, org_id=site.org_id) if token else None
@@ -106,7 +107,7 @@ async def connect(
     _, org_name = await rt.site(site.site_key)
     async with rt.db.read() as conn:
         ready = await available_reps(rt, conn, org_id=site.org_id)
-    info = _session_info(views, conversation)
+    info = {**_session_info(views, conversation), "locale": language(locale)}
     first = await rt.presence.visitor_connected(site.org_id, visitor.id, conn_id, info)
     if not first:
         await rt.presence.visitor_update(site.org_id, visitor.id, info)
@@ -125,6 +126,11 @@ async def connect(
         reps_available=bool(ready),
         org_name=org_name,
     )
+
+
+def language(locale: str | None) -> str:
+    """The language of a BCP 47 tag from the messenger ("fr-CA" -> "fr"), lower case."""
+    return (locale or "en").split("-")[0].split("_")[0].lower()[:8] or "en"
 
 
 def _session_info(views: list[dict[str, Any]], conv: Conversation | None) -> dict[str, Any]:
