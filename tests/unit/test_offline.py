@@ -147,6 +147,14 @@ EXPAND = [
         "Hey there! Call you tomorrow. Let me know if you've got any other questions!",
     ),
     ("  \n - \n", "friendly", "Jane", ""),
+    # A figure with its unit ends a sentence too.
+    (
+        "annual plans save 20%\nSSO included",
+        "friendly",
+        None,
+        "Hi there! Thanks for reaching out. Annual plans save 20%. SSO included. Let me know "
+        "if there's anything else I can help with!",
+    ),
 ]
 
 

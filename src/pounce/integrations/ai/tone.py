@@ -318,9 +318,10 @@ def capitalise_sentences(text: str) -> str:
 
 
 def end_sentence(text: str) -> str:
-    """A full stop after the last sentence when it has none."""
+    """A full stop after the last sentence when it has none (it may end in a figure
+    with its unit: "20%", "40°")."""
     stripped = text.rstrip()
-    if stripped and (stripped[-1].isalnum() or stripped[-1] in "\u27e7)*_"):
+    if stripped and (stripped[-1].isalnum() or stripped[-1] in "\u27e7)*_%°"):
         return stripped + "."
     return stripped
 
