@@ -381,7 +381,7 @@ class MessengerSession(_Session):
                     "org": {"name": session.org_name},
                     "reps_available": session.reps_available,
                     "conversation": events.conversation_json(conv, session.owner) if conv else None,
-                    "strings_locale": (hello.locale or "en")[:2],
+                    "strings_locale": session.language,
                 }
             )
         )

@@ -34,7 +34,6 @@ AWAY_TEXTS = {
         "Laissez votre adresse e-mail et nous vous répondrons rapidement."
     ),
 }
-AWAY_TEXT = AWAY_TEXTS["en"]
 UNANSWERED_JOB = "conversation.unanswered"
 
 AfterCommit = Callable[[], Awaitable[None]]
@@ -192,16 +191,28 @@ def submit_visitor_message(
         done(sent)
 
     rt.messages.submit(
-        Draft(
-            org_id=visitor.org_id,
-            conversation_id=conversation_id,
-            author_kind=AuthorKind.VISITOR,
-            author_id=visitor.id,
-            client_id=client_id,
-            body=body,
-            html=render_markdown(body),
-        ),
+        _draft(visitor.org_id, conversation_id, AuthorKind.VISITOR, visitor.id, client_id, body),
         committed,
+    )
+
+
+def _draft(
+    org_id: str,
+    conversation_id: str,
+    kind: AuthorKind,
+    author_id: str,
+    client_id: str,
+    body: str,
+) -> Draft:
+    """A chat message to group-commit, rendered through the one markdown renderer."""
+    return Draft(
+        org_id=org_id,
+        conversation_id=conversation_id,
+        author_kind=kind,
+        author_id=author_id,
+        client_id=client_id,
+        body=body,
+        html=render_markdown(body),
     )
 
 
@@ -387,15 +398,7 @@ async def send_rep_message(
 ) -> Sent:
     """Store the owner's message (group-committed) and deliver it to the visitor."""
     result = await rt.messages.append(
-        Draft(
-            org_id=actor.org_id,
-            conversation_id=conversation_id,
-            author_kind=AuthorKind.REP,
-            author_id=actor.user_id,
-            client_id=client_id,
-            body=body,
-            html=render_markdown(body),
-        )
+        _draft(actor.org_id, conversation_id, AuthorKind.REP, actor.user_id, client_id, body)
     )
     if result.message is None or result.conversation is None:
         async with rt.db.read() as conn:
@@ -638,4 +641,4 @@ async def handle_unanswered(rt: Runtime, conn: AsyncConnection, job: jobs.Job) -
 async def _away_text(rt: Runtime, conv: Conversation) -> str:
     """The away message in the visitor's language (English when they are offline)."""
     info = await rt.presence.visitor_info(conv.org_id, conv.visitor_id) or {}
-    return AWAY_TEXTS.get(str(info.get("locale") or "en"), AWAY_TEXT)
+    return AWAY_TEXTS.get(str(info.get("locale")), AWAY_TEXTS["en"])

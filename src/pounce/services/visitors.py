@@ -44,6 +44,7 @@ class VisitorSession:
     owner: User | None
     reps_available: bool
     org_name: str
+    language: str  # of the visitor's messenger, e.g. "fr"
 
 
 async def find_site(rt: Runtime, site_key: str) -> Site | None:
@@ -107,7 +108,8 @@ async def connect(
     _, org_name = await rt.site(site.site_key)
     async with rt.db.read() as conn:
         ready = await available_reps(rt, conn, org_id=site.org_id)
-    info = {**_session_info(views, conversation), "locale": language(locale)}
+    lang = language(locale)
+    info = {**_session_info(views, conversation), "locale": lang}
     first = await rt.presence.visitor_connected(site.org_id, visitor.id, conn_id, info)
     if not first:
         await rt.presence.visitor_update(site.org_id, visitor.id, info)
@@ -125,6 +127,7 @@ async def connect(
         owner=owner,
         reps_available=bool(ready),
         org_name=org_name,
+        language=lang,
     )
 
 
