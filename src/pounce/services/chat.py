@@ -15,11 +15,10 @@ from pounce.domain.routing import VisitorContext
 from pounce.services import events, proactive
 from pounce.services.errors import ServiceError
 from pounce.services.formatting import render_markdown
-from pounce.services.ingest import settle
 from pounce.services.routing import route
 from pounce.services.runtime import Runtime
 from pounce.store import accounts, chat, jobs
-from pounce.store.appender import Appended, Draft
+from pounce.store.appender import Appended, Draft, settle
 from pounce.store.records import Conversation, Message, User, Visitor, hot_record
 
 # The away message, in each language the messenger has strings for (web/src/messenger/

@@ -6,16 +6,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 from functools import partial
-from typing import TypeVar
 
 from pounce import metrics
-from pounce.store.appender import Appended, Draft
+from pounce.store.appender import Appended, Draft, settle
 from pounce.store.db import Database
 from pounce.store.errors import DuplicateClientId
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 # Told the outcome of one draft once its batch has committed (or failed).
 Done = Callable[[Appended | BaseException], None]
@@ -97,13 +94,3 @@ def _tell(done: Done, outcome: Appended | BaseException) -> None:
         done(outcome)
     except Exception:
         log.exception("a message's commit callback failed")
-
-
-def settle(future: asyncio.Future[T], outcome: T | BaseException) -> None:
-    """A callback's outcome into a future someone awaits (once; later ones are dropped)."""
-    if future.done():
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)

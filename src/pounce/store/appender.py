@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -68,6 +68,7 @@ class Appender(Protocol):
     async def close(self) -> None: ...
 
 
+T = TypeVar("T")
 Key = tuple[str, str, str | None, str | None]  # org, author kind, author, client id
 RunKey = tuple[str, str, str, str | None]  # org, conversation, author kind, author
 
@@ -457,11 +458,11 @@ class _Thread:
         while (item := self._queue.get()) is not None:
             loop, future, fn, args = item
             try:
-                result, error = fn(*args), None
+                outcome = fn(*args)
             except BaseException as exc:
-                result, error = None, exc
+                outcome = exc
             with contextlib.suppress(RuntimeError):  # the loop has closed
-                loop.call_soon_threadsafe(_resolve, future, result, error)
+                loop.call_soon_threadsafe(settle, future, outcome)
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -470,13 +471,15 @@ class _Thread:
             self._thread = None
 
 
-def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+def settle(future: asyncio.Future[T], outcome: T | BaseException) -> None:
+    """An outcome (a result, or the exception raised) into a future someone awaits;
+    once: later ones are dropped."""
     if future.done():
         return
-    if error is not None:
-        future.set_exception(error)
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
     else:
-        future.set_result(result)
+        future.set_result(outcome)
 
 
 async def _settle(future: asyncio.Future[Any]) -> Any:
