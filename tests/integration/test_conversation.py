@@ -104,9 +104,11 @@ async def test_frames_after_a_message_are_answered_after_its_ack(world: World) -
         order += [f"ack:burst-{i}", f"pong:{i}"]
     await visitor.send({"type": "typing", "typing": True})
     await alice.expect("typing")
+    # the last reply to arrive; everything before it on this socket is in the inbox
+    last = await visitor.expect("pong", lambda f: f["t"] == 19)
     seen = [
         f"ack:{frame['id']}" if frame["type"] == "ack" else f"pong:{frame['t']}"
-        for frame in visitor.inbox
+        for frame in [*visitor.inbox, last]
         if frame["type"] in ("ack", "pong")
     ]
     assert seen == order
@@ -116,6 +118,36 @@ async def test_frames_after_a_message_are_answered_after_its_ack(world: World) -
     # The rep got them live, once each, in order.
     got = [await alice.expect("message", lambda f, s=s: f["seq"] == s) for s in range(2, 22)]
     assert [m["body"] for m in got] == [f"burst {i}" for i in range(20)]
+    await visitor.close()
+    await alice.close()
+
+
+async def test_messages_sent_back_to_back_are_stored_and_acked_in_order(world: World) -> None:
+    """Messages only: each one after the first arrives while an earlier one is still
+    committing, and is taken on once that one is done."""
+    (alice,) = await _reps(world, 1)
+    visitor, _ = await clients.visitor(world.url, world.org.site_key)
+    first = await visitor.request({"type": "message", "body": "opening"})
+    for i in range(40):
+        await visitor.send({"type": "message", "id": f"m-{i}", "body": f"**m** {i}"})
+    last = await visitor.expect("ack", lambda f: f["id"] == "m-39")
+    # every other ack came before the last one, in the order sent
+    acks = [*visitor.drain("ack"), last]
+    assert [a["id"] for a in acks] == [f"m-{i}" for i in range(40)]
+    assert [a["seq"] for a in acks] == list(range(2, 42))
+    assert {a["conversation_id"] for a in acks} == {first["conversation_id"]}
+    got = [await alice.expect("message", lambda f, s=s: f["seq"] == s) for s in range(2, 42)]
+    assert [m["body"] for m in got] == [f"**m** {i}" for i in range(40)]
+    assert got[0]["html"] == "<p><strong>m</strong> 0</p>"
+    db = Database(world.stack.database_url)
+    try:
+        async with db.read() as conn:
+            stored = await chat_store.messages_after(
+                conn, org_id=world.org.id, conversation_id=first["conversation_id"], after_seq=1
+            )
+    finally:
+        await db.dispose()
+    assert [(m.seq, m.client_id) for m in stored] == [(i + 2, f"m-{i}") for i in range(40)]
     await visitor.close()
     await alice.close()
 

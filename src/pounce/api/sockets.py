@@ -175,9 +175,19 @@ class _Session:
         return False
 
     def _done_at_once(self) -> None:
-        """The frame `_at_once` took on has finished: go on with what came meanwhile."""
+        """The frame `_at_once` took on has finished: go on with what came meanwhile.
+
+        Under load the next message has often arrived by then; it is taken on the same
+        way, still one at a time and in order, and only what `_at_once` declines goes
+        to the worker."""
         self._inflight = False
-        if self._pending:
+        pending = self._pending
+        if pending and not self._gone and self._at_once(pending[0]):
+            pending.popleft()
+            if self._paused and len(pending) <= RESUME_READING_AT:
+                self._resume_reading()
+            return
+        if pending:
             self._start_worker()
         elif self._gone:
             _spawn(self._finish(), f"close:{self.kind}")
