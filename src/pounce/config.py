@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     ws_send_buffer_bytes: int = Field(default=4 << 20, ge=16 << 10, le=1 << 30)
     run_migrations_on_start: bool = True
     sqlite_synchronous: str = "FULL"
+    # Under load a commit waits this long so that more messages share it (0: never).
+    commit_delay_ms: float = Field(default=1.0, ge=0, le=20)
     # The AI copilot's OpenAI-compatible provider; unset means the offline copilot.
     ai_base_url: str | None = None
     ai_model: str | None = None

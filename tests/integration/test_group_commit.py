@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pounce.domain.model import AuthorKind, Role, Source
-from pounce.services.ingest import MessageLog
+from pounce.services.ingest import CommitPacer, MessageLog
 from pounce.store import accounts, chat
 from pounce.store.appender import Appended, Draft
 from pounce.store.db import Database
@@ -161,3 +161,30 @@ async def test_concurrent_appends_share_transactions_and_stay_dense(db: Database
     assert [r.message.seq for r in again if r.message] == [
         r.message.seq for r in results[:50] if r.message
     ]
+
+
+async def test_under_load_a_commit_waits_for_the_next_message(db: Database) -> None:
+    """A pacer that has seen messages arrive fast holds the commit back for the one that
+    comes a loop turn later; one that has not commits the first message alone."""
+    org, conv, visitor, _ = await _conversation(db)
+    loop = asyncio.get_running_loop()
+    for busy, commits in ((False, 2), (True, 1)):
+        clock = [0.0]
+        pacer = CommitPacer(0.05, clock=lambda clock=clock: clock[0])
+        if busy:
+            pacer.taken(500)  # 500 messages in the last 0.1 s: 5,000/s
+        clock[0] = 0.1
+        log = MessageLog(db, pacer=pacer)
+        done: list[asyncio.Future[Appended | BaseException]] = [loop.create_future() for _ in "12"]
+
+        def submit(
+            log: MessageLog, cid: str, told: asyncio.Future[Appended | BaseException]
+        ) -> None:
+            log.submit(_draft(org, conv, AuthorKind.VISITOR, visitor, cid), told.set_result)
+
+        submit(log, f"{busy}-1", done[0])
+        loop.call_soon(submit, log, f"{busy}-2", done[1])  # a loop turn later, inside 50 ms
+        one, two = await asyncio.gather(*done)
+        assert isinstance(one, Appended) and isinstance(two, Appended)
+        assert one.message and two.message and two.message.seq == one.message.seq + 1
+        assert log.batches == commits

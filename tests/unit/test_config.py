@@ -183,3 +183,13 @@ def test_environment_is_ignored_when_cleared() -> None:
     assert settings.secret_key is None
     assert settings.database_url == ""
     assert settings.var_dir == Path("var")
+
+
+def test_commit_delay_default_and_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert make().commit_delay_ms == 1.0
+    monkeypatch.setenv("POUNCE_COMMIT_DELAY_MS", "0")
+    assert make().commit_delay_ms == 0.0
+    for bad in ("-1", "21", "soon"):
+        monkeypatch.setenv("POUNCE_COMMIT_DELAY_MS", bad)
+        with pytest.raises(ValidationError, match="commit_delay_ms"):
+            make()

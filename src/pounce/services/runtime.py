@@ -10,7 +10,7 @@ from typing import Generic, TypeVar
 from pounce.config import Settings
 from pounce.realtime.bus import Bus
 from pounce.realtime.presence import Presence
-from pounce.services.ingest import MessageLog
+from pounce.services.ingest import CommitPacer, MessageLog
 from pounce.store import accounts
 from pounce.store import proactive as proactive_store
 from pounce.store.db import Database
@@ -75,7 +75,7 @@ class Runtime:
     )
 
     def __post_init__(self) -> None:
-        self.messages = MessageLog(self.db)
+        self.messages = MessageLog(self.db, pacer=CommitPacer(self.settings.commit_delay_ms / 1000))
 
     async def user(self, org_id: str, user_id: str) -> User | None:
         """A rep's card for message authors, cached for a few seconds (names rarely change)."""
