@@ -275,6 +275,54 @@ def stalls(recipients: list[Recipient], step: int, t0: int, bucket_ms: int = 100
     }
 
 
+class DiskWatch:
+    """The disk's own fsync stalls while a step runs: a thread writes 4 KiB and
+    fdatasyncs it every `every` seconds in `directory` (the filesystem the server's
+    SQLite uses) and keeps the syncs slower than `over` seconds. A latency stall of the
+    server that lines up with one is the disk, not the server."""
+
+    def __init__(self, directory: str, every: float = 0.05, over: float = 0.02) -> None:
+        import threading
+
+        self.path = Path(directory) / f".disk-watch-{os.getpid()}"
+        self.every, self.over = every, over
+        self.slow: list[tuple[float, float]] = []  # (monotonic at start, seconds)
+        self.count = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="disk-watch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            block = b"x" * 4096
+            while not self._stop.wait(self.every):
+                os.pwrite(fd, block, 0)
+                t = time.monotonic()
+                os.fdatasync(fd)
+                took = time.monotonic() - t
+                self.count += 1
+                if took > self.over:
+                    self.slow.append((t, took))
+        finally:
+            os.close(fd)
+            self.path.unlink(missing_ok=True)
+
+    def between(self, start: float, end: float) -> dict[str, Any]:
+        """The slow syncs that overlapped [start, end] (monotonic seconds)."""
+        slow = [(t, d) for t, d in self.slow if t <= end and t + d >= start]
+        return {
+            "over_ms": round(self.over * 1000),
+            "slow": len(slow),
+            "worst_ms": round(max((d for _, d in slow), default=0.0) * 1000, 1),
+            "at": [[round(t - start, 2), round(d * 1000, 1)] for t, d in slow[:20]],
+        }
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 def scrape(url: str) -> dict[str, float]:
     """Pounce's /metrics (Prometheus text): the series we report, {} if unavailable."""
     import httpx
@@ -433,6 +481,7 @@ class Harness:
         if not self.vis_urls:
             raise SystemExit("--visitor-url: no URL given")
         self.server_urls = list(dict.fromkeys(self.vis_urls + self.rep_urls))
+        self.disk = DiskWatch(args.disk_watch) if args.disk_watch else None
 
     async def setup(self) -> None:
         a = self.args
@@ -660,6 +709,9 @@ class Harness:
             "achieved_rate": round(achieved, 1),
             "latency_ms": lat,
             "stalls": stalls(self.recipients, step, t0),
+            "disk_stalls": (
+                self.disk.between(t0 / 1e9, time.monotonic()) if self.disk is not None else None
+            ),
             "ack_latency_ms": summary_ms(run.ack_lat[step]),
             "acks": run.acks[step],
             "send_lag_ms": summary_ms(lag),
@@ -709,6 +761,8 @@ class Harness:
             await asyncio.sleep(0.05)
 
     def close(self) -> None:
+        if self.disk is not None:
+            self.disk.stop()
         for s in self.rep_socks + self.vis_socks:
             if s is not None:
                 with contextlib.suppress(Exception):
@@ -933,6 +987,11 @@ def main() -> None:
         help="sleep instead of spinning the last ~1 ms before a send",
     )
     r.add_argument("--server-pid", type=int, action="append", help="report this PID's CPU")
+    r.add_argument(
+        "--disk-watch",
+        metavar="DIR",
+        help="fdatasync 4 KiB in DIR every 50 ms and report the slow ones per step",
+    )
     r.add_argument("--out", help="write the JSON result here (default: stdout)")
     i = sub.add_parser("idle", help="hold idle messenger sockets; commands on stdin")
     i.add_argument("--url", required=True)

@@ -107,9 +107,18 @@ def lat_row(name: str, steps: list[dict[str, Any]]) -> tuple[str, float | None, 
         f"| {spread([s['send_lag_ms'].get('p99') for s in steps], 2)} "
         f"| {spread([foreign(s) for s in steps], 0)} "
         f"| {spread([srv_metric(s, 'server_delivery_mean_ms') for s in steps], 2)} "
-        f"| {spread([srv_metric(s, 'mean_batch_messages') for s in steps], 2)} |"
+        f"| {spread([srv_metric(s, 'mean_batch_messages') for s in steps], 2)} "
+        f"| {', '.join(disk(s) for s in steps)} |"
     )
     return row, med(p50), med(p99)
+
+
+def disk(step: dict[str, Any] | None) -> str:
+    """The disk's own slow fsyncs during the step: `count (worst ms)`, "-" if not watched."""
+    watch = (step or {}).get("disk_stalls")
+    if not watch:
+        return "-"
+    return f"{watch['slow']} ({fmt(watch['worst_ms'], 0)})" if watch["slow"] else "0"
 
 
 WEIGHTS = {"mean_batch_messages": "commit_batches", "server_delivery_mean_ms": "server_deliveries"}
@@ -132,8 +141,9 @@ def srv_metric(step: dict[str, Any] | None, key: str) -> float | None:
 
 LAT_HEAD = (
     "| target | p50 ms | p99 ms | max ms | achieved msg/s | lost / dup | server CPU % "
-    "| loadgen send-lag p99 ms | other tenants' CPU % | server-side mean ms | commit batch |"
-    "\n|---|---|---|---|---|---|---|---|---|---|---|"
+    "| loadgen send-lag p99 ms | other tenants' CPU % | server-side mean ms | commit batch "
+    "| disk fsyncs > 20 ms per run (worst ms) |"
+    "\n|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -190,6 +200,8 @@ def why_failed(s: dict[str, Any]) -> str:
         why.append(f"achieved {s['achieved_rate']:.0f}")
     if s.get("loadgen_limited"):
         why.append("loadgen-limited")
+    if (s.get("disk_stalls") or {}).get("slow"):
+        why.append(f"disk fsyncs > 20 ms: {disk(s)}")
     return f"{s['offered_rate']:.0f} ({', '.join(why) or 'errors'})"
 
 

@@ -67,7 +67,9 @@ def loadavg() -> list[float]:
 
 
 def run_loadgen(out: Path, *args: str, timeout: float = 900) -> dict[str, Any]:
-    cmd = servers.pinned(LOADGEN_CORE, [PY, LOADGEN, "relay", *args, "--out", str(out)])
+    # the disk's own fsync stalls during each step, on the filesystem the databases use
+    watch = ["--disk-watch", tempfile.gettempdir()]
+    cmd = servers.pinned(LOADGEN_CORE, [PY, LOADGEN, "relay", *args, *watch, "--out", str(out)])
     subprocess.run(cmd, check=True, timeout=timeout)
     return json.loads(out.read_text())
 
