@@ -2,6 +2,7 @@
 run.sh), by batch size and `synchronous` mode.
 
     taskset -c 0 .venv/bin/python bench/appendcost.py [--commits 1000] [--batches 1,4,16,64]
+    taskset -c 0 .venv/bin/python bench/appendcost.py --split --modes FULL [--commits 3000]
 
 A fresh database (migrated) with 100 open conversations; each batch appends one
 message to each of `batch` different conversations, as group commit does under load.
@@ -27,7 +28,11 @@ from pounce.store.migrate import upgrade
 STAMP = "2026-01-01 00:00:00.000000"
 
 
-def seed(path: Path) -> None:
+def seed(path: Path, page_size: int | None = None) -> None:
+    if page_size:
+        with sqlite3.connect(path) as conn:
+            conn.execute(f"PRAGMA page_size={int(page_size)}")
+            conn.execute("VACUUM")
     upgrade(f"sqlite+aiosqlite:///{path}")
     with sqlite3.connect(path) as conn:
         conn.execute("INSERT INTO orgs VALUES ('o', 'O', '{}', ?)", (STAMP,))
@@ -53,7 +58,7 @@ async def measure(path: Path, sync: str, batch: int, commits: int) -> dict[str, 
         await appender.append_many(
             [Draft("o", "c0", AuthorKind.VISITOR, "v0", f"warm-{tag}", "x", "<p>x</p>")]
         )
-        t0, w0 = os.times(), time.perf_counter()
+        t0, w0, io0 = os.times(), time.perf_counter(), written()
         for k in range(commits):
             drafts = []
             for j in range(batch):
@@ -72,7 +77,7 @@ async def measure(path: Path, sync: str, batch: int, commits: int) -> dict[str, 
                 )
             await appender.append_many(drafts)
         wall = time.perf_counter() - w0
-        t1 = os.times()
+        t1, io1 = os.times(), written()
     finally:
         await appender.close()
     user, system = t1.user - t0.user, t1.system - t0.system
@@ -84,7 +89,62 @@ async def measure(path: Path, sync: str, batch: int, commits: int) -> dict[str, 
         "user_us_per_message": round(user / commits / batch * 1e6, 1),
         "system_us_per_message": round(system / commits / batch * 1e6, 1),
         "cpu_us_per_message": round((user + system) / commits / batch * 1e6, 1),
+        # bytes handed to write(2): the WAL, and the database file at checkpoints
+        "written_kib_per_message": round((io1 - io0) / commits / batch / 1024, 1),
     }
+
+
+def written() -> int:
+    """This process's bytes written so far (`wchar` in /proc/self/io)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def split(path: Path, sync: str, commits: int) -> list[dict[str, float]]:
+    """Where a one-message commit's cost goes: the statements alone (rolled back), the
+    statements and COMMIT on this thread, and `append_many` (COMMIT in the commit
+    thread, as the server does). Each `way` in turn, three rounds."""
+    appender = SqliteAppender(str(path), synchronous=sync, write_lock=asyncio.Lock())
+    out = []
+    try:
+        await appender.append_many(
+            [Draft("o", "c0", AuthorKind.VISITOR, "v0", f"warm-{time.monotonic_ns()}", "x", "x")]
+        )
+        conn = appender._conn
+        assert conn is not None
+
+        def draft(tag: str, k: int) -> list[Draft]:
+            i, body = k % 100, f"hello there [b:{k}]"
+            return [Draft("o", f"c{i}", AuthorKind.VISITOR, f"v{i}", f"{tag}-{k}", body, body)]
+
+        for rnd in range(3):
+            tag = f"{rnd}-{time.monotonic_ns()}"
+            for way in ("statements", "inline", "append_many"):
+                t0, w0 = os.times(), time.perf_counter()
+                for k in range(commits):
+                    if way == "append_many":
+                        await appender.append_many(draft(f"{tag}{way}", k))
+                        continue
+                    conn.execute("BEGIN IMMEDIATE")
+                    appender._apply(conn, draft(f"{tag}{way}", k))
+                    conn.execute("ROLLBACK" if way == "statements" else "COMMIT")
+                wall, t1 = time.perf_counter() - w0, os.times()
+                out.append(
+                    {
+                        "sync": sync,  # type: ignore[dict-item]
+                        "way": way,  # type: ignore[dict-item]
+                        "round": rnd,
+                        "wall_us": round(wall / commits * 1e6, 1),
+                        "user_us": round((t1.user - t0.user) / commits * 1e6, 1),
+                        "system_us": round((t1.system - t0.system) / commits * 1e6, 1),
+                    }
+                )
+                print(json.dumps(out[-1]), flush=True)
+    finally:
+        await appender.close()
+    return out
 
 
 def main() -> None:
@@ -92,10 +152,22 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=1000)
     parser.add_argument("--batches", default="1,4,16,64")
     parser.add_argument("--modes", default="OFF,NORMAL,FULL")
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="one message per commit: statements, COMMIT inline, append_many (per commit)",
+    )
+    parser.add_argument("--page-size", type=int, help="create the database with this page size")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pounce-bench-append-") as tmp:
         path = Path(tmp) / "append.db"
-        seed(path)
+        seed(path, args.page_size)
+        with sqlite3.connect(path) as conn:
+            print(json.dumps({"page_size": conn.execute("PRAGMA page_size").fetchone()[0]}))
+        if args.split:
+            for sync in args.modes.split(","):
+                asyncio.run(split(path, sync, args.commits))
+            return
         for sync in args.modes.split(","):
             for batch in (int(b) for b in args.batches.split(",")):
                 print(json.dumps(asyncio.run(measure(path, sync, batch, args.commits))), flush=True)
