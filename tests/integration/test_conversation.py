@@ -7,6 +7,7 @@ import asyncio
 from pounce.services.chat import AWAY_TEXTS
 from pounce.store import chat as chat_store
 from pounce.store.db import Database
+from pounce.store.records import Message
 from tests.integration.conftest import World
 from tests.support import clients
 from tests.support.clients import Client
@@ -19,6 +20,18 @@ async def _reps(world: World, n: int = 2) -> list[Client]:
         client, _ = await clients.rep(world.url, cookie)
         out.append(client)
     return out
+
+
+async def _stored(world: World, conversation_id: str, *, after_seq: int = 0) -> list[Message]:
+    """The conversation's messages as stored, read with a connection of our own."""
+    db = Database(world.stack.database_url)
+    try:
+        async with db.read() as conn:
+            return await chat_store.messages_after(
+                conn, org_id=world.org.id, conversation_id=conversation_id, after_seq=after_seq
+            )
+    finally:
+        await db.dispose()
 
 
 async def test_whole_conversation(world: World) -> None:
@@ -139,14 +152,7 @@ async def test_messages_sent_back_to_back_are_stored_and_acked_in_order(world: W
     got = [await alice.expect("message", lambda f, s=s: f["seq"] == s) for s in range(2, 42)]
     assert [m["body"] for m in got] == [f"**m** {i}" for i in range(40)]
     assert got[0]["html"] == "<p><strong>m</strong> 0</p>"
-    db = Database(world.stack.database_url)
-    try:
-        async with db.read() as conn:
-            stored = await chat_store.messages_after(
-                conn, org_id=world.org.id, conversation_id=first["conversation_id"], after_seq=1
-            )
-    finally:
-        await db.dispose()
+    stored = await _stored(world, first["conversation_id"], after_seq=1)
     assert [(m.seq, m.client_id) for m in stored] == [(i + 2, f"m-{i}") for i in range(40)]
     await visitor.close()
     await alice.close()
@@ -256,14 +262,7 @@ async def test_resend_with_same_client_id_stores_one_message(world: World) -> No
     second = await visitor.expect_reply("dup-1")
     assert first["type"] == second["type"] == "ack"
     assert first["seq"] == second["seq"] == 1
-    db = Database(world.stack.database_url)
-    try:
-        async with db.read() as conn:
-            stored = await chat_store.messages_after(
-                conn, org_id=world.org.id, conversation_id=first["conversation_id"], after_seq=0
-            )
-    finally:
-        await db.dispose()
+    stored = await _stored(world, first["conversation_id"])
     assert [(m.seq, m.body) for m in stored if m.client_id == "dup-1"] == [(1, "only once")]
     await visitor.close()
 

@@ -23,8 +23,8 @@ class CommitPacer:
     """Whether the next commit should wait a moment so that more messages share it.
 
     A commit has a cost of its own, whatever it carries: the transaction, the hand-off
-    to the commit thread and back, the WAL write and its fsync (on SQLite, as much CPU
-    as five or six messages). Under load that cost per commit is what runs out first,
+    to the commit thread and back, the WAL write and its fsync (on SQLite, about as much
+    CPU as seven messages). Under load that cost per commit is what runs out first,
     so when messages arrive fast enough that waiting `delay` gathers at least `gain`
     more of them, the next commit waits `delay` first: PostgreSQL's `commit_delay` with
     `commit_siblings`. Slower than that (a lone message, a quiet site), nothing waits.
