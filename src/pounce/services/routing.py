@@ -19,6 +19,8 @@ async def available_reps(
 ) -> list[str]:
     """Reps who said Available and have the console open, in a stable order."""
     online = await rt.presence.reps_online(org_id)
+    if not online:
+        return []  # nobody has the console open: no need to read who said Available
     if users is None:
         users = await accounts.list_users(conn, org_id=org_id)
     return [u.id for u in users if u.availability is Availability.AVAILABLE and u.id in online]
