@@ -183,9 +183,7 @@ class _Session:
         self._inflight = False
         pending = self._pending
         if pending and not self._gone and self._at_once(pending[0]):
-            pending.popleft()
-            if self._paused and len(pending) <= RESUME_READING_AT:
-                self._resume_reading()
+            self._take(pending)
             return
         if pending:
             self._start_worker()
@@ -197,9 +195,7 @@ class _Session:
         try:
             pending = self._pending
             while pending:
-                raw = pending.popleft()
-                if self._paused and len(pending) <= RESUME_READING_AT:
-                    self._resume_reading()
+                raw = self._take(pending)
                 if self.ready:
                     await self._frame(raw)
                 elif not self._gone and self.conn is not None and not self.conn.closed:
@@ -213,6 +209,13 @@ class _Session:
                 self._pending = None
             if self._gone:
                 await self._finish()
+
+    def _take(self, pending: deque[bytes]) -> bytes:
+        """The next waiting frame, off the queue; reading resumes once it has drained."""
+        raw = pending.popleft()
+        if self._paused and len(pending) <= RESUME_READING_AT:
+            self._resume_reading()
+        return raw
 
     def _resume_reading(self) -> None:
         self._paused = False
