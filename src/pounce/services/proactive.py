@@ -379,7 +379,7 @@ async def _pick_rep(
 ) -> str | None:
     """Rotate among enabled, available, not-too-busy reps the routing rules allow."""
     users = await accounts.list_users(conn, org_id=org_id)
-    ready = set(await routing.available_reps(rt, conn, org_id=org_id))
+    ready = set(await routing.available_reps(rt, conn, org_id=org_id, users=users))
     switches = await store.rep_switches(conn, org_id=org_id)
     busy = await store.open_chats(conn, org_id=org_id)
     rules = await routing.load_rules(conn, org_id=org_id)
