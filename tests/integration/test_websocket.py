@@ -303,3 +303,29 @@ async def test_stopping_the_server_asks_clients_to_reconnect(fresh_stack: Any) -
     assert await ws.closed_with(timeout=10) == 1012  # service restart: come back later
     ws.send(0x8, struct.pack("!H", 1012))
     await stopping
+
+
+async def test_a_burst_in_one_write_pauses_reading_then_every_frame_is_answered(
+    world: World,
+) -> None:
+    """More frames than the session queues before it stops reading, in one TCP write:
+    each gets its reply in the order sent, and reading resumes once the queue drains."""
+    ws = await _welcomed(world)
+    ws.text(json.dumps({"type": "message", "id": "open", "body": "hello"}))
+    assert (await _json(ws, "ack"))["id"] == "open"
+    ids = [f"b-{i}" for i in range(90)]
+    burst = [encode(0x1, json.dumps({"type": "message", "id": i, "body": i}).encode()) for i in ids]
+    ws.send_bytes(b"".join(burst))
+    replies: list[dict[str, Any]] = []
+    while len(replies) < len(ids):
+        frame = json.loads((await ws.recv_until(0x1, timeout=10)).payload)
+        if frame["type"] in ("ack", "error"):
+            replies.append(frame)
+    assert [r["id"] for r in replies] == ids  # one each, in the order sent
+    acks = [r for r in replies if r["type"] == "ack"]
+    assert {r["code"] for r in replies if r["type"] == "error"} <= {"rate_limited"}
+    assert len(acks) >= 50
+    assert [a["seq"] for a in acks] == list(range(acks[0]["seq"], acks[0]["seq"] + len(acks)))
+    await asyncio.sleep(1.0)  # the budget refills
+    ws.text(json.dumps({"type": "message", "id": "after", "body": "still there?"}))
+    assert (await _json(ws, "ack"))["id"] == "after"
