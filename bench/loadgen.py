@@ -37,6 +37,7 @@ import math
 import os
 import resource
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -282,8 +283,6 @@ class DiskWatch:
     server that lines up with one is the disk, not the server."""
 
     def __init__(self, directory: str, every: float = 0.05, over: float = 0.02) -> None:
-        import threading
-
         self.path = Path(directory) / f".disk-watch-{os.getpid()}"
         self.every, self.over = every, over
         self.slow: list[tuple[float, float]] = []  # (monotonic at start, seconds)
