@@ -129,6 +129,45 @@ async def test_one_message_at_a_time_gets_the_same_checks(db: Database) -> None:
     async with db.write() as conn:
         await chat.close_conversation(conn, org_id=org, conversation_id=conv)
     assert (await one(AuthorKind.VISITOR, visitor, "e")).message is None  # closed
+    # A resend still answers with its stored message once the conversation has closed,
+    # alone or in a batch with new messages that the closed conversation refuses.
+    late = await one(AuthorKind.VISITOR, visitor, "a")
+    assert not late.created and late.message == a.message
+    mixed = await db.append_messages(
+        [_draft(org, conv, AuthorKind.VISITOR, visitor, c) for c in ("f", "a", None)]
+    )
+    assert [(r.created, r.message and r.message.seq) for r in mixed] == [
+        (False, None),
+        (False, 1),
+        (False, None),
+    ]
+
+
+async def test_a_resend_among_new_messages_is_found_by_the_unique_index(db: Database) -> None:
+    """A batch whose only resends are of stored messages in an open conversation: on
+    SQLite its first try meets them at the unique index and the batch runs again."""
+    org, conv, visitor, rep = await _conversation(db)
+    first = await db.append_messages(
+        [_draft(org, conv, AuthorKind.VISITOR, visitor, c) for c in ("a", "b")]
+    )
+    assert [r.message.seq for r in first if r.message] == [1, 2]
+    drafts = [
+        _draft(org, conv, AuthorKind.REP, rep, "x"),
+        _draft(org, conv, AuthorKind.VISITOR, visitor, "c"),
+        _draft(org, conv, AuthorKind.VISITOR, visitor, "b"),  # stored: a resend
+        _draft(org, conv, AuthorKind.VISITOR, visitor, "d"),
+    ]
+    out = await db.append_messages(drafts)
+    assert [r.created for r in out] == [True, True, False, True]
+    assert out[2].message == first[1].message
+    assert out[2].conversation and out[2].conversation.id == conv
+    assert sorted(r.message.seq for r in out if r.created and r.message) == [3, 4, 5]
+    async with db.read() as conn:
+        stored = await chat.messages_after(conn, org_id=org, conversation_id=conv, after_seq=0)
+        conv_row = await chat.get_conversation(conn, org_id=org, conversation_id=conv)
+    assert [m.seq for m in stored] == [1, 2, 3, 4, 5]
+    assert sorted(m.client_id or "" for m in stored) == ["a", "b", "c", "d", "x"]
+    assert conv_row is not None and conv_row.last_seq == 5
 
 
 async def test_closed_conversation_refuses(db: Database) -> None:

@@ -289,6 +289,14 @@ _REP = AuthorKind.REP.value
 _VISITOR = AuthorKind.VISITOR.value
 
 
+class _Recheck(Exception):
+    """A first try at a batch met a possible resend (`SqliteAppender._apply`)."""
+
+    def __init__(self, *, wrote: bool) -> None:
+        super().__init__()
+        self.wrote = wrote
+
+
 class SqliteAppender:
     """The embedded store's appender (see the module's docstring)."""
 
@@ -323,7 +331,13 @@ class SqliteAppender:
                     raise StoreUnavailable(str(exc)) from exc
                 raise
             try:
-                results = self._apply(conn, drafts)
+                try:
+                    results = self._apply(conn, drafts, checked=False)
+                except _Recheck as again:
+                    if again.wrote:  # a resend met the unique index: start over, checking
+                        conn.execute("ROLLBACK")
+                        await self._begin(conn)
+                    results = self._apply(conn, drafts, checked=True)
                 await _settle(self._committer.run(conn.execute, "COMMIT"))
             except BaseException:
                 if conn.in_transaction:
@@ -349,7 +363,9 @@ class SqliteAppender:
         finally:
             conn.execute("PRAGMA busy_timeout=0")
 
-    def _apply(self, conn: sqlite3.Connection, drafts: Sequence[Draft]) -> list[Appended]:
+    def _apply(
+        self, conn: sqlite3.Connection, drafts: Sequence[Draft], *, checked: bool
+    ) -> list[Appended]:
         """The batch's statements, in the transaction `append_many` began.
 
         SQLite has one writer and this transaction is it (`BEGIN IMMEDIATE`), so the
@@ -357,8 +373,15 @@ class SqliteAppender:
         decide who may write in Python (the same rule as PostgreSQL's conditional
         UPDATE), then write the new sequence numbers and the messages with
         `executemany`. (`UPDATE … RETURNING` per conversation costs three times as much.)
+
+        Resends are rare, so the first try (`checked=False`) does not look for stored
+        client ids: the unique index finds a resend when its INSERT fails. That try
+        raises `_Recheck` instead of answering when a resend may be among the drafts
+        (the INSERT failed, or a run was refused, where a resend must still answer
+        with its stored message), and the batch runs again with `checked=True`.
         """
-        stored = self._stored(conn, [_key(d) for d in drafts if d.client_id])
+        keys = [_key(d) for d in drafts if d.client_id] if checked else []
+        stored = self._stored(conn, keys)
         plan = _Plan(drafts, stored)
         stamp = now()
         stamp_text = stamp.strftime(_SQLITE_TIME)
@@ -370,6 +393,8 @@ class SqliteAppender:
             org_id, conversation_id, kind, author_id = run
             row = rows.get(conversation_id)
             if row is None or row[1] != org_id or not _may_write(kind, author_id, row):
+                if not checked and any(drafts[i].client_id for i in indexes):
+                    raise _Recheck(wrote=False)
                 continue
             seq = last_seq.get(conversation_id, row[9])
             last_seq[conversation_id] = seq + len(indexes)
@@ -396,7 +421,12 @@ class SqliteAppender:
                 _SQLITE_SET_SEQ, [(seq, stamp_text, cid) for cid, seq in last_seq.items()]
             )
         if inserts:
-            conn.executemany(_SQLITE_INSERT, inserts)
+            try:
+                conn.executemany(_SQLITE_INSERT, inserts)
+            except sqlite3.IntegrityError:
+                if checked:
+                    raise
+                raise _Recheck(wrote=True) from None
         convs = {conv.id: conv for conv in claimed.values()}
         missing = {m.conversation_id for m in stored.values()} - convs.keys()
         for conversation_id, row in self._conversation_rows(conn, missing).items():
