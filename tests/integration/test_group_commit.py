@@ -227,3 +227,32 @@ async def test_under_load_a_commit_waits_for_the_next_message(db: Database) -> N
         assert isinstance(one, Appended) and isinstance(two, Appended)
         assert one.message and two.message and two.message.seq == one.message.seq + 1
         assert log.batches == commits
+
+
+async def test_a_batch_commits_without_a_coroutine_when_nothing_must_wait(db: Database) -> None:
+    """SQLite takes a batch at once when its write lock is free and no resend is in it;
+    otherwise, and always on PostgreSQL, nothing is written and the awaited way is used."""
+    org, conv, visitor, _ = await _conversation(db)
+    loop = asyncio.get_running_loop()
+    told: asyncio.Future[list[Appended] | BaseException] = loop.create_future()
+    drafts = [_draft(org, conv, AuthorKind.VISITOR, visitor, c) for c in ("a", "b")]
+    taken = db.try_append_messages(drafts, told.set_result)
+    if not db.is_sqlite:
+        assert not taken and not told.done()
+        assert [r.created for r in await db.append_messages(drafts)] == [True, True]
+        return
+    assert taken and not told.done()  # told after the commit, on the loop
+    outcome = await asyncio.wait_for(told, 5)
+    assert not isinstance(outcome, BaseException)
+    assert [(r.created, r.message and r.message.seq) for r in outcome] == [(True, 1), (True, 2)]
+    resend = [_draft(org, conv, AuthorKind.VISITOR, visitor, c) for c in ("c", "b")]
+    assert not db.try_append_messages(resend, told.set_result)  # "b" is stored: recheck
+    async with db.write():  # the write lock is held
+        assert not db.try_append_messages(
+            [_draft(org, conv, AuthorKind.VISITOR, visitor, "d")], print
+        )
+    out = await db.append_messages(resend)
+    assert [(r.created, r.message and r.message.seq) for r in out] == [(True, 3), (False, 2)]
+    async with db.read() as conn:
+        stored = await chat.messages_after(conn, org_id=org, conversation_id=conv, after_seq=0)
+    assert [(m.seq, m.client_id) for m in stored] == [(1, "a"), (2, "b"), (3, "c")]

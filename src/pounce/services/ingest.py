@@ -78,6 +78,10 @@ class MessageLog:
     commit back a moment so that more share it. Callers learn the outcome only after
     the commit, so they publish only what is durable: `append` awaits it, `submit`
     hands it to a callback (no coroutine per message).
+
+    One batch is in flight at a time. It goes to the store without a coroutine when
+    the store can take it at once (`Database.try_append_messages`: SQLite with its
+    write lock free); otherwise a task awaits it.
     """
 
     def __init__(
@@ -88,7 +92,8 @@ class MessageLog:
         self.pacer = pacer or CommitPacer(0.0)
         self._drafts: list[Draft] = []
         self._waiting: list[Done] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._busy = False  # a batch is forming, held back or committing
+        self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.appended = 0
 
@@ -101,43 +106,78 @@ class MessageLog:
         """Queue a draft; `done` runs on the loop after its batch's commit, in order."""
         self._drafts.append(draft)
         self._waiting.append(done)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(
-                self._flush(), name="message-log"
+        if not self._busy:
+            # next turn of the loop: what else arrives in this one shares the commit
+            self._busy = True
+            asyncio.get_running_loop().call_soon(self._next)
+
+    def _next(self) -> None:
+        """Start the next batch, or go idle; no batch is in flight."""
+        if not self._drafts:
+            self._busy = False
+            return
+        hold = self.pacer.wait(len(self._drafts))
+        if hold:
+            asyncio.get_running_loop().call_later(hold, self._start)
+        else:
+            self._start()
+
+    def _start(self) -> None:
+        n = self.max_batch
+        drafts, self._drafts = self._drafts[:n], self._drafts[n:]
+        waiting, self._waiting = self._waiting[:n], self._waiting[n:]
+        self.pacer.taken(len(drafts))
+        try:
+            started = self.db.try_append_messages(drafts, partial(self._committed, drafts, waiting))
+        except Exception as exc:
+            self._told(waiting, exc)
+            return
+        if not started:
+            self._task = asyncio.get_running_loop().create_task(
+                self._awaited(drafts, waiting), name="message-log"
             )
 
-    async def _flush(self) -> None:
-        pacer = self.pacer
-        while self._drafts:
-            hold = pacer.wait(len(self._drafts))
-            if hold:
-                await asyncio.sleep(hold)
-            n = self.max_batch
-            drafts, self._drafts = self._drafts[:n], self._drafts[n:]
-            waiting, self._waiting = self._waiting[:n], self._waiting[n:]
-            pacer.taken(len(drafts))
-            try:
-                results = await self._write(drafts)
-            except DuplicateClientId:
-                # Another process stored one of these client ids between our read and
-                # write; one at a time, each resend finds the stored message.
-                await self._one_by_one(drafts, waiting)
-                continue
-            except Exception as exc:
-                for done in waiting:
-                    _tell(done, exc)
-                continue
-            for done, result in zip(waiting, results, strict=True):
+    def _committed(
+        self, drafts: list[Draft], waiting: list[Done], outcome: list[Appended] | BaseException
+    ) -> None:
+        if not isinstance(outcome, BaseException):
+            self._count(drafts, outcome)
+        self._told(waiting, outcome)
+
+    def _told(self, waiting: list[Done], outcome: list[Appended] | BaseException) -> None:
+        """The batch's outcomes to its callers, in order; then the next batch."""
+        if isinstance(outcome, BaseException):
+            for done in waiting:
+                _tell(done, outcome)
+        else:
+            for done, result in zip(waiting, outcome, strict=True):
                 _tell(done, result)
+        self._next()
+
+    async def _awaited(self, drafts: list[Draft], waiting: list[Done]) -> None:
+        try:
+            results = await self._write(drafts)
+        except DuplicateClientId:
+            # Another process stored one of these client ids between our read and
+            # write; one at a time, each resend finds the stored message.
+            await self._one_by_one(drafts, waiting)
+            self._next()
+        except Exception as exc:
+            self._told(waiting, exc)
+        else:
+            self._told(waiting, results)
 
     async def _write(self, drafts: list[Draft]) -> list[Appended]:
         results = await self.db.append_messages(drafts)
+        self._count(drafts, results)
+        return results
+
+    def _count(self, drafts: list[Draft], results: list[Appended]) -> None:
         stored = sum(1 for r in results if r.created)
         self.batches += 1
         self.appended += stored
         metrics.COMMIT_BATCH.observe(len(drafts))
         metrics.MESSAGES_STORED.inc(stored)
-        return results
 
     async def _one_by_one(self, drafts: list[Draft], waiting: list[Done]) -> None:
         for draft, done in zip(drafts, waiting, strict=True):

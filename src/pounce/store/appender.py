@@ -21,6 +21,7 @@ write exactly what the SQLAlchemy tables read back (`store/tables.py`).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import json
@@ -30,6 +31,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import orjson
@@ -62,8 +64,14 @@ class Appended:
     created: bool
 
 
+# Told a batch's outcomes (or the error) once it has committed.
+Committed = Callable[[list[Appended] | BaseException], None]
+
+
 class Appender(Protocol):
     async def append_many(self, drafts: Sequence[Draft]) -> list[Appended]: ...
+
+    def try_append(self, drafts: Sequence[Draft], done: Committed) -> bool: ...
 
     async def close(self) -> None: ...
 
@@ -292,15 +300,17 @@ _VISITOR = AuthorKind.VISITOR.value
 class _Recheck(Exception):
     """A first try at a batch met a possible resend (`SqliteAppender._apply`)."""
 
-    def __init__(self, *, wrote: bool) -> None:
-        super().__init__()
-        self.wrote = wrote
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 class SqliteAppender:
     """The embedded store's appender (see the module's docstring)."""
 
-    def __init__(self, path: str, *, synchronous: str, write_lock: asyncio.Lock) -> None:
+    def __init__(self, path: str, *, synchronous: str, write_lock: WriteLock) -> None:
         self.path = path
         self.synchronous = synchronous
         self.write_lock = write_lock
@@ -321,7 +331,54 @@ class SqliteAppender:
         self._conn = conn
         return conn
 
+    def try_append(self, drafts: Sequence[Draft], done: Committed) -> bool:
+        """`append_many` without a coroutine, for the usual batch: True when the write
+        lock was free, BEGIN took at once and no draft turned out to be a resend. The
+        statements have then run, the COMMIT runs in the commit thread, and `done` gets
+        the outcomes on the loop once it has committed (or the error if it did not).
+        False when any of that did not hold: nothing has been written, and
+        `append_many` is the way. Raises if a statement fails (nothing is written)."""
+        lock = self.write_lock
+        if not lock.try_acquire():
+            return False
+        try:
+            conn = self._conn or self._connect()
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error:  # another process writes, or the file is gone
+            lock.release()
+            return False
+        try:
+            results = self._apply(conn, drafts, checked=False)
+        except BaseException as exc:
+            _rollback(conn)
+            lock.release()
+            if isinstance(exc, _Recheck):
+                return False
+            raise
+        self._committer.call(
+            conn.execute, ("COMMIT",), partial(self._committed, conn, results, done)
+        )
+        return True
+
+    def _committed(
+        self,
+        conn: sqlite3.Connection,
+        results: list[Appended],
+        done: Committed,
+        outcome: Any,
+    ) -> None:
+        if isinstance(outcome, BaseException):
+            _rollback(conn)
+        self.write_lock.release()
+        done(outcome if isinstance(outcome, BaseException) else results)
+
     async def append_many(self, drafts: Sequence[Draft]) -> list[Appended]:
+        committed: asyncio.Future[list[Appended]] = asyncio.get_running_loop().create_future()
+        if self.try_append(drafts, partial(settle, committed)):
+            stored: list[Appended] = await _settle(committed)
+            return stored
+        # The lock is busy, another process writes, or a resend is among the drafts:
+        # wait for the lock and BEGIN, and look for stored client ids first.
         async with self.write_lock:
             try:
                 conn = self._conn or self._connect()
@@ -331,18 +388,10 @@ class SqliteAppender:
                     raise StoreUnavailable(str(exc)) from exc
                 raise
             try:
-                try:
-                    results = self._apply(conn, drafts, checked=False)
-                except _Recheck as again:
-                    if again.wrote:  # a resend met the unique index: start over, checking
-                        conn.execute("ROLLBACK")
-                        await self._begin(conn)
-                    results = self._apply(conn, drafts, checked=True)
+                results = self._apply(conn, drafts, checked=True)
                 await _settle(self._committer.run(conn.execute, "COMMIT"))
             except BaseException:
-                if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         return results
 
@@ -374,11 +423,12 @@ class SqliteAppender:
         UPDATE), then write the new sequence numbers and the messages with
         `executemany`. (`UPDATE … RETURNING` per conversation costs three times as much.)
 
-        Resends are rare, so the first try (`checked=False`) does not look for stored
-        client ids: the unique index finds a resend when its INSERT fails. That try
-        raises `_Recheck` instead of answering when a resend may be among the drafts
-        (the INSERT failed, or a run was refused, where a resend must still answer
-        with its stored message), and the batch runs again with `checked=True`.
+        Resends are rare, so the first try (`checked=False`, `try_append`) does not look
+        for stored client ids: the unique index finds a resend when its INSERT fails.
+        That try raises `_Recheck` instead of answering when a resend may be among the
+        drafts (the INSERT failed, or a run was refused, where a resend must still
+        answer with its stored message); the batch is rolled back and runs again with
+        `checked=True` (`append_many`).
         """
         keys = [_key(d) for d in drafts if d.client_id] if checked else []
         stored = self._stored(conn, keys)
@@ -394,7 +444,7 @@ class SqliteAppender:
             row = rows.get(conversation_id)
             if row is None or row[1] != org_id or not _may_write(kind, author_id, row):
                 if not checked and any(drafts[i].client_id for i in indexes):
-                    raise _Recheck(wrote=False)
+                    raise _Recheck
                 continue
             seq = last_seq.get(conversation_id, row[9])
             last_seq[conversation_id] = seq + len(indexes)
@@ -426,7 +476,7 @@ class SqliteAppender:
             except sqlite3.IntegrityError:
                 if checked:
                     raise
-                raise _Recheck(wrote=True) from None
+                raise _Recheck from None
         convs = {conv.id: conv for conv in claimed.values()}
         missing = {m.conversation_id for m in stored.values()} - convs.keys()
         for conversation_id, row in self._conversation_rows(conn, missing).items():
@@ -476,29 +526,82 @@ class _Thread:
         self._thread: threading.Thread | None = None
 
     def run(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.call(fn, args, partial(settle, future))
+        return future
+
+    def call(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], then: Callable[[Any], None]
+    ) -> None:
+        """`fn(*args)` in the thread; then `then(result or the exception)` on the loop."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._serve, name=self.name, daemon=True)
             self._thread.start()
-        self._queue.put((loop, future, fn, args))
-        return future
+        self._queue.put((asyncio.get_running_loop(), then, fn, args))
 
     def _serve(self) -> None:
         while (item := self._queue.get()) is not None:
-            loop, future, fn, args = item
+            loop, then, fn, args = item
             try:
                 outcome = fn(*args)
             except BaseException as exc:
                 outcome = exc
             with contextlib.suppress(RuntimeError):  # the loop has closed
-                loop.call_soon_threadsafe(settle, future, outcome)
+                loop.call_soon_threadsafe(then, outcome)
 
     def stop(self) -> None:
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join(timeout=10)
             self._thread = None
+
+
+class WriteLock:
+    """The SQLite write lock of one process: an asyncio lock, first come first served,
+    that can also be taken without awaiting when it is free and nobody waits
+    (`SqliteAppender.try_append`). A release hands it to the next waiter directly."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def locked(self) -> bool:
+        return self._held
+
+    def try_acquire(self) -> bool:
+        if self._held or self._waiters:
+            return False
+        self._held = True
+        return True
+
+    async def acquire(self) -> None:
+        if self.try_acquire():
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():  # handed over, then cancelled
+                self.release()
+            raise
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(turn)
+
+    def release(self) -> None:
+        while self._waiters:
+            turn = self._waiters.popleft()
+            if not turn.done():
+                turn.set_result(None)  # the lock stays held: it is theirs now
+                return
+        self._held = False
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
 
 
 def settle(future: asyncio.Future[T], outcome: T | BaseException) -> None:
@@ -656,6 +759,9 @@ class PostgresAppender:
         if self._conn is None or self._conn.is_closed():
             self._conn = await asyncpg.connect(self.dsn, timeout=5)
         return self._conn
+
+    def try_append(self, drafts: Sequence[Draft], done: Committed) -> bool:
+        return False  # every batch is a round trip: `append_many`
 
     async def append_many(self, drafts: Sequence[Draft]) -> list[Appended]:
         import asyncpg

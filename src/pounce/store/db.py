@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,7 +10,15 @@ from sqlalchemy import event, make_url, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from pounce.store.appender import Appended, Appender, Draft, PostgresAppender, SqliteAppender
+from pounce.store.appender import (
+    Appended,
+    Appender,
+    Committed,
+    Draft,
+    PostgresAppender,
+    SqliteAppender,
+    WriteLock,
+)
 from pounce.store.errors import StoreUnavailable
 
 __all__ = ["Database", "StoreUnavailable"]
@@ -38,7 +45,7 @@ class Database:
             # discards the pool's other connections of that generation.
             kwargs.update(pool_size=20, max_overflow=20)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        self._write_lock = asyncio.Lock()
+        self._write_lock = WriteLock()
         parsed = make_url(url)
         self.appender: Appender
         if self.is_sqlite:
@@ -106,6 +113,12 @@ class Database:
     async def append_messages(self, drafts: list[Draft]) -> list[Appended]:
         """Store a batch of messages in one transaction (`store/appender.py`)."""
         return await self.appender.append_many(drafts)
+
+    def try_append_messages(self, drafts: list[Draft], done: Committed) -> bool:
+        """The same without awaiting, when that needs no waiting (`Appender.try_append`):
+        True if `done` will be told the outcomes after the commit, False if nothing
+        was done and `append_messages` is the way."""
+        return self.appender.try_append(drafts, done)
 
     async def ping(self) -> bool:
         try:
