@@ -27,8 +27,8 @@ __all__ = ["Database", "StoreUnavailable"]
 class Database:
     """Async engine plus the write discipline for its dialect.
 
-    SQLite allows one writer at a time: in one process we queue writers on an
-    asyncio lock (so they never meet `database is locked`), and each write
+    SQLite allows one writer at a time: in one process we queue writers on a lock
+    of our own (`WriteLock`, so they never meet `database is locked`), and each write
     transaction starts with `BEGIN IMMEDIATE` so another process (the CLI) waits on
     the busy timeout instead of failing on a lock upgrade.
     """
