@@ -256,3 +256,28 @@ async def test_a_batch_commits_without_a_coroutine_when_nothing_must_wait(db: Da
     async with db.read() as conn:
         stored = await chat.messages_after(conn, org_id=org, conversation_id=conv, after_seq=0)
     assert [(m.seq, m.client_id) for m in stored] == [(1, "a"), (2, "b"), (3, "c")]
+
+
+async def test_a_failing_callback_or_batch_does_not_stop_the_log(db: Database) -> None:
+    """Nothing but the end of a batch starts the next one: a caller's callback that
+    raises, or a batch the store rejects, must not leave the rest queued for ever."""
+    org, conv, visitor, _ = await _conversation(db)
+    log = MessageLog(db)
+    told: list[Appended | BaseException] = []
+
+    def boom(_outcome: Appended | BaseException) -> None:
+        raise RuntimeError("a caller's bug")
+
+    log.submit(_draft(org, conv, AuthorKind.VISITOR, visitor, "a"), boom)
+    log.submit(_draft(org, "c_missing", AuthorKind.VISITOR, visitor, "b"), told.append)
+    assert (
+        await asyncio.wait_for(log.append(_draft(org, conv, AuthorKind.VISITOR, visitor, "c")), 5)
+    ).created
+    bad = Draft(org, conv, AuthorKind.VISITOR, visitor, "d", "x", "<p>x</p>", {"no": {1, 2}})
+    with pytest.raises(TypeError):  # its meta cannot be stored: the whole batch fails
+        await asyncio.wait_for(log.append(bad), 5)
+    after = await asyncio.wait_for(
+        log.append(_draft(org, conv, AuthorKind.VISITOR, visitor, "e")), 5
+    )
+    assert after.created and after.message and after.message.seq == 3
+    assert len(told) == 1 and isinstance(told[0], Appended) and told[0].message is None

@@ -93,7 +93,7 @@ class MessageLog:
         self._drafts: list[Draft] = []
         self._waiting: list[Done] = []
         self._busy = False  # a batch is forming, held back or committing
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | None = None  # held, or it could be collected
         self.batches = 0
         self.appended = 0
 
@@ -140,19 +140,24 @@ class MessageLog:
     def _committed(
         self, drafts: list[Draft], waiting: list[Done], outcome: list[Appended] | BaseException
     ) -> None:
-        if not isinstance(outcome, BaseException):
-            self._count(drafts, outcome)
-        self._told(waiting, outcome)
+        try:
+            if not isinstance(outcome, BaseException):
+                self._count(drafts, outcome)
+        finally:
+            self._told(waiting, outcome)
 
     def _told(self, waiting: list[Done], outcome: list[Appended] | BaseException) -> None:
-        """The batch's outcomes to its callers, in order; then the next batch."""
-        if isinstance(outcome, BaseException):
-            for done in waiting:
-                _tell(done, outcome)
-        else:
-            for done, result in zip(waiting, outcome, strict=True):
-                _tell(done, result)
-        self._next()
+        """The batch's outcomes to its callers, in order; then the next batch, whatever
+        happened (nothing else would start it)."""
+        try:
+            if isinstance(outcome, BaseException):
+                for done in waiting:
+                    _tell(done, outcome)
+            else:
+                for done, result in zip(waiting, outcome, strict=True):
+                    _tell(done, result)
+        finally:
+            self._next()
 
     async def _awaited(self, drafts: list[Draft], waiting: list[Done]) -> None:
         try:
