@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -58,9 +58,28 @@ def _draft(org: str, conv: str, kind: AuthorKind, author: str, cid: str | None) 
     return Draft(org, conv, kind, author, cid, f"body {cid}", f"<p>body {cid}</p>")
 
 
-async def test_one_batch_mixes_authors_resends_and_refusals(db: Database) -> None:
+Store = Callable[[list[Draft]], Awaitable[list[Appended]]]
+
+
+@pytest.fixture(params=["served", "awaited"])
+def store(request: pytest.FixtureRequest, db: Database) -> Store:
+    """One batch, stored as the server does it (the message log, which on SQLite tries
+    `try_append` first) or by the awaited way alone (`append_messages`)."""
+    if request.param == "awaited":
+        return db.append_messages
+
+    async def served(drafts: list[Draft]) -> list[Appended]:
+        log = MessageLog(db)
+        out = await asyncio.gather(*(log.append(d) for d in drafts))  # submitted in one turn
+        assert log.batches == 1
+        return list(out)
+
+    return served
+
+
+async def test_one_batch_mixes_authors_resends_and_refusals(db: Database, store: Store) -> None:
     org, conv, visitor, rep = await _conversation(db)
-    first = await db.append_messages([_draft(org, conv, AuthorKind.VISITOR, visitor, "a")])
+    first = await store([_draft(org, conv, AuthorKind.VISITOR, visitor, "a")])
     assert first[0].created and first[0].message and first[0].message.seq == 1
     drafts = [
         _draft(org, conv, AuthorKind.VISITOR, visitor, "a"),  # resend of a stored one
@@ -72,7 +91,7 @@ async def test_one_batch_mixes_authors_resends_and_refusals(db: Database) -> Non
         _draft(org, conv, AuthorKind.VISITOR, "v_other", "f"),  # not this conversation's visitor
         _draft(org, conv, AuthorKind.REP, rep, "g"),
     ]
-    out = await db.append_messages(drafts)
+    out = await store(drafts)
     seq = {
         d.client_id: r.message.seq if r.message else None for d, r in zip(drafts, out, strict=True)
     }
@@ -94,12 +113,12 @@ async def test_one_batch_mixes_authors_resends_and_refusals(db: Database) -> Non
     assert conv_row is not None and conv_row.last_seq == 4
 
 
-async def test_one_message_at_a_time_gets_the_same_checks(db: Database) -> None:
+async def test_one_message_at_a_time_gets_the_same_checks(db: Database, store: Store) -> None:
     """One draft per call (PostgreSQL sends it as a statement of its own)."""
     org, conv, visitor, rep = await _conversation(db)
 
     async def one(kind: AuthorKind, author: str, cid: str | None, to: str = conv) -> Appended:
-        (result,) = await db.append_messages([_draft(org, to, kind, author, cid)])
+        (result,) = await store([_draft(org, to, kind, author, cid)])
         return result
 
     a = await one(AuthorKind.VISITOR, visitor, "a")
@@ -133,7 +152,7 @@ async def test_one_message_at_a_time_gets_the_same_checks(db: Database) -> None:
     # alone or in a batch with new messages that the closed conversation refuses.
     late = await one(AuthorKind.VISITOR, visitor, "a")
     assert not late.created and late.message == a.message
-    mixed = await db.append_messages(
+    mixed = await store(
         [_draft(org, conv, AuthorKind.VISITOR, visitor, c) for c in ("f", "a", None)]
     )
     assert [(r.created, r.message and r.message.seq) for r in mixed] == [
@@ -143,13 +162,14 @@ async def test_one_message_at_a_time_gets_the_same_checks(db: Database) -> None:
     ]
 
 
-async def test_a_resend_among_new_messages_is_found_by_the_unique_index(db: Database) -> None:
+async def test_a_resend_among_new_messages_is_found_by_the_unique_index(
+    db: Database, store: Store
+) -> None:
     """A batch whose only resends are of stored messages in an open conversation: on
-    SQLite its first try meets them at the unique index and the batch runs again."""
+    SQLite, served, its first try meets them at the unique index and the batch runs
+    again with the lookup; awaited, the lookup finds them first."""
     org, conv, visitor, rep = await _conversation(db)
-    first = await db.append_messages(
-        [_draft(org, conv, AuthorKind.VISITOR, visitor, c) for c in ("a", "b")]
-    )
+    first = await store([_draft(org, conv, AuthorKind.VISITOR, visitor, c) for c in ("a", "b")])
     assert [r.message.seq for r in first if r.message] == [1, 2]
     drafts = [
         _draft(org, conv, AuthorKind.REP, rep, "x"),
@@ -157,7 +177,7 @@ async def test_a_resend_among_new_messages_is_found_by_the_unique_index(db: Data
         _draft(org, conv, AuthorKind.VISITOR, visitor, "b"),  # stored: a resend
         _draft(org, conv, AuthorKind.VISITOR, visitor, "d"),
     ]
-    out = await db.append_messages(drafts)
+    out = await store(drafts)
     assert [r.created for r in out] == [True, True, False, True]
     assert out[2].message == first[1].message
     assert out[2].conversation and out[2].conversation.id == conv
@@ -170,11 +190,11 @@ async def test_a_resend_among_new_messages_is_found_by_the_unique_index(db: Data
     assert conv_row is not None and conv_row.last_seq == 5
 
 
-async def test_closed_conversation_refuses(db: Database) -> None:
+async def test_closed_conversation_refuses(db: Database, store: Store) -> None:
     org, conv, visitor, _ = await _conversation(db)
     async with db.write() as conn:
         await chat.close_conversation(conn, org_id=org, conversation_id=conv)
-    out = await db.append_messages([_draft(org, conv, AuthorKind.VISITOR, visitor, "x")])
+    out = await store([_draft(org, conv, AuthorKind.VISITOR, visitor, "x")])
     assert out[0].message is None
 
 

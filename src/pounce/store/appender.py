@@ -337,7 +337,10 @@ class SqliteAppender:
         statements have then run, the COMMIT runs in the commit thread, and `done` gets
         the outcomes on the loop once it has committed (or the error if it did not).
         False when any of that did not hold: nothing has been written, and
-        `append_many` is the way. Raises if a statement fails (nothing is written)."""
+        `append_many` is the way. Raises if a statement fails (nothing is written).
+
+        The message log tries this first for every batch; callers that only await can
+        use `append_many` alone, which always works."""
         lock = self.write_lock
         if not lock.try_acquire():
             return False
@@ -373,12 +376,9 @@ class SqliteAppender:
         done(outcome if isinstance(outcome, BaseException) else results)
 
     async def append_many(self, drafts: Sequence[Draft]) -> list[Appended]:
-        committed: asyncio.Future[list[Appended]] = asyncio.get_running_loop().create_future()
-        if self.try_append(drafts, partial(settle, committed)):
-            stored: list[Appended] = await _settle(committed)
-            return stored
-        # The lock is busy, another process writes, or a resend is among the drafts:
-        # wait for the lock and BEGIN, and look for stored client ids first.
+        """The way that always works, for what `try_append` declined: it waits for the
+        lock and for BEGIN (another process may be writing), and looks for stored
+        client ids first (a resend may be among the drafts)."""
         async with self.write_lock:
             try:
                 conn = self._conn or self._connect()
@@ -427,8 +427,8 @@ class SqliteAppender:
         for stored client ids: the unique index finds a resend when its INSERT fails.
         That try raises `_Recheck` instead of answering when a resend may be among the
         drafts (the INSERT failed, or a run was refused, where a resend must still
-        answer with its stored message); the batch is rolled back and runs again with
-        `checked=True` (`append_many`).
+        answer with its stored message); the batch is rolled back, and the caller runs
+        it again with `checked=True` (`append_many`).
         """
         keys = [_key(d) for d in drafts if d.client_id] if checked else []
         stored = self._stored(conn, keys)

@@ -117,7 +117,7 @@ class Database:
     def try_append_messages(self, drafts: list[Draft], done: Committed) -> bool:
         """The same without awaiting, when that needs no waiting (`Appender.try_append`):
         True if `done` will be told the outcomes after the commit, False if nothing
-        was done and `append_messages` is the way."""
+        was done and `append_messages` is the way (it does not try this again)."""
         return self.appender.try_append(drafts, done)
 
     async def ping(self) -> bool:
