@@ -5,7 +5,9 @@ run.sh), by batch size and `synchronous` mode.
     taskset -c 0 .venv/bin/python bench/appendcost.py --split --modes FULL [--commits 3000]
 
 A fresh database (migrated) with 100 open conversations; each batch appends one
-message to each of `batch` different conversations, as group commit does under load.
+message to each of `batch` different conversations, as group commit does under load,
+through the server's own message log (`services/ingest.py`, which on SQLite tries
+`SqliteAppender.try_append` first).
 CPU is the process's user + system time (the commit thread's fsync included). Prints
 one JSON line per (mode, batch).
 """
@@ -19,10 +21,13 @@ import os
 import sqlite3
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 from pounce.domain.model import AuthorKind
-from pounce.store.appender import Draft, SqliteAppender
+from pounce.services.ingest import MessageLog
+from pounce.store.appender import Appended, Draft, SqliteAppender, settle
+from pounce.store.db import Database
 from pounce.store.migrate import upgrade
 
 STAMP = "2026-01-01 00:00:00.000000"
@@ -51,12 +56,27 @@ def seed(path: Path, page_size: int | None = None) -> None:
             )
 
 
+async def commit(log: MessageLog, drafts: list[Draft]) -> None:
+    """One batch, queued in one go as the server queues what arrives in a turn."""
+    outcomes: list[Appended | BaseException] = []
+    last: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
+    for d in drafts[:-1]:
+        log.submit(d, outcomes.append)
+    log.submit(drafts[-1], partial(settle, last))
+    created = (await last).created and all(isinstance(o, Appended) and o.created for o in outcomes)
+    assert created and log.pacer.delay == 0, "every draft is new and nothing waits"
+
+
+def open_log(path: Path, sync: str) -> MessageLog:
+    return MessageLog(Database(f"sqlite+aiosqlite:///{path}", sqlite_synchronous=sync))
+
+
 async def measure(path: Path, sync: str, batch: int, commits: int) -> dict[str, float]:
-    appender = SqliteAppender(str(path), synchronous=sync, write_lock=asyncio.Lock())
+    log = open_log(path, sync)
     tag = f"{sync}-{batch}-{time.monotonic_ns()}"
     try:
-        await appender.append_many(
-            [Draft("o", "c0", AuthorKind.VISITOR, "v0", f"warm-{tag}", "x", "<p>x</p>")]
+        await commit(
+            log, [Draft("o", "c0", AuthorKind.VISITOR, "v0", f"warm-{tag}", "x", "<p>x</p>")]
         )
         t0, w0, io0 = os.times(), time.perf_counter(), written()
         for k in range(commits):
@@ -75,11 +95,11 @@ async def measure(path: Path, sync: str, batch: int, commits: int) -> dict[str, 
                         f"<p>{body}</p>",
                     )
                 )
-            await appender.append_many(drafts)
+            await commit(log, drafts)
         wall = time.perf_counter() - w0
         t1, io1 = os.times(), written()
     finally:
-        await appender.close()
+        await log.db.dispose()
     user, system = t1.user - t0.user, t1.system - t0.system
     return {
         "sync": sync,  # type: ignore[dict-item]
@@ -104,13 +124,16 @@ def written() -> int:
 
 async def split(path: Path, sync: str, commits: int) -> list[dict[str, float]]:
     """Where a one-message commit's cost goes: the statements alone (rolled back), the
-    statements and COMMIT on this thread, and `append_many` (COMMIT in the commit
-    thread, as the server does). Each `way` in turn, three rounds."""
-    appender = SqliteAppender(str(path), synchronous=sync, write_lock=asyncio.Lock())
+    statements and COMMIT on this thread, and `served` (the message log: COMMIT in the
+    commit thread, as the server does). Each `way` in turn, three rounds."""
+    log = open_log(path, sync)
+    appender = log.db.appender
+    assert isinstance(appender, SqliteAppender)
     out = []
     try:
-        await appender.append_many(
-            [Draft("o", "c0", AuthorKind.VISITOR, "v0", f"warm-{time.monotonic_ns()}", "x", "x")]
+        await commit(
+            log,
+            [Draft("o", "c0", AuthorKind.VISITOR, "v0", f"warm-{time.monotonic_ns()}", "x", "x")],
         )
         conn = appender._conn
         assert conn is not None
@@ -121,11 +144,11 @@ async def split(path: Path, sync: str, commits: int) -> list[dict[str, float]]:
 
         for rnd in range(3):
             tag = f"{rnd}-{time.monotonic_ns()}"
-            for way in ("statements", "inline", "append_many"):
+            for way in ("statements", "inline", "served"):
                 t0, w0 = os.times(), time.perf_counter()
                 for k in range(commits):
-                    if way == "append_many":
-                        await appender.append_many(draft(f"{tag}{way}", k))
+                    if way == "served":
+                        await commit(log, draft(f"{tag}{way}", k))
                         continue
                     conn.execute("BEGIN IMMEDIATE")
                     appender._apply(conn, draft(f"{tag}{way}", k), checked=False)
@@ -143,7 +166,7 @@ async def split(path: Path, sync: str, commits: int) -> list[dict[str, float]]:
                 )
                 print(json.dumps(out[-1]), flush=True)
     finally:
-        await appender.close()
+        await log.db.dispose()
     return out
 
 
@@ -155,7 +178,7 @@ def main() -> None:
     parser.add_argument(
         "--split",
         action="store_true",
-        help="one message per commit: statements, COMMIT inline, append_many (per commit)",
+        help="one message per commit: statements, COMMIT inline, served (per commit)",
     )
     parser.add_argument("--page-size", type=int, help="create the database with this page size")
     args = parser.parse_args()
