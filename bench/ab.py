@@ -48,6 +48,14 @@ def checkout(rev: str) -> Path:
     return where
 
 
+def drop_checkout(where: Path) -> None:
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(where)],
+        check=False,
+        capture_output=True,
+    )
+
+
 def one(args: argparse.Namespace, out: Path, src: Path | None) -> dict[str, float]:
     if src is None:
         os.environ.pop("PYTHONPATH", None)
@@ -134,11 +142,7 @@ def main() -> None:
                 results[name].append(got)
                 print(f"run {run + 1} {name}: {got}", flush=True)
     finally:
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
-            check=False,
-            capture_output=True,
-        )
+        drop_checkout(base)
     summary = {
         name: {k: statistics.median(r[k] for r in rs) for k in ("cpu", "p50", "p99")}
         for name, rs in results.items()

@@ -24,7 +24,6 @@ import itertools
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
+import ab  # noqa: E402
 import servers  # noqa: E402
 import suite  # noqa: E402
 
@@ -203,16 +203,11 @@ def main() -> None:
     versions: dict[str, Path] = {}
     try:
         if args.base:
-            tree = tmp / "base-tree"
-            subprocess.run(
-                ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), args.base],
-                check=True,
-                capture_output=True,
-            )
-            shutil.copytree(tree / "src", tmp / "base")
-            subprocess.run(
-                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=True
-            )
+            tree = ab.checkout(args.base)
+            try:
+                shutil.copytree(tree / "src", tmp / "base")
+            finally:
+                ab.drop_checkout(tree)
             versions["base"] = tmp / "base"
         shutil.copytree(ROOT / "src", tmp / "current")
         versions["current"] = tmp / "current"
@@ -226,6 +221,7 @@ def main() -> None:
         common = [p for p in ORDER if all(p in pts for pts in points.values())]
         runs = []
         for run in range(args.runs):
+            servers.wait_quiet()
             for name, src in versions.items():
                 res = run_once(src, common, args.rate, tmp / f"{name}-{run}.json")
                 runs.append({"run": run, "version": name, **res})
