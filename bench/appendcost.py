@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import sqlite3
@@ -78,6 +79,7 @@ async def measure(path: Path, sync: str, batch: int, commits: int) -> dict[str, 
         await commit(
             log, [Draft("o", "c0", AuthorKind.VISITOR, "v0", f"warm-{tag}", "x", "<p>x</p>")]
         )
+        gc.freeze()  # as the server does after start-up (app.py)
         t0, w0, io0 = os.times(), time.perf_counter(), written()
         for k in range(commits):
             drafts = []
