@@ -48,6 +48,9 @@ def test_visitor_writes_rep_answers_with_formatting_and_nothing_is_lost(
     expect(messenger.get_by_test_id("messenger-status")).to_contain_text("Ada Admin")
     shot(visitor, "visitor-received-formatting")
     shot(rep, "rep-conversation")
+    # The conversation list previews the rendered text, not the Markdown source.
+    snippet = rep.locator(".convo-item.active .convo-snippet")
+    expect(snippet).to_have_text("You: Yes! Annual billing saves 20%. See our pricing chart")
 
     # The visitor drops off the network; the rep keeps writing; nothing is lost or doubled.
     visitor.context.set_offline(True)

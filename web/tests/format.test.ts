@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { countdownUrgency, formatCountdown, formatDuration, formatSeconds, initials, wsUrl } from '../src/shared/format';
+import { countdownUrgency, formatCountdown, formatDuration, formatSeconds, initials, previewText, wsUrl } from '../src/shared/format';
 
 describe('display helpers', () => {
+  it('previews show the rendered text of a message, not its markup or Markdown', () => {
+    expect(previewText('<p><strong>Pricing</strong> for <em>teams</em></p>')).toBe('Pricing for teams');
+    expect(previewText('<p>line one<br>line two</p><p>next</p>')).toBe('line one line two next');
+    expect(previewText('<p>see <a href="https://x.test" target="_blank" rel="noopener">the docs</a></p>')).toBe('see the docs');
+    expect(previewText('<p><img src="https://x.test/a.png" alt="a chart" loading="lazy" class="rich-img"> here</p>')).toBe('a chart here');
+    expect(previewText('<p>a &lt;b&gt; &amp; &quot;c&quot; &#39;d&#39; &#x1F600;</p>')).toBe('a <b> & "c" \'d\' \u{1F600}');
+    expect(previewText('<p>5 &lt; 6 &bogus; &#0;</p>')).toBe('5 < 6 &bogus; &#0;');
+  });
+
+
   it('initials', () => {
     expect(initials('Ada Lovelace')).toBe('AL');
     expect(initials('Ada Augusta King Lovelace')).toBe('AL');

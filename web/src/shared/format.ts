@@ -52,3 +52,24 @@ export function formatSeconds(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '—';
   return seconds < 10 ? `${seconds.toFixed(1)}s` : formatDuration(Math.round(seconds) * 1000);
 }
+
+const ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
+
+/**
+ * The text a reader sees in a message's rendered HTML, on one line: for a conversation
+ * list's preview, which shows it as text (never as markup). Line breaks and paragraphs
+ * become spaces, an image its alt text, links their text.
+ */
+export function previewText(html: string): string {
+  return html
+    .replace(/<img\b[^>]*?\balt="([^"]*)"[^>]*>/gi, ' $1 ')
+    .replace(/<br\s*\/?>|<\/p>\s*<p>/gi, ' ')
+    .replace(/<[^>]*>/g, '')
+    .replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (all, ref: string) => {
+      if (ref[0] !== '#') return ENTITIES[ref.toLowerCase()] ?? all;
+      const code = ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+      return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : all;
+    })
+    .replace(/\s+/g, ' ')
+    .trim();
+}

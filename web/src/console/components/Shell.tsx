@@ -1,6 +1,7 @@
 /** The signed-in layout: sidebar (navigation, my conversations), top bar, alert stack. */
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { previewText } from '../../shared/format';
 import type { ConsoleClient } from '../client';
 import { notificationState, requestNotifications, type NotificationState } from '../notify';
 import { chatHref, type Route } from '../router';
@@ -54,7 +55,7 @@ function MyConversations({ s, route }: { s: ConsoleState; route: Route }) {
                   <Avatar name={name} tone="visitor" size={30} />
                   <span class="convo-text">
                     <span class="convo-name">{name}</span>
-                    <span class="convo-snippet">{last ? (last.author.kind === 'rep' ? `You: ${last.body}` : last.body) : 'No messages yet'}</span>
+                    <span class="convo-snippet">{last ? (last.author.kind === 'rep' ? `You: ${previewText(last.html)}` : previewText(last.html)) : 'No messages yet'}</span>
                   </span>
                   {unread ? (
                     <span class="unread-dot" data-testid="unread-dot">
