@@ -3,15 +3,18 @@
     python bench/ab.py --base 400c615 [--rate 2500] [--reps 3] [--visitors 440]
                        [--seconds 4] [--steps 2] [--runs 3]
     python bench/ab.py --base 0a29f6a --pg --rate 100 --visitors 50 --seconds 8
+    python bench/ab.py --base 4ec654f --ladder 6200,7000,8000,9000,10000 --runs 3
 
 Checks the `--base` revision out into a temporary git worktree and runs the working
 tree's `src/` and the base's alternately (base, current, base, current, ...), each
 against a fresh SQLite (FULL) server on the server core, driven by `loadgen.py relay`
-at one fixed rate. `--pg` runs each version as two processes on PostgreSQL + Redis
-(a fresh database each time, both on the server core), the visitors on one and the
-reps on the other, so the latency is cross-process. On a box whose speed drifts by
-the minute, only a comparison made this way means anything. Prints the median
-server CPU, p50 and p99 per version and writes the raw JSON under
+at one fixed rate, or (`--ladder`) up scenario 3's ladder with its pass rule, for the
+highest rate each version passes and follows. `--pg` runs each version as two
+processes on PostgreSQL + Redis (a fresh database each time, both on the server
+core), the visitors on one and the reps on the other, so the latency is
+cross-process. On a box whose speed drifts by the minute, only a comparison made this
+way means anything. Prints the median server CPU, p50 and p99 per version (with
+`--ladder`, the rates passed and followed) and writes the raw JSON under
 bench/results/ab-<stamp>/.
 """
 
@@ -81,7 +84,8 @@ def one(args: argparse.Namespace, out: Path, src: Path | None) -> dict[str, floa
             target = ["--target", "pounce", "--visitor-url", procs[0].url]
             target += ["--rep-url", procs[1].url, "--db-url", url]
             target += [arg for p in procs for arg in ("--server-pid", str(p.pid))]
-        rates = ",".join([str(args.rate)] * args.steps)
+        rates = args.ladder or ",".join([str(args.rate)] * args.steps)
+        ladder = ["--ladder", "--max-p99-ms", "100"] if args.ladder else []
         r = suite.run_loadgen(
             out,
             *target,
@@ -95,6 +99,7 @@ def one(args: argparse.Namespace, out: Path, src: Path | None) -> dict[str, floa
             str(args.seconds),
             "--drain",
             "5",
+            *ladder,
         )
     finally:
         for proc in procs:
@@ -105,6 +110,13 @@ def one(args: argparse.Namespace, out: Path, src: Path | None) -> dict[str, floa
         os.environ.pop("PYTHONPATH", None)
     steps = r["steps"]
     bad = sum(s["lost"] + s["duplicated"] for s in steps)
+    if args.ladder:
+        return {
+            "passing": float(r["max_passing_rate"] or 0),
+            "followed": float(r["max_following_rate"] or 0),
+            "lost_or_dup": bad,
+            "disk_slow": sum((s.get("disk_stalls") or {}).get("slow", 0) for s in steps),
+        }
     return {
         "cpu": statistics.median(sum(s["server_cpu_pct"].values()) for s in steps),
         "p50": statistics.median(s["latency_ms"]["p50"] for s in steps),
@@ -125,6 +137,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
+        "--ladder",
+        help="comma-separated rates: climb them as scenario 3 does (pass: 0 lost or"
+        " duplicated, >= 95%% achieved, p99 <= 100 ms) instead of holding --rate",
+    )
+    parser.add_argument(
         "--pg",
         action="store_true",
         help="PostgreSQL + Redis, two processes (visitors on one, reps on the other)",
@@ -143,11 +160,19 @@ def main() -> None:
                 print(f"run {run + 1} {name}: {got}", flush=True)
     finally:
         drop_checkout(base)
+    keys = ("passing", "followed") if args.ladder else ("cpu", "p50", "p99")
     summary = {
-        name: {k: statistics.median(r[k] for r in rs) for k in ("cpu", "p50", "p99")}
-        for name, rs in results.items()
+        name: {k: statistics.median(r[k] for r in rs) for k in keys} for name, rs in results.items()
     }
     (out / "summary.json").write_text(json.dumps({"args": vars(args), **summary}, indent=2))
+    if args.ladder:
+        for name, s in summary.items():
+            runs = ", ".join(f"{r['passing']:.0f}/{r['followed']:.0f}" for r in results[name])
+            print(
+                f"{name}: max passing {s['passing']:.0f}, followed {s['followed']:.0f} msg/s"
+                f" (median; per run passing/followed: {runs})"
+            )
+        return
     for name, s in summary.items():
         slow = sum(int(r.get("disk_slow", 0)) for r in results[name])
         print(

@@ -54,7 +54,9 @@ threading.Thread(target=_dump, daemon=True).start()
 
 T = "from pounce import _pathtrace as _pt; _pt.t"
 # (points, file, anchor, replacement): the first anchor found in a file is used.
-POINTS: list[tuple[str, str, list[tuple[str, str]]]] = [
+# an anchor: one (old, new) replacement, or several that a version has all of
+Anchor = tuple[str, str] | list[tuple[str, str]]
+POINTS: list[tuple[str, str, list[Anchor]]] = [
     (
         "A",
         "realtime/websocket.py",
@@ -100,11 +102,26 @@ POINTS: list[tuple[str, str, list[tuple[str, str]]]] = [
         "C D",
         "store/appender.py",
         [
-            ('conn.execute, ("COMMIT",)', "_pathtrace_commit, (conn,)"),
-            (
-                'self._committer.run(conn.execute, "COMMIT")',
-                "self._committer.run(_pathtrace_commit, conn)",
-            ),
+            # since the COMMIT runs with NORMAL and the appender fsyncs the WAL after it,
+            # D is after that fsync, as it was after FULL's COMMIT before
+            [
+                (
+                    '        conn.execute("COMMIT")\n        if not self._sync_wal:\n',
+                    f'        {T}("C")\n        conn.execute("COMMIT")\n'
+                    f'        if not self._sync_wal:\n            {T}("D")\n',
+                ),
+                (
+                    "            os.fdatasync(fd)\n",
+                    f'            os.fdatasync(fd)\n            {T}("D")\n',
+                ),
+            ],
+            [('conn.execute, ("COMMIT",)', "_pathtrace_commit, (conn,)")],
+            [
+                (
+                    'self._committer.run(conn.execute, "COMMIT")',
+                    "self._committer.run(_pathtrace_commit, conn)",
+                )
+            ],
         ],
     ),
 ]
@@ -125,10 +142,12 @@ def instrument(src: Path) -> list[str]:
     for names, rel, anchors in POINTS:
         path = pkg / rel
         text = path.read_text()
-        for old, new in anchors:
-            if old in text:
-                text = text.replace(old, new, 1)
-                if names == "C D":
+        for anchor in anchors:
+            pairs = anchor if isinstance(anchor, list) else [anchor]
+            if all(old in text for old, _ in pairs):
+                for old, new in pairs:
+                    text = text.replace(old, new, 1)
+                if "_pathtrace_commit" in text:
                     text += COMMIT_FN
                 have += names.split()
                 break

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from pounce.domain.model import AuthorKind, Role, Source
 from pounce.services.ingest import CommitPacer, MessageLog
-from pounce.store import accounts, chat
+from pounce.store import accounts, appender, chat
 from pounce.store.appender import Appended, Draft
 from pounce.store.db import Database
+from pounce.store.errors import StoreUnavailable
 from pounce.store.migrate import upgrade_async
 from tests.conftest import require_services
 from tests.support.stack import drop_stack, make_stack
@@ -301,3 +306,146 @@ async def test_a_failing_callback_or_batch_does_not_stop_the_log(db: Database) -
     )
     assert after.created and after.message and after.message.seq == 3
     assert len(told) == 1 and isinstance(told[0], Appended) and told[0].message is None
+
+
+@pytest.fixture
+def fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each fsync of the WAL by the appender, as the thread it ran in saw it."""
+    seen: list[str] = []
+    real = os.fdatasync
+
+    def fdatasync(fd: int) -> None:
+        seen.append(threading.current_thread().name)
+        real(fd)
+
+    monkeypatch.setattr(appender.os, "fdatasync", fdatasync)
+    return seen
+
+
+async def test_full_is_the_commit_and_then_an_fsync_of_the_wal_before_anyone_is_told(
+    tmp_path: Path, fsyncs: list[str]
+) -> None:
+    """With synchronous=FULL the appender's COMMIT runs with NORMAL and its commit
+    thread fsyncs the WAL itself, once per batch, before the callers are told; the
+    awaited way does the same. With NORMAL nothing more is synced."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'f.db'}"
+    await upgrade_async(url)
+    db = Database(url, sqlite_synchronous="FULL")
+    try:
+        org, conv, visitor, _ = await _conversation(db)
+        log = MessageLog(db)
+        first = await log.append(_draft(org, conv, AuthorKind.VISITOR, visitor, "a"))
+        assert first.message and first.message.seq == 1
+        assert fsyncs == ["sqlite-commit"]
+        await db.append_messages([_draft(org, conv, AuthorKind.VISITOR, visitor, "b")])
+        assert fsyncs == ["sqlite-commit"] * 2
+        assert isinstance(db.appender, appender.SqliteAppender)
+        conn = db.appender._conn
+        assert conn is not None and conn.execute("PRAGMA synchronous").fetchone() == (1,)
+    finally:
+        await db.dispose()
+    fsyncs.clear()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'n.db'}"
+    await upgrade_async(url)
+    db = Database(url, sqlite_synchronous="NORMAL")
+    try:
+        org, conv, visitor, _ = await _conversation(db)
+        await MessageLog(db).append(_draft(org, conv, AuthorKind.VISITOR, visitor, "a"))
+        assert fsyncs == []
+    finally:
+        await db.dispose()
+
+
+class _Chained:
+    """A `NextBatch` with a batch always waiting: the first time the write lock comes
+    back it takes `second` at once, and it notes what happened in order."""
+
+    def __init__(self, db: Database, second: Draft) -> None:
+        self.db = db
+        self.second = second
+        self.back = threading.Event()
+        self.events: list[str] = []
+        loop = asyncio.get_running_loop()
+        self.told = [loop.create_future(), loop.create_future()]
+
+    def waiting(self) -> bool:
+        return True
+
+    def released(self) -> None:
+        self.events.append("released")
+        self.back.set()
+        if self.events.count("released") == 1:
+            taken = self.db.try_append_messages([self.second], partial(self.done, 1), self)
+            self.events.append("second taken" if taken else "second declined")
+
+    def done(self, i: int, outcome: list[Appended] | BaseException) -> None:
+        self.events.append(f"batch {i} told")
+        self.told[i].set_result(outcome)
+
+
+async def test_the_next_batch_starts_while_the_last_one_is_flushed_and_all_are_told_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When another batch waits, the write lock comes back between the COMMIT and its
+    fsync: the fsync cannot finish before the loop has the lock back and has taken
+    the next batch, whose callers are still told after the first batch's."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"
+    await upgrade_async(url)
+    db = Database(url, sqlite_synchronous="FULL")
+    lock_back_first: list[bool] = []
+    real = os.fdatasync
+    try:
+        org, conv, visitor, _ = await _conversation(db)
+        chained = _Chained(db, _draft(org, conv, AuthorKind.VISITOR, visitor, "b"))
+
+        def fdatasync(fd: int) -> None:
+            lock_back_first.append(chained.back.wait(5))  # the loop has the lock meanwhile
+            real(fd)
+
+        monkeypatch.setattr(appender.os, "fdatasync", fdatasync)
+        first = [_draft(org, conv, AuthorKind.VISITOR, visitor, "a")]
+        assert db.try_append_messages(first, partial(chained.done, 0), chained)
+        one, two = await asyncio.wait_for(asyncio.gather(*chained.told), 10)
+    finally:
+        await db.dispose()
+    assert chained.events == [
+        "released",
+        "second taken",
+        "batch 0 told",
+        "released",
+        "batch 1 told",
+    ]
+    assert lock_back_first == [True, True]
+    assert not isinstance(one, BaseException) and not isinstance(two, BaseException)
+    assert [r.message and r.message.seq for r in one + two] == [1, 2]
+
+
+async def test_a_failed_fsync_tells_its_callers_and_the_next_batch_still_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit happened but may not survive a power loss: its callers get
+    StoreUnavailable (a resend then finds the stored message), nothing is rolled back,
+    and the log goes on."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'e.db'}"
+    await upgrade_async(url)
+    db = Database(url, sqlite_synchronous="FULL")
+    real = os.fdatasync
+    fail = [True]
+
+    def fdatasync(fd: int) -> None:
+        if fail.pop() if fail else False:
+            raise OSError(errno.EIO, "Input/output error")
+        real(fd)
+
+    try:
+        org, conv, visitor, _ = await _conversation(db)
+        monkeypatch.setattr(appender.os, "fdatasync", fdatasync)
+        log = MessageLog(db)
+        with pytest.raises(StoreUnavailable, match="may not be durable"):
+            await log.append(_draft(org, conv, AuthorKind.VISITOR, visitor, "a"))
+        again = await log.append(_draft(org, conv, AuthorKind.VISITOR, visitor, "a"))
+        after = await log.append(_draft(org, conv, AuthorKind.VISITOR, visitor, "b"))
+    finally:
+        await db.dispose()
+    assert again.message and again.message.seq == 1 and not again.created
+    assert after.message and after.message.seq == 2 and after.created

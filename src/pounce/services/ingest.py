@@ -81,7 +81,9 @@ class MessageLog:
 
     One batch is in flight at a time. It goes to the store without a coroutine when
     the store can take it at once (`Database.try_append_messages`: SQLite with its
-    write lock free); otherwise a task awaits it.
+    write lock free); otherwise a task awaits it. On SQLite the next batch may start
+    while the last one's fsync runs (this is the store's `NextBatch`); its callers are
+    still told after theirs, in order.
     """
 
     def __init__(
@@ -128,7 +130,9 @@ class MessageLog:
         waiting, self._waiting = self._waiting[:n], self._waiting[n:]
         self.pacer.taken(len(drafts))
         try:
-            started = self.db.try_append_messages(drafts, partial(self._committed, drafts, waiting))
+            started = self.db.try_append_messages(
+                drafts, partial(self._committed, drafts, waiting), self
+            )
         except Exception as exc:
             self._told(waiting, exc)
             return
@@ -137,25 +141,29 @@ class MessageLog:
                 self._awaited(drafts, waiting), name="message-log"
             )
 
+    # -- the store's NextBatch, for a batch it took without a coroutine -------------
+    def waiting(self) -> bool:
+        return bool(self._drafts)  # read in the commit thread: one atomic len()
+
+    def released(self) -> None:
+        self._next()
+
     def _committed(
         self, drafts: list[Draft], waiting: list[Done], outcome: list[Appended] | BaseException
     ) -> None:
+        """A batch the store took without a coroutine is durable (or failed); the store
+        has already called `released`, which starts the next one."""
         try:
             if not isinstance(outcome, BaseException):
                 self._count(drafts, outcome)
         finally:
-            self._told(waiting, outcome)
+            _tell_all(waiting, outcome)
 
     def _told(self, waiting: list[Done], outcome: list[Appended] | BaseException) -> None:
         """The batch's outcomes to its callers, in order; then the next batch, whatever
         happened (nothing else would start it)."""
         try:
-            if isinstance(outcome, BaseException):
-                for done in waiting:
-                    _tell(done, outcome)
-            else:
-                for done, result in zip(waiting, outcome, strict=True):
-                    _tell(done, result)
+            _tell_all(waiting, outcome)
         finally:
             self._next()
 
@@ -192,6 +200,15 @@ class MessageLog:
                 _tell(done, exc)
             else:
                 _tell(done, result)
+
+
+def _tell_all(waiting: list[Done], outcome: list[Appended] | BaseException) -> None:
+    if isinstance(outcome, BaseException):
+        for done in waiting:
+            _tell(done, outcome)
+    else:
+        for done, result in zip(waiting, outcome, strict=True):
+            _tell(done, result)
 
 
 def _tell(done: Done, outcome: Appended | BaseException) -> None:

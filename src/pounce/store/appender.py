@@ -11,7 +11,11 @@ drafts (group commit, `services/ingest.py`) is stored in one transaction that
 
 SQLite runs the statements on the event loop's thread with the stdlib driver
 (each is a few microseconds of C; the write lock is ours, so they never wait) and
-only the COMMIT, the part that waits for the disk, in a thread. PostgreSQL gets the
+only the COMMIT, the part that waits for the disk, in a thread. With
+`synchronous=FULL` the COMMIT itself runs with NORMAL and the commit thread then
+fsyncs the WAL, as FULL would inside the COMMIT; callers are told only after that
+fsync. Under load the write lock comes back to the loop between the two, so the next
+batch's statements run while the disk flushes this one (`NextBatch`). PostgreSQL gets the
 whole batch as one statement (data-modifying CTEs) on a connection of its own: one
 round trip and one WAL flush per batch. A batch of one message, the usual case at low
 rates, has a statement of its own with scalar parameters, which plans faster. Both
@@ -25,6 +29,8 @@ import collections
 import contextlib
 import functools
 import json
+import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -39,6 +45,8 @@ import orjson
 from pounce.domain.model import AuthorKind, ConversationStatus, Source
 from pounce.store.errors import DuplicateClientId, StoreUnavailable
 from pounce.store.records import Conversation, Message, hot_record, now
+
+log = logging.getLogger(__name__)
 
 
 @hot_record
@@ -68,10 +76,25 @@ class Appended:
 Committed = Callable[[list[Appended] | BaseException], None]
 
 
+class NextBatch(Protocol):
+    """Who starts the batch after this one (the message log), for `try_append`."""
+
+    def waiting(self) -> bool:
+        """Asked in the commit thread once a batch has committed, before its fsync:
+        whether another batch waits for the write lock."""
+        ...
+
+    def released(self) -> None:
+        """On the loop: the write lock is free for the next batch."""
+        ...
+
+
 class Appender(Protocol):
     async def append_many(self, drafts: Sequence[Draft]) -> list[Appended]: ...
 
-    def try_append(self, drafts: Sequence[Draft], done: Committed) -> bool: ...
+    def try_append(
+        self, drafts: Sequence[Draft], done: Committed, follow: NextBatch | None = None
+    ) -> bool: ...
 
     async def close(self) -> None: ...
 
@@ -312,17 +335,21 @@ class SqliteAppender:
 
     def __init__(self, path: str, *, synchronous: str, write_lock: WriteLock) -> None:
         self.path = path
-        self.synchronous = synchronous
+        self.synchronous = synchronous.upper()
         self.write_lock = write_lock
         self._conn: sqlite3.Connection | None = None
         self._committer = _Thread("sqlite-commit")
+        # FULL: the COMMIT runs with NORMAL and `_commit` fsyncs the WAL after it
+        self._sync_wal = False
+        self._wal_fd: int | None = None  # opened and used in the commit thread only
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, cached_statements=512
         )
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        journal = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        self._sync_wal = self.synchronous == "FULL" and str(journal).lower() == "wal"
+        conn.execute(f"PRAGMA synchronous={'NORMAL' if self._sync_wal else self.synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=0")  # waiting happens off the loop (_begin)
         # Every message touches three indexes of `messages`; keep their hot pages here
@@ -331,13 +358,70 @@ class SqliteAppender:
         self._conn = conn
         return conn
 
-    def try_append(self, drafts: Sequence[Draft], done: Committed) -> bool:
+    def _commit(self, conn: sqlite3.Connection) -> None:
+        """COMMIT, durably: in the commit thread."""
+        conn.execute("COMMIT")
+        if self._sync_wal:
+            self._fsync_wal()
+
+    def _fsync_wal(self) -> None:
+        """What `synchronous=FULL` does at the end of a COMMIT in WAL mode: fsync the
+        WAL, which holds every frame committed so far. (SQLite's own checkpoints, with
+        NORMAL, still fsync the WAL before and the database after copying frames back,
+        before the WAL starts over.) The WAL is not deleted while our connection is
+        open, so the descriptor stays good until `close`. A failure means the commit may
+        not survive a power loss: StoreUnavailable, for its callers to send again (a
+        resend finds the stored message)."""
+        try:
+            fd = self._wal_fd
+            if fd is None:
+                fd = self._wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY | os.O_CLOEXEC)
+            os.fdatasync(fd)
+        except OSError as exc:
+            log.error("fsync of the SQLite WAL failed: %s", exc)
+            raise StoreUnavailable(f"the write may not be durable: {exc}") from exc
+
+    def _commit_handing_back(
+        self,
+        conn: sqlite3.Connection,
+        loop: asyncio.AbstractEventLoop,
+        follow: NextBatch | None,
+    ) -> tuple[bool, StoreUnavailable | None]:
+        """`_commit` for `try_append`, in the commit thread. If the next batch waits,
+        the write lock goes back to the loop between the COMMIT and the fsync, so that
+        batch's statements run while the disk flushes this one; its own COMMIT queues
+        behind this fsync, in order. Returns whether the lock went back early, and the
+        fsync's error if it failed (the COMMIT has happened then)."""
+        conn.execute("COMMIT")
+        if not self._sync_wal:
+            return False, None
+        early = follow is not None and follow.waiting()
+        if early:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(self._hand_back, follow)
+        try:
+            self._fsync_wal()
+        except StoreUnavailable as exc:
+            return early, exc
+        return early, None
+
+    def _hand_back(self, follow: NextBatch | None) -> None:
+        self.write_lock.release()
+        if follow is not None:
+            follow.released()
+
+    def try_append(
+        self, drafts: Sequence[Draft], done: Committed, follow: NextBatch | None = None
+    ) -> bool:
         """`append_many` without a coroutine, for the usual batch: True when the write
         lock was free, BEGIN took at once and no draft turned out to be a resend. The
         statements have then run, the COMMIT runs in the commit thread, and `done` gets
-        the outcomes on the loop once it has committed (or the error if it did not).
-        False when any of that did not hold: nothing has been written, and
-        `append_many` is the way. Raises if a statement fails (nothing is written).
+        the outcomes on the loop once they are durable (or the error if they are not).
+        Before that, `follow.released()` runs on the loop as soon as the write lock is
+        free again: between the COMMIT and its fsync when `follow.waiting()` says
+        another batch waits, else just before `done`. False when any of that did not
+        hold: nothing has been written, and `append_many` is the way. Raises if a
+        statement fails (nothing is written).
 
         The message log tries this first for every batch; callers that only await can
         use `append_many` alone, which always works."""
@@ -359,7 +443,9 @@ class SqliteAppender:
                 return False
             raise
         self._committer.call(
-            conn.execute, ("COMMIT",), partial(self._committed, conn, results, done)
+            self._commit_handing_back,
+            (conn, asyncio.get_running_loop(), follow),
+            partial(self._committed, conn, results, done, follow),
         )
         return True
 
@@ -368,12 +454,18 @@ class SqliteAppender:
         conn: sqlite3.Connection,
         results: list[Appended],
         done: Committed,
-        outcome: Any,
+        follow: NextBatch | None,
+        outcome: tuple[bool, StoreUnavailable | None] | BaseException,
     ) -> None:
-        if isinstance(outcome, BaseException):
+        if isinstance(outcome, BaseException):  # the COMMIT failed: nothing is written
             _rollback(conn)
-        self.write_lock.release()
-        done(outcome if isinstance(outcome, BaseException) else results)
+            self._hand_back(follow)
+            done(outcome)
+            return
+        early, sync_error = outcome
+        if not early:
+            self._hand_back(follow)
+        done(results if sync_error is None else sync_error)
 
     async def append_many(self, drafts: Sequence[Draft]) -> list[Appended]:
         """The way that always works, for what `try_append` declined: it waits for the
@@ -389,7 +481,7 @@ class SqliteAppender:
                 raise
             try:
                 results = self._apply(conn, drafts, checked=True)
-                await _settle(self._committer.run(conn.execute, "COMMIT"))
+                await _settle(self._committer.run(self._commit, conn))
             except BaseException:
                 _rollback(conn)
                 raise
@@ -510,6 +602,9 @@ class SqliteAppender:
                 self._conn.close()
                 self._conn = None
         self._committer.stop()
+        if self._wal_fd is not None:
+            os.close(self._wal_fd)
+            self._wal_fd = None
 
 
 def _key_of(m: Message) -> Key:
@@ -760,7 +855,9 @@ class PostgresAppender:
             self._conn = await asyncpg.connect(self.dsn, timeout=5)
         return self._conn
 
-    def try_append(self, drafts: Sequence[Draft], done: Committed) -> bool:
+    def try_append(
+        self, drafts: Sequence[Draft], done: Committed, follow: NextBatch | None = None
+    ) -> bool:
         return False  # every batch is a round trip: `append_many`
 
     async def append_many(self, drafts: Sequence[Draft]) -> list[Appended]:

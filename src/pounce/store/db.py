@@ -15,6 +15,7 @@ from pounce.store.appender import (
     Appender,
     Committed,
     Draft,
+    NextBatch,
     PostgresAppender,
     SqliteAppender,
     WriteLock,
@@ -114,11 +115,14 @@ class Database:
         """Store a batch of messages in one transaction (`store/appender.py`)."""
         return await self.appender.append_many(drafts)
 
-    def try_append_messages(self, drafts: list[Draft], done: Committed) -> bool:
+    def try_append_messages(
+        self, drafts: list[Draft], done: Committed, follow: NextBatch | None = None
+    ) -> bool:
         """The same without awaiting, when that needs no waiting (`Appender.try_append`):
-        True if `done` will be told the outcomes after the commit, False if nothing
-        was done and `append_messages` is the way (it does not try this again)."""
-        return self.appender.try_append(drafts, done)
+        True if `done` will be told the outcomes after the commit (and `follow` when
+        the next batch may start), False if nothing was done and `append_messages` is
+        the way (it does not try this again)."""
+        return self.appender.try_append(drafts, done, follow)
 
     async def ping(self) -> bool:
         try:
