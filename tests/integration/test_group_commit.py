@@ -342,6 +342,12 @@ async def test_full_is_the_commit_and_then_an_fsync_of_the_wal_before_anyone_is_
         assert isinstance(db.appender, appender.SqliteAppender)
         conn = db.appender._conn
         assert conn is not None and conn.execute("PRAGMA synchronous").fetchone() == (1,)
+        # every connection checkpoints at the same WAL size
+        pages = appender.WAL_AUTOCHECKPOINT_PAGES
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (pages,)
+        async with db.read() as other:
+            got = (await other.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar()
+        assert got == pages
     finally:
         await db.dispose()
     fsyncs.clear()

@@ -48,6 +48,14 @@ from pounce.store.records import Conversation, Message, hot_record, now
 
 log = logging.getLogger(__name__)
 
+# SQLite copies the WAL back into the database (a checkpoint, with two fsyncs) at the
+# end of the COMMIT that takes the WAL past this many pages, while the write lock is
+# held. Each message dirties whole pages of two indexes, so at the default of 1,000
+# (4 MB) that happened several times a second under load; at 10,000 (40 MB) it is
+# rarer, and a page written many times in between is copied once. Every connection
+# to the file uses it (`db.py`), or the others would checkpoint at 1,000.
+WAL_AUTOCHECKPOINT_PAGES = 10_000
+
 
 @hot_record
 class Draft:
@@ -355,6 +363,7 @@ class SqliteAppender:
         # Every message touches three indexes of `messages`; keep their hot pages here
         # rather than re-reading them from the OS (the default cache is 2 MiB).
         conn.execute("PRAGMA cache_size=-65536")
+        conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         self._conn = conn
         return conn
 
