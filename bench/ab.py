@@ -4,6 +4,7 @@
                        [--seconds 4] [--steps 2] [--runs 3]
     python bench/ab.py --base 0a29f6a --pg --rate 100 --visitors 50 --seconds 8
     python bench/ab.py --base 4ec654f --ladder 6200,7000,8000,9000,10000 --runs 3
+    python bench/ab.py --base HEAD --current-env POUNCE_SQLITE_SYNCHRONOUS=OFF --ladder ...
 
 Checks the `--base` revision out into a temporary git worktree and runs the working
 tree's `src/` and the base's alternately (base, current, base, current, ...), each
@@ -15,7 +16,9 @@ core), the visitors on one and the reps on the other, so the latency is
 cross-process. On a box whose speed drifts by the minute, only a comparison made this
 way means anything. Prints the median server CPU, p50 and p99 per version (with
 `--ladder`, the rates passed and followed) and writes the raw JSON under
-bench/results/ab-<stamp>/.
+bench/results/ab-<stamp>/. `--current-env KEY=VALUE` (repeatable) sets a setting for
+the working tree's servers only: with `--base HEAD` it compares two settings of the
+same code.
 """
 
 from __future__ import annotations
@@ -60,8 +63,10 @@ def drop_checkout(where: Path) -> None:
 
 
 def one(args: argparse.Namespace, out: Path, src: Path | None) -> dict[str, float]:
+    settings: dict[str, str] = {}
     if src is None:
         os.environ.pop("PYTHONPATH", None)
+        settings = dict(item.split("=", 1) for item in args.current_env)
     else:
         os.environ["PYTHONPATH"] = str(src / "src")  # ahead of the editable install
     var = suite.tmpdir("ab")
@@ -70,13 +75,15 @@ def one(args: argparse.Namespace, out: Path, src: Path | None) -> dict[str, floa
     try:
         if db is None:
             url = servers.sqlite_url(var)
-            procs.append(servers.start_pounce(var, url, POUNCE_SQLITE_SYNCHRONOUS="FULL"))
+            settings = {"POUNCE_SQLITE_SYNCHRONOUS": "FULL", **settings}
+            procs.append(servers.start_pounce(var, url, **settings))
             target = suite.loadgen_target_args("pounce", procs[0])
         else:  # visitors on one process, reps on another: every delivery crosses Redis
             url = servers.pg_url(db)
             env = {
                 "POUNCE_REDIS_URL": servers.REDIS_URL,
                 "POUNCE_RUN_MIGRATIONS_ON_START": "false",
+                **settings,
             }
             servers.pounce_migrate(var, url, **env)
             for i in range(2):
@@ -137,6 +144,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
+        "--current-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for the working tree's servers only (repeatable)",
+    )
+    parser.add_argument(
         "--ladder",
         help="comma-separated rates: climb them as scenario 3 does (pass: 0 lost or"
         " duplicated, >= 95%% achieved, p99 <= 100 ms) instead of holding --rate",
@@ -147,6 +161,8 @@ def main() -> None:
         help="PostgreSQL + Redis, two processes (visitors on one, reps on the other)",
     )
     args = parser.parse_args()
+    if any("=" not in item for item in args.current_env):
+        parser.error("--current-env takes KEY=VALUE")
     out = BENCH / "results" / time.strftime("ab-%Y%m%d-%H%M%S")
     out.mkdir(parents=True)
     base = checkout(args.base)
