@@ -15,11 +15,13 @@ only the COMMIT, the part that waits for the disk, in a thread. With
 `synchronous=FULL` the COMMIT itself runs with NORMAL and the commit thread then
 fsyncs the WAL, as FULL would inside the COMMIT; callers are told only after that
 fsync. Under load the write lock comes back to the loop between the two, so the next
-batch's statements run while the disk flushes this one (`NextBatch`). PostgreSQL gets the
-whole batch as one statement (data-modifying CTEs) on a connection of its own: one
-round trip and one WAL flush per batch. A batch of one message, the usual case at low
-rates, has a statement of its own with scalar parameters, which plans faster. Both
-write exactly what the SQLAlchemy tables read back (`store/tables.py`).
+batch's statements run while the disk flushes this one (`NextBatch`).
+
+PostgreSQL gets the whole batch as one statement (data-modifying CTEs) on a
+connection of its own: one round trip and one WAL flush per batch. A batch of one
+message, the usual case at low rates, has a statement of its own with scalar
+parameters, which plans faster. Both write exactly what the SQLAlchemy tables read
+back (`store/tables.py`).
 """
 
 from __future__ import annotations
