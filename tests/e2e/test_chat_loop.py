@@ -67,6 +67,13 @@ def test_visitor_writes_rep_answers_with_formatting_and_nothing_is_lost(
     visitor_says(messenger, "Thanks, got all of them")
     expect(rep.locator("[data-testid=transcript] [data-seq='6']")).to_contain_text("got all")
 
+    # Home previews the last message as rendered text too.
+    rep_says(rep, "**Great**, talk _soon_")
+    expect(rep.locator("[data-testid=transcript] [data-seq='7'] strong")).to_have_text("Great")
+    rep.get_by_role("link", name="Home").click()
+    row = rep.locator("a.row-link").filter(has_text="talk")
+    expect(row.locator(".ellipsis")).to_have_text("Great, talk soon")
+
 
 XSS = [
     "<script>window.__pwned = 1</script>",

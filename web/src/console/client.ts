@@ -1,6 +1,6 @@
 /** The console's controller: owns the socket, the state, alert side effects and transcript loading. */
 import { Connection, type ConnectionState } from '../shared/connection';
-import { wsUrl } from '../shared/format';
+import { previewText, wsUrl } from '../shared/format';
 import { newId } from '../shared/ids';
 import { highestSeq, resumeAfter } from '../shared/messages';
 import {
@@ -135,7 +135,7 @@ export class ConsoleClient {
       case 'alert': {
         const who = visitorLabel(f.visitor);
         const title = f.deadline ? `${who} replied to your auto pounce` : `New chat from ${who}`;
-        this.announce(title, f.message?.body ?? '', f.conversation.visitor_id, f.conversation.id);
+        this.announce(title, f.message ? previewText(f.message.html) : '', f.conversation.visitor_id, f.conversation.id);
         break;
       }
       case 'conversation': {

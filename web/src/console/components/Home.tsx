@@ -1,4 +1,5 @@
 /** Home: a glance at what needs me (alerts, my conversations) and who is around. */
+import { previewText } from '../../shared/format';
 import { chatHref } from '../router';
 import { myConversations, replyDeadlines, unreadIn, visitorInfo, visitorLabel, type ConsoleState } from '../state';
 import { Avatar, Countdown, Icon } from './ui';
@@ -35,7 +36,7 @@ export function Home({ s }: { s: ConsoleState }) {
                     <Avatar name={name} tone="visitor" size={34} />
                     <span class="row-main">
                       <strong>{name}</strong>
-                      <span class="muted ellipsis">{alert.message?.body ?? ''}</span>
+                      <span class="muted ellipsis">{alert.message ? previewText(alert.message.html) : ''}</span>
                     </span>
                     <Countdown deadline={alert.deadline} testid="home-countdown" />
                     <span class="btn btn-primary btn-sm">Reply</span>
@@ -95,7 +96,7 @@ export function Home({ s }: { s: ConsoleState }) {
                     <Avatar name={name} tone="visitor" size={34} />
                     <span class="row-main">
                       <strong>{name}</strong>
-                      <span class="muted ellipsis">{last ? last.body : 'No messages yet'}</span>
+                      <span class="muted ellipsis">{last ? previewText(last.html) : 'No messages yet'}</span>
                     </span>
                     {unreadIn(s, c.id) ? <span class="badge">{unreadIn(s, c.id)} new</span> : null}
                   </a>
