@@ -54,48 +54,56 @@ threading.Thread(target=_dump, daemon=True).start()
 
 T = "from pounce import _pathtrace as _pt; _pt.t"
 # (points, file, anchor, replacement): the first anchor found in a file is used.
-# an anchor: one (old, new) replacement, or several that a version has all of
-Anchor = tuple[str, str] | list[tuple[str, str]]
-POINTS: list[tuple[str, str, list[Anchor]]] = [
+# an anchor: the (old, new) replacements one version has all of
+POINTS: list[tuple[str, str, list[list[tuple[str, str]]]]] = [
     (
         "A",
         "realtime/websocket.py",
         [
-            (
-                "    def data_received(self, data: bytes) -> None:\n",
-                f'    def data_received(self, data: bytes) -> None:\n        {T}("A")\n',
-            )
+            [
+                (
+                    "    def data_received(self, data: bytes) -> None:\n",
+                    f'    def data_received(self, data: bytes) -> None:\n        {T}("A")\n',
+                )
+            ]
         ],
     ),
     (
         "G H",
         "realtime/websocket.py",
         [
-            (
-                "        for ws in dirty:\n            ws.flush()\n",
-                f'        {T}("G")\n        for ws in dirty:\n            ws.flush()\n'
-                f'        {T}("H")\n',
-            )
+            [
+                (
+                    "        for ws in dirty:\n            ws.flush()\n",
+                    f'        {T}("G")\n        for ws in dirty:\n            ws.flush()\n'
+                    f'        {T}("H")\n',
+                )
+            ]
         ],
     ),
     (
         "Q",
         "api/sockets.py",
         [
-            (
-                "        frame = f.quick_message(raw)\n",
-                f'        {T}("Q")\n        frame = f.quick_message(raw)\n',
-            )
+            [
+                (
+                    "        frame = f.quick_message(raw)\n",
+                    f'        {T}("Q")\n        frame = f.quick_message(raw)\n',
+                )
+            ]
         ],
     ),
     (
         "c1",
         "services/chat.py",
         [
-            (
-                "        sent = Sent(message, conv, created=result.created)\n",
-                f'        sent = Sent(message, conv, created=result.created)\n        {T}("c1")\n',
-            )
+            [
+                (
+                    "        sent = Sent(message, conv, created=result.created)\n",
+                    "        sent = Sent(message, conv, created=result.created)\n"
+                    f'        {T}("c1")\n',
+                )
+            ]
         ],
     ),
     (
@@ -143,9 +151,8 @@ def instrument(src: Path) -> list[str]:
         path = pkg / rel
         text = path.read_text()
         for anchor in anchors:
-            pairs = anchor if isinstance(anchor, list) else [anchor]
-            if all(old in text for old, _ in pairs):
-                for old, new in pairs:
+            if all(old in text for old, _ in anchor):
+                for old, new in anchor:
                     text = text.replace(old, new, 1)
                 if "_pathtrace_commit" in text:
                     text += COMMIT_FN
