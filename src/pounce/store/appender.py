@@ -59,6 +59,19 @@ log = logging.getLogger(__name__)
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
+def set_up_sqlite(cur: Any, *, busy_timeout_ms: int) -> str:
+    """What every connection to the embedded database sets, through its DB-API
+    cursor (`db.py`'s connections and the appender's): WAL, foreign keys, the busy
+    timeout and `WAL_AUTOCHECKPOINT_PAGES`. Returns the journal mode SQLite settled on;
+    `synchronous` is each caller's own."""
+    cur.execute("PRAGMA journal_mode=WAL")
+    journal = str(cur.fetchone()[0]).lower()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+    cur.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+    return journal
+
+
 @hot_record
 class Draft:
     """A message to append: the store assigns its `seq` and checks who may write."""
@@ -357,15 +370,13 @@ class SqliteAppender:
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, cached_statements=512
         )
-        journal = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        self._sync_wal = self.synchronous == "FULL" and str(journal).lower() == "wal"
+        # no busy timeout: waiting for another process happens off the loop (_begin)
+        journal = set_up_sqlite(conn.cursor(), busy_timeout_ms=0)
+        self._sync_wal = self.synchronous == "FULL" and journal == "wal"
         conn.execute(f"PRAGMA synchronous={'NORMAL' if self._sync_wal else self.synchronous}")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=0")  # waiting happens off the loop (_begin)
         # Every message touches three indexes of `messages`; keep their hot pages here
         # rather than re-reading them from the OS (the default cache is 2 MiB).
         conn.execute("PRAGMA cache_size=-65536")
-        conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         self._conn = conn
         return conn
 

@@ -11,7 +11,6 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from pounce.store.appender import (
-    WAL_AUTOCHECKPOINT_PAGES,
     Appended,
     Appender,
     Committed,
@@ -20,6 +19,7 @@ from pounce.store.appender import (
     PostgresAppender,
     SqliteAppender,
     WriteLock,
+    set_up_sqlite,
 )
 from pounce.store.errors import StoreUnavailable
 
@@ -69,11 +69,8 @@ class Database:
             # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is deferred).
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            set_up_sqlite(cur, busy_timeout_ms=30000)
             cur.execute(f"PRAGMA synchronous={synchronous}")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
             cur.close()
 
         @event.listens_for(sync_engine, "begin")
