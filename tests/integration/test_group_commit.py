@@ -342,12 +342,16 @@ async def test_full_is_the_commit_and_then_an_fsync_of_the_wal_before_anyone_is_
         assert isinstance(db.appender, appender.SqliteAppender)
         conn = db.appender._conn
         assert conn is not None and conn.execute("PRAGMA synchronous").fetchone() == (1,)
-        # every connection checkpoints at the same WAL size
+        # every connection has the same set-up (set_up_sqlite), but for the busy
+        # timeout: the appender's is 0, it waits for another process off the loop
         pages = appender.WAL_AUTOCHECKPOINT_PAGES
-        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (pages,)
+        shared = {"journal_mode": "wal", "foreign_keys": 1, "wal_autocheckpoint": pages}
+        for pragma, value in {**shared, "busy_timeout": 0}.items():
+            assert conn.execute(f"PRAGMA {pragma}").fetchone() == (value,), pragma
         async with db.read() as other:
-            got = (await other.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar()
-        assert got == pages
+            for pragma, value in {**shared, "busy_timeout": 30000}.items():
+                got = (await other.exec_driver_sql(f"PRAGMA {pragma}")).scalar()
+                assert got == value, pragma
     finally:
         await db.dispose()
     fsyncs.clear()

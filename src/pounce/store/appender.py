@@ -371,7 +371,8 @@ class SqliteAppender:
             self.path, isolation_level=None, check_same_thread=False, cached_statements=512
         )
         # no busy timeout: waiting for another process happens off the loop (_begin)
-        journal = set_up_sqlite(conn.cursor(), busy_timeout_ms=0)
+        with contextlib.closing(conn.cursor()) as cur:
+            journal = set_up_sqlite(cur, busy_timeout_ms=0)
         self._sync_wal = self.synchronous == "FULL" and journal == "wal"
         conn.execute(f"PRAGMA synchronous={'NORMAL' if self._sync_wal else self.synchronous}")
         # Every message touches three indexes of `messages`; keep their hot pages here
