@@ -35,8 +35,14 @@ install-test: $(VENV)/.installed-test
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 
-$(STATIC_STAMP): web/node_modules/.package-lock.json $(WEB_SOURCES)
-	cd web && npm run build
+# The protocol's JSON Schemas come from the frame classes, and the front end's types from
+# the schemas; both are committed, and `make test` fails if they differ from what is built.
+GENERATED := docs/schemas web/src/shared/generated
+FRAME_SOURCES := $(wildcard src/pounce/realtime/frames/*.py)
+
+$(STATIC_STAMP): web/node_modules/.package-lock.json $(WEB_SOURCES) $(FRAME_SOURCES) | $(VENV)/.installed
+	$(BIN)/pounce schemas --out docs/schemas
+	cd web && npm run gen && npm run build
 	touch $@
 
 web: $(STATIC_STAMP)
@@ -69,6 +75,8 @@ pytest: install-test web services chromium
 
 webtest: web
 	cd web && npm test
+	@stale="$$(git status --porcelain -- $(GENERATED) 2>/dev/null)"; test -z "$$stale" || { \
+		echo "$$stale"; echo "make: generated protocol files differ from the committed ones: commit them" >&2; exit 1; }
 
 test: lint typecheck imports webtest pytest
 

@@ -166,13 +166,18 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_schemas(args: argparse.Namespace) -> int:
-    from pounce.realtime.frames import json_schemas
+    from pounce.realtime.frames import bundle, json_schemas
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for name, schema in sorted(json_schemas().items()):
-        (out / f"{name}.json").write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
-    print(f"pounce: wrote {len(json_schemas())} schemas to {out}")
+    written = {f"{name}.json": schema for name, schema in json_schemas().items()}
+    written["protocol.json"] = bundle()
+    for stale in out.glob("*.json"):
+        if stale.name not in written:
+            stale.unlink()
+    for name, schema in sorted(written.items()):
+        (out / name).write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+    print(f"pounce: wrote {len(written)} schemas to {out}")
     return 0
 
 

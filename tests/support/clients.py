@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from pydantic import TypeAdapter, ValidationError
+import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from pounce.realtime.server_frames import TO_CONSOLE, TO_MESSENGER
+from pounce.realtime.frames import CONSOLE, MESSENGER, Endpoint
 
 Frame = dict[str, Any]
 _ids = itertools.count(1)
@@ -30,9 +30,9 @@ class Client:
     endpoint, so a frame that drifts from docs/schemas fails the test that received it.
     """
 
-    def __init__(self, ws: ClientConnection, adapter: TypeAdapter[Any] | None = None) -> None:
+    def __init__(self, ws: ClientConnection, endpoint: Endpoint | None = None) -> None:
         self.ws = ws
-        self.adapter = adapter
+        self.endpoint = endpoint
         self.invalid: list[str] = []
         self.inbox: list[Frame] = []
         self._arrived = asyncio.Event()
@@ -43,10 +43,10 @@ class Client:
         try:
             async for raw in self.ws:
                 frame = json.loads(raw)
-                if self.adapter is not None:
+                if self.endpoint is not None:
                     try:
-                        self.adapter.validate_python(frame)
-                    except ValidationError as exc:
+                        self.endpoint.server_decoder.decode(raw)
+                    except msgspec.ValidationError as exc:
                         self.invalid.append(f"{frame.get('type')}: {exc}")
                 self.inbox.append(frame)
                 self._arrived.set()
@@ -134,7 +134,7 @@ async def visitor(
         origin=origin or base,  # type: ignore[arg-type]
         max_size=2**22,
     )
-    client = Client(ws, TO_MESSENGER)
+    client = Client(ws, MESSENGER)
     await client.send(
         {
             "type": "hello",
@@ -162,7 +162,7 @@ async def rep(base: str, cookie: str, *, available: bool = True) -> tuple[Client
         origin=base,  # type: ignore[arg-type]
         additional_headers={"Cookie": f"pounce_session={cookie}"},
     )
-    client = Client(ws, TO_CONSOLE)
+    client = Client(ws, CONSOLE)
     await client.send({"type": "hello", "v": 1})
     welcome = await client.expect("welcome")
     if available:

@@ -1,17 +1,18 @@
-"""docs/schemas holds the JSON Schema of every client frame, exactly as the code defines it."""
+"""docs/schemas holds the JSON Schema of every frame and the whole protocol, exactly as
+the frame classes define them."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from pounce.realtime.frames import json_schemas
+from pounce.realtime.frames import bundle, json_schemas
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 
 
 def test_published_schemas_match_the_code() -> None:
-    expected = json_schemas()
+    expected = {**json_schemas(), "protocol": bundle()}
     on_disk = {p.stem: json.loads(p.read_text()) for p in DOCS.glob("*.json")}
     assert set(on_disk) == set(expected), "run `pounce schemas` to refresh docs/schemas"
     for name, schema in expected.items():

@@ -13,14 +13,14 @@ import {
   type ConsoleState,
 } from '../src/console/state';
 import type { Alert, ConsoleServerFrame, VisitorCard } from '../src/shared/protocol';
-import { ada, bob, conv, msg } from './fixtures';
+import { ada, bob, conv, msg, presence } from './fixtures';
 
 const frame = (f: ConsoleServerFrame): ConsoleAction => ({ type: 'frame', frame: f });
 const run = (actions: ConsoleAction[], s: ConsoleState = initialState()): ConsoleState => actions.reduce(reduce, s);
 
-const me = { id: ada.id, name: ada.name, first_name: 'Ada', email: 'ada@acme.test', role: 'rep', avatar_url: null, availability: 'available' as const };
+const me = { id: ada.id, name: ada.name, first_name: 'Ada', email: 'ada@acme.test', role: 'rep' as const, avatar_url: null, availability: 'available' as const, auto_pounce: false };
 const welcome = (extra: Partial<Extract<ConsoleServerFrame, { type: 'welcome' }>> = {}): ConsoleAction =>
-  frame({ type: 'welcome', v: 1, user: me, org: { id: 'o_1', name: 'Acme' }, reps: [], visitors: [], alerts: [], conversations: [], ...extra });
+  frame({ type: 'welcome', v: 1, user: me, org: { id: 'o_1', name: 'Acme' }, reps: [], visitors: [], alerts: [], conversations: [], connection_id: 'console-1', ...extra });
 
 const card: VisitorCard = {
   id: 'v_1', name: null, email: null, company: 'Initech', online: true, current_page: { url: 'https://acme.test/pricing', title: 'Pricing' },
@@ -37,7 +37,7 @@ describe('console state', () => {
   });
 
   it('when another rep takes it, the card says so and stops counting', () => {
-    const s = run([welcome(), frame({ type: 'alert', ...alert }), frame({ type: 'conversation', ...conv('c_1', { status: 'active', owner: bob }) })]);
+    const s = run([welcome(), frame({ type: 'alert', ...alert }), frame({ type: 'conversation', conversation: conv('c_1', { status: 'active', owner: bob }) })]);
     expect(s.alerts[0]!.takenBy).toEqual(bob);
     expect(attentionCount(s)).toBe(0);
     expect(takenBy(s, 'c_1')).toEqual(bob);
@@ -91,7 +91,7 @@ describe('console state', () => {
     expect(s.pending['c_1']).toEqual([]);
     expect(unreadIn(s, 'c_1')).toBe(0);
     expect(seenSeq(s, 'c_1')).toBe(0);
-    s = reduce(s, frame({ type: 'read', conversation_id: 'c_1', seq: 2 }));
+    s = reduce(s, frame({ type: 'read', conversation_id: 'c_1', seq: 2, by: 'visitor' }));
     expect(seenSeq(s, 'c_1')).toBe(2);
   });
 
@@ -108,7 +108,7 @@ describe('console state', () => {
   it('availability follows acks and presence from my other tabs', () => {
     let s = run([welcome(), { type: 'request', id: 'a', request: { kind: 'availability', status: 'away' } }, frame({ type: 'ack', id: 'a', status: 'away' })]);
     expect(s.me?.availability).toBe('away');
-    s = reduce(s, frame({ type: 'presence', rep: { id: ada.id, name: ada.name, availability: 'available', online: true } }));
+    s = reduce(s, frame({ type: 'presence', rep: presence(ada) }));
     expect(s.me?.availability).toBe('available');
   });
 
@@ -177,14 +177,14 @@ describe('console state', () => {
       s = reduce(s, frame({ type: 'auto_pounce', enabled: false, reason: 'missed_response', conversation_id: 'c_1' }));
       expect(s.me?.auto_pounce).toBe(false);
       expect(s.autoPounceNotice).toEqual({ enabled: false, reason: 'missed_response', conversationId: 'c_1' });
-      s = reduce(s, frame({ type: 'presence', rep: { id: ada.id, name: ada.name, availability: 'available', online: true, auto_pounce: true } }));
+      s = reduce(s, frame({ type: 'presence', rep: presence(ada, { auto_pounce: true }) }));
       expect(s.me?.auto_pounce).toBe(true);
       s = reduce(s, frame({ type: 'auto_pounce', enabled: true, reason: 'rep', conversation_id: null }));
       expect(s.autoPounceNotice).toBeNull();
     });
 
     it('switching it off myself says nothing', () => {
-      const s = run([welcome({ user: { ...me, auto_pounce: true } }), frame({ type: 'auto_pounce', enabled: false, reason: 'rep' })]);
+      const s = run([welcome({ user: { ...me, auto_pounce: true } }), frame({ type: 'auto_pounce', enabled: false, reason: 'rep', conversation_id: null })]);
       expect(s.me?.auto_pounce).toBe(false);
       expect(s.autoPounceNotice).toBeNull();
     });

@@ -1,5 +1,5 @@
 /** Builders of protocol objects for tests. */
-import type { Author, Conversation, Message, Rep } from '../src/shared/protocol';
+import type { Author, Conversation, Message, Rep, RepPresence, VisitorConversation } from '../src/shared/protocol';
 
 export const ada: Rep = { id: 'u_ada', name: 'Ada Lovelace', first_name: 'Ada', avatar_url: null };
 export const bob: Rep = { id: 'u_bob', name: 'Bob Noyce', first_name: 'Bob', avatar_url: null };
@@ -24,6 +24,7 @@ export function msg(seq: number, kind: Author['kind'] = 'visitor', cid = 'c_1', 
   };
 }
 
+/** A conversation as reps see it. */
 export function conv(id = 'c_1', extra: Partial<Conversation> = {}): Conversation {
   return {
     id,
@@ -31,8 +32,33 @@ export function conv(id = 'c_1', extra: Partial<Conversation> = {}): Conversatio
     status: 'open',
     owner: null,
     source: 'inbound',
+    outcome: null,
+    routed_to: [],
     last_seq: 0,
+    visitor_read_seq: 0,
+    rep_read_seq: 0,
+    created_at: '2026-11-24T14:00:00.000Z',
+    updated_at: '2026-11-24T14:00:00.000Z',
+    closed_at: null,
+    ...extra,
+  };
+}
+
+/** A conversation as its visitor sees it. */
+export function vconv(id = 'c_1', extra: Partial<VisitorConversation> = {}): VisitorConversation {
+  return {
+    id,
+    visitor_id: 'v_1',
+    status: 'open',
+    owner: null,
+    last_seq: 0,
+    rep_read_seq: 0,
     created_at: '2026-11-24T14:00:00.000Z',
     ...extra,
   };
+}
+
+/** A rep in the presence list. */
+export function presence(rep: Rep, extra: Partial<RepPresence> = {}): RepPresence {
+  return { ...rep, role: 'rep', availability: 'available', online: true, auto_pounce: false, ...extra };
 }

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { initialState, ownerRep, readUpdates, reduce, seenSeq, unreadCount, type MessengerAction, type MessengerState } from '../src/messenger/state';
 import type { MessengerServerFrame } from '../src/shared/protocol';
-import { ada, conv, msg } from './fixtures';
+import { ada, msg, vconv } from './fixtures';
 
 const frame = (f: MessengerServerFrame): MessengerAction => ({ type: 'frame', frame: f });
 const run = (actions: MessengerAction[], s: MessengerState = initialState()): MessengerState => actions.reduce(reduce, s);
-const welcome = (conversation: ReturnType<typeof conv> | null = null): MessengerAction =>
-  frame({ type: 'welcome', v: 1, visitor_id: 'v_1', visitor_token: 't', org: { name: 'Acme' }, reps_available: true, conversation, strings_locale: 'en' });
+const welcome = (conversation: ReturnType<typeof vconv> | null = null): MessengerAction =>
+  frame({ type: 'welcome', v: 1, visitor_id: 'v_1', visitor_token: 't', org: { name: 'Acme' }, reps_available: true, conversation, strings_locale: 'en', connection_id: 'messenger-1' });
 const seqs = (s: MessengerState, cid = 'c_1'): number[] => (s.log[cid] ?? []).map((m) => m.seq);
 
 describe('messenger state', () => {
@@ -34,7 +34,7 @@ describe('messenger state', () => {
 
   it('a replay after reconnect merges with live messages without loss or duplicates', () => {
     const s = run([
-      welcome(conv('c_1')),
+      welcome(vconv('c_1')),
       { type: 'resuming' },
       frame({ type: 'message', ...msg(1, 'rep') }),
       frame({ type: 'message', ...msg(3, 'rep') }), // live, before the replay fills 2
@@ -48,7 +48,7 @@ describe('messenger state', () => {
   });
 
   it('counts outstanding replays (resume in hello, then one more for a new conversation)', () => {
-    let s = run([{ type: 'resuming' }, welcome(conv('c_2')), { type: 'resuming' }]);
+    let s = run([{ type: 'resuming' }, welcome(vconv('c_2')), { type: 'resuming' }]);
     expect(s.replaying).toBe(2);
     s = reduce(s, frame({ type: 'resumed', conversations: {} }));
     expect(s.replaying).toBe(1);
@@ -65,27 +65,27 @@ describe('messenger state', () => {
   });
 
   it('shows the owner once a rep joins', () => {
-    const s = run([welcome(conv('c_1')), frame({ type: 'conversation', ...conv('c_1', { status: 'active', owner: ada }) })]);
+    const s = run([welcome(vconv('c_1')), frame({ type: 'conversation', conversation: vconv('c_1', { status: 'active', owner: ada }) })]);
     expect(ownerRep(s)).toEqual(ada);
   });
 
   it('accepts the nested conversation frame the server sends', () => {
-    const s = run([welcome(conv('c_1')), frame({ type: 'conversation', conversation: conv('c_1', { status: 'active', owner: ada, rep_read_seq: 2 }) })]);
+    const s = run([welcome(vconv('c_1')), frame({ type: 'conversation', conversation: vconv('c_1', { status: 'active', owner: ada, rep_read_seq: 2 }) })]);
     expect(ownerRep(s)).toEqual(ada);
     expect(s.repRead).toEqual({ c_1: 2 });
   });
 
   it('"Seen" appears when the rep has read the visitor’s last message', () => {
-    let s = run([welcome(conv('c_1')), frame({ type: 'message', ...msg(1, 'visitor') }), frame({ type: 'message', ...msg(2, 'rep') }), frame({ type: 'message', ...msg(3, 'visitor') })]);
+    let s = run([welcome(vconv('c_1')), frame({ type: 'message', ...msg(1, 'visitor') }), frame({ type: 'message', ...msg(2, 'rep') }), frame({ type: 'message', ...msg(3, 'visitor') })]);
     expect(seenSeq(s)).toBe(0);
-    s = reduce(s, frame({ type: 'read', conversation_id: 'c_1', seq: 2 }));
+    s = reduce(s, frame({ type: 'read', conversation_id: 'c_1', seq: 2, by: 'rep' }));
     expect(seenSeq(s)).toBe(0);
-    s = reduce(s, frame({ type: 'read', conversation_id: 'c_1', seq: 3 }));
+    s = reduce(s, frame({ type: 'read', conversation_id: 'c_1', seq: 3, by: 'rep' }));
     expect(seenSeq(s)).toBe(3);
   });
 
   it('counts unread rep, bot and system messages, not the visitor’s own', () => {
-    let s = run([welcome(conv('c_1')), frame({ type: 'message', ...msg(1, 'visitor') }), frame({ type: 'message', ...msg(2, 'rep') }), frame({ type: 'message', ...msg(3, 'bot') })]);
+    let s = run([welcome(vconv('c_1')), frame({ type: 'message', ...msg(1, 'visitor') }), frame({ type: 'message', ...msg(2, 'rep') }), frame({ type: 'message', ...msg(3, 'bot') })]);
     expect(unreadCount(s)).toBe(2);
     expect(readUpdates(s)).toEqual([{ conversationId: 'c_1', seq: 3 }]);
     s = reduce(s, { type: 'read', conversationId: 'c_1', seq: 3 });
@@ -95,7 +95,7 @@ describe('messenger state', () => {
 
   it('away: system message, email form, then thanks on ack', () => {
     const away = msg(2, 'system', 'c_1', { body: 'Leave your email' });
-    let s = run([welcome(conv('c_1')), frame({ type: 'away', conversation_id: 'c_1', message: away })]);
+    let s = run([welcome(vconv('c_1')), frame({ type: 'away', conversation_id: 'c_1', message: away })]);
     expect(s.away).toEqual({ conversationId: 'c_1', status: 'form' });
     expect(seqs(s)).toEqual([2]);
     s = reduce(s, { type: 'away_submit', id: 'e1', email: 'ann@example.com' });
@@ -108,7 +108,7 @@ describe('messenger state', () => {
   });
 
   it('a rep’s typing shows until they stop or send', () => {
-    let s = run([welcome(conv('c_1')), frame({ type: 'typing', conversation_id: 'c_1', author: ada, typing: true })]);
+    let s = run([welcome(vconv('c_1')), frame({ type: 'typing', conversation_id: 'c_1', author: ada, typing: true })]);
     expect(s.typing).toEqual(ada);
     s = reduce(s, frame({ type: 'message', ...msg(1, 'rep') }));
     expect(s.typing).toBeNull();
@@ -116,8 +116,8 @@ describe('messenger state', () => {
 
   it('a new conversation (a rep’s pounce) becomes the current one after a closed one', () => {
     const s = run([
-      welcome(conv('c_1')),
-      frame({ type: 'conversation', ...conv('c_1', { status: 'closed' }) }),
+      welcome(vconv('c_1')),
+      frame({ type: 'conversation', conversation: vconv('c_1', { status: 'closed' }) }),
       frame({ type: 'message', ...msg(1, 'rep', 'c_2') }),
     ]);
     expect(s.currentId).toBe('c_2');

@@ -229,11 +229,7 @@ async def list_conversations(
             limit=limit,
         )
         owners = await chat.owners_of(rt, conn, actor.org_id, found)
-    return {
-        "items": [
-            events.conversation_json(c, owners.get(c.owner_id or ""), for_rep=True) for c in found
-        ]
-    }
+    return {"items": [events.conversation_json(c, owners.get(c.owner_id or "")) for c in found]}
 
 
 @router.get("/conversations/{conversation_id}", tags=["conversations"])
@@ -245,7 +241,7 @@ async def get_conversation(conversation_id: str, actor: ActorDep, rt: RuntimeDep
         if conv is None:
             raise HTTPException(404, "No such conversation.")
         owners = await chat.owners_of(rt, conn, actor.org_id, [conv])
-    return events.conversation_json(conv, owners.get(conv.owner_id or ""), for_rep=True)
+    return events.conversation_json(conv, owners.get(conv.owner_id or ""))
 
 
 @router.get("/conversations/{conversation_id}/messages", tags=["conversations"])

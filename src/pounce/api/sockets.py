@@ -2,7 +2,8 @@
 
 Each admitted socket gets a session. Its frames are handled one at a time, in the
 order they arrived, by a task that exists only while frames are waiting: an idle
-socket costs memory, never a task.
+socket costs memory, never a task. Each endpoint's frames go to their handlers
+through a table from frame class to handler (`Handlers`), checked complete at import.
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any
-
-from pydantic import TypeAdapter
+from typing import Any, ClassVar, TypeVar
 
 from pounce import metrics
 from pounce.domain.model import Availability, Outcome
 from pounce.realtime import frames as f
 from pounce.realtime.bus import Unsubscribe
 from pounce.realtime.connection import Connection
+from pounce.realtime.frames import client as cf
+from pounce.realtime.frames import server as sf
+from pounce.realtime.frames import shapes
 from pounce.realtime.websocket import Endpoint, Request, WebSocketProtocol
 from pounce.services import auth, chat, events, proactive, reps, visitors
 from pounce.services.errors import ServiceError
@@ -52,11 +55,11 @@ def _spawn(coro: Any, name: str) -> asyncio.Task[None]:
 
 
 class FrameBudget:
-    """A token bucket per socket: bursts are fine, floods get `rate_limited`."""
+    """A token bucket: bursts are fine, floods get `rate_limited`."""
 
     __slots__ = ("burst", "rate", "stamp", "tokens")
 
-    def __init__(self, rate: float = 30.0, burst: float = 60.0) -> None:
+    def __init__(self, rate: float, burst: float) -> None:
         self.rate, self.burst = rate, burst
         self.tokens, self.stamp = burst, time.monotonic()
 
@@ -73,13 +76,77 @@ class FrameBudget:
         self.tokens = min(self.burst, self.tokens + 1)
 
 
-def error_frame(code: str, message: str, frame_id: str | None = None, **extra: Any) -> bytes:
+# Frames per second a socket may send, and the burst, per class of frame (a frame
+# class's `budget`): a burst of signalling frames does not use up the chat budget,
+# and a flood of any class is still refused.
+BUDGETS: dict[str, tuple[float, float]] = {
+    "chat": (30.0, 60.0),
+    "control": (30.0, 90.0),
+    "signal": (100.0, 300.0),
+}
+
+
+class Budgets:
+    """A socket's token buckets, one per class of frame, made on first use."""
+
+    __slots__ = ("_buckets",)
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, FrameBudget] | None = None
+
+    def bucket(self, kind: str) -> FrameBudget:
+        buckets = self._buckets
+        if buckets is None:
+            buckets = self._buckets = {}
+        bucket = buckets.get(kind)
+        if bucket is None:
+            bucket = buckets[kind] = FrameBudget(*BUDGETS[kind])
+        return bucket
+
+    def take(self, frame: f.ClientFrame) -> bool:
+        return self.bucket(type(frame).budget).take()
+
+
+F = TypeVar("F", bound=f.ClientFrame)
+S = TypeVar("S", bound="_Session")
+Handler = Callable[[Any, Any], Awaitable[None]]
+
+
+class Handlers:
+    """An endpoint's table from client frame class to handler."""
+
+    def __init__(self, endpoint: f.Endpoint) -> None:
+        self.endpoint = endpoint
+        self.table: dict[type[f.ClientFrame], Handler] = {}
+
+    def on(
+        self, frame: type[F]
+    ) -> Callable[[Callable[[S, F], Awaitable[None]]], Callable[[S, F], Awaitable[None]]]:
+        def register(
+            handler: Callable[[S, F], Awaitable[None]],
+        ) -> Callable[[S, F], Awaitable[None]]:
+            if frame in self.table:
+                raise TypeError(f"{frame.__name__} has two handlers")
+            self.table[frame] = handler
+            return handler
+
+        return register
+
+    def check(self) -> Handlers:
+        """Every frame the endpoint accepts has a handler, and nothing else has one."""
+        declared = set(self.endpoint.client.values())
+        if set(self.table) != declared:
+            missing = sorted(c.__name__ for c in declared - set(self.table))
+            extra = sorted(c.__name__ for c in set(self.table) - declared)
+            raise TypeError(f"{self.endpoint.name}: no handler for {missing}; stray {extra}")
+        return self
+
+
+def error_frame(
+    code: str, message: str, frame_id: str | None = None, **extra: Any
+) -> sf.ErrorFrame:
     metrics.FRAME_ERRORS.labels(code).inc()
-    frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
-    if frame_id is not None:
-        frame["id"] = frame_id
-    frame.update(extra)
-    return f.encode(frame)
+    return sf.ErrorFrame(code=code, message=message, id=frame_id, **extra)
 
 
 def same_host(origin: str | None, request: Request) -> bool:
@@ -93,7 +160,7 @@ class _Session:
     """One socket's frames, one at a time; `hello` first, then the endpoint's frames."""
 
     __slots__ = (
-        "_budget",
+        "_budgets",
         "_gone",
         "_hello_timer",
         "_inflight",
@@ -106,8 +173,9 @@ class _Session:
         "unsubscribe",
     )
     kind = "socket"
-    adapter: TypeAdapter[Any]
-    known: frozenset[str]
+    endpoint: ClassVar[f.Endpoint]
+    handlers: ClassVar[Handlers]
+    accepts: ClassVar[type[f.ServerFrame]]
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -120,11 +188,11 @@ class _Session:
         self._inflight = False  # a frame handled by callback has not finished yet
         self._paused = False
         self._hello_timer: asyncio.TimerHandle | None = None
-        self._budget = FrameBudget()
+        self._budgets = Budgets()
 
     # -- called by the socket ---------------------------------------------------------
     def opened(self, socket: WebSocketProtocol) -> None:
-        self.conn = Connection(socket, kind=self.kind)
+        self.conn = Connection(socket, kind=self.kind, accepts=self.accepts)
         self._hello_timer = asyncio.get_running_loop().call_later(HELLO_TIMEOUT, self._no_hello)
 
     def received(self, message: bytes, text: bool) -> None:
@@ -233,15 +301,15 @@ class _Session:
         assert conn is not None
         frame_id: str | None = None
         try:
-            data = f.decode(raw)
-            frame_id = data.get("id") if isinstance(data.get("id"), str) else None
-            if not self._budget.take():
+            frame = f.parse(raw, self.endpoint)
+            frame_id = getattr(frame, "id", None)
+            if not self._budgets.take(frame):
                 raise f.FrameError("rate_limited", "Too many frames; slow down.", frame_id)
-            await self.dispatch(f.parse(data, self.adapter, self.known))
+            await self.handlers.table[type(frame)](self, frame)
         except Exception as exc:
-            conn.send(self._failure(exc, frame_id))
+            conn.send_frame(self._failure(exc, frame_id))
 
-    def _failure(self, exc: BaseException, frame_id: str | None) -> bytes:
+    def _failure(self, exc: BaseException, frame_id: str | None) -> sf.ErrorFrame:
         """The error frame for a frame whose handling raised."""
         if isinstance(exc, f.FrameError):
             return error_frame(exc.code, exc.message, exc.frame_id or frame_id)
@@ -258,17 +326,17 @@ class _Session:
         )
         return error_frame("internal", "Something went wrong; nothing was stored.", frame_id)
 
-    def _parse_hello(self, raw: bytes, model: type[f.Frame]) -> Any | None:
+    def _parse_hello(self, raw: bytes) -> Any | None:
         assert self.conn is not None
         try:
-            return f.parse_hello(f.decode(raw), model)
+            return f.parse_hello(raw, self.endpoint)
         except f.FrameError as exc:
             self.refuse(error_frame("bad_hello", exc.message), CLOSE_BAD_HELLO, "bad hello")
             return None
 
-    def refuse(self, frame: bytes, code: int, reason: str) -> None:
+    def refuse(self, frame: sf.ErrorFrame, code: int, reason: str) -> None:
         assert self.conn is not None
-        self.conn.send(frame)
+        self.conn.send_frame(frame)
         self.conn.close_soon(code, reason)
 
     def store_down(self) -> None:
@@ -285,7 +353,6 @@ class _Session:
         after: dict[str, int],
         *,
         visitor: Visitor | None = None,
-        for_rep: bool = False,
     ) -> None:
         """Send what the client missed, in order, then what the bus brought meanwhile.
 
@@ -298,11 +365,11 @@ class _Session:
         try:
             if after:
                 replayed, last = await chat.replay(
-                    self.rt, org_id=org_id, after=dict(after), visitor=visitor, for_rep=for_rep
+                    self.rt, org_id=org_id, after=dict(after), visitor=visitor
                 )
                 for item in replayed:
-                    conn.send(f.encode(item))
-                conn.send(f.encode({"type": "resumed", "conversations": last}))
+                    conn.send_frame(item)
+                conn.send_frame(sf.Resumed(conversations=last))
         finally:
             conn.release()
 
@@ -322,18 +389,19 @@ class _Session:
     async def _start(self, raw: bytes) -> None:
         raise NotImplementedError
 
-    async def dispatch(self, frame: Any) -> None:
-        raise NotImplementedError
-
     async def left(self) -> None:
         raise NotImplementedError
+
+
+MESSENGER = Handlers(f.MESSENGER)
 
 
 class MessengerSession(_Session):
     __slots__ = ("conversation_id", "own_origin", "page_url", "site", "visitor")
     kind = "messenger"
-    adapter = f.MESSENGER_ADAPTER
-    known = f.MESSENGER_TYPES
+    endpoint = f.MESSENGER
+    handlers = MESSENGER
+    accepts = f.ToMessenger
 
     def __init__(self, rt: Runtime, site: Site, own_origin: str) -> None:
         super().__init__(rt)
@@ -346,7 +414,7 @@ class MessengerSession(_Session):
     async def _start(self, raw: bytes) -> None:
         rt, conn, site = self.rt, self.conn, self.site
         assert conn is not None and site is not None
-        hello = self._parse_hello(raw, f.MessengerHello)
+        hello: cf.MessengerHello | None = self._parse_hello(raw)
         if hello is None:
             return
         if hello.host_origin and not visitors.origin_allowed(
@@ -358,7 +426,11 @@ class MessengerSession(_Session):
                 "host origin refused",
             )
             return
-        page = hello.page.model_dump() if hello.page else None
+        page = (
+            {"url": hello.page.url, "title": hello.page.title, "referrer": hello.page.referrer}
+            if hello.page
+            else None
+        )
         try:
             session = await visitors.connect(
                 rt,
@@ -382,91 +454,112 @@ class MessengerSession(_Session):
         conn.hold()
         self.ready = True
         self.unsubscribe = await rt.bus.subscribe(
-            [events.visitor_topic(visitor.id), reps.visitors_topic(visitor.org_id)], conn.on_bus
+            [events.visitor_topic(visitor.id), events.visitors_topic(visitor.org_id)], conn.on_bus
         )
-        conn.send(
-            f.encode(
-                {
-                    "type": "welcome",
-                    "v": f.PROTOCOL_VERSION,
-                    "visitor_id": visitor.id,
-                    "visitor_token": session.token,
-                    "org": {"name": session.org_name},
-                    "reps_available": session.reps_available,
-                    "conversation": events.conversation_json(conv, session.owner) if conv else None,
-                    "strings_locale": session.language,
-                }
+        conn.send_frame(
+            sf.MessengerWelcome(
+                v=1,
+                visitor_id=visitor.id,
+                visitor_token=session.token,
+                org=shapes.Org(name=session.org_name),
+                reps_available=session.reps_available,
+                conversation=(
+                    events.conversation_for_visitor(conv, session.owner) if conv else None
+                ),
+                strings_locale=session.language,
+                connection_id=conn.id,
             )
         )
         await self.replay(visitor.org_id, hello.resume or {}, visitor=visitor)
 
-    async def dispatch(self, frame: Any) -> None:
-        rt, conn, visitor = self.rt, self.conn, self.visitor
-        assert conn is not None and visitor is not None
-        if isinstance(frame, f.VisitorMessageFrame):
-            started = time.perf_counter()
-            sent = await chat.send_visitor_message(
-                rt,
-                visitor=visitor,
-                client_id=frame.id,
-                body=frame.body,
-                page_url=self.page_url,
-                conversation_id=self.conversation_id,
-            )
-            self._acked(frame.id, started, sent)
-        elif isinstance(frame, f.PageViewFrame):
-            self.page_url = frame.url
-            await visitors.page_view(
-                rt, visitor=visitor, url=frame.url, title=frame.title, referrer=frame.referrer
-            )
-            conn.send(f.encode({"type": "ack", "id": frame.id}))
-        elif isinstance(frame, f.VisitorTypingFrame):
-            await chat.visitor_typing(rt, visitor=visitor, typing=frame.typing)
-        elif isinstance(frame, f.ReadFrame):
-            await chat.mark_read(
-                rt,
-                org_id=visitor.org_id,
-                conversation_id=frame.conversation_id,
-                seq=frame.seq,
-                visitor=visitor,
-            )
-        elif isinstance(frame, f.ResumeFrame):
-            conn.hold()
-            await self.replay(visitor.org_id, frame.after, visitor=visitor)
-        elif isinstance(frame, f.LeaveEmailFrame):
-            await visitors.leave_email(rt, visitor=visitor, email=frame.email)
-            self.visitor = await visitors.reload_visitor(rt, visitor)
-            conn.send(f.encode({"type": "ack", "id": frame.id}))
-        elif isinstance(frame, f.PingFrame):
-            conn.send(f.encode({"type": "pong", "t": frame.t}))
+    @MESSENGER.on(cf.VisitorSend)
+    async def _message(self, frame: cf.VisitorSend) -> None:
+        assert self.visitor is not None
+        started = time.perf_counter()
+        sent = await chat.send_visitor_message(
+            self.rt,
+            visitor=self.visitor,
+            client_id=frame.id,
+            body=frame.body,
+            page_url=self.page_url,
+            conversation_id=self.conversation_id,
+        )
+        self._acked(frame.id, started, sent)
+
+    @MESSENGER.on(cf.PageView)
+    async def _page_view(self, frame: cf.PageView) -> None:
+        assert self.visitor is not None and self.conn is not None
+        self.page_url = frame.url
+        await visitors.page_view(
+            self.rt, visitor=self.visitor, url=frame.url, title=frame.title, referrer=frame.referrer
+        )
+        self.conn.send_frame(sf.VisitorAck(id=frame.id))
+
+    @MESSENGER.on(cf.VisitorTyping)
+    async def _typing(self, frame: cf.VisitorTyping) -> None:
+        assert self.visitor is not None
+        await chat.visitor_typing(self.rt, visitor=self.visitor, typing=frame.typing)
+
+    @MESSENGER.on(cf.Read)
+    async def _read(self, frame: cf.Read) -> None:
+        assert self.visitor is not None
+        await chat.mark_read(
+            self.rt,
+            org_id=self.visitor.org_id,
+            conversation_id=frame.conversation_id,
+            seq=frame.seq,
+            visitor=self.visitor,
+        )
+
+    @MESSENGER.on(cf.Resume)
+    async def _resume(self, frame: cf.Resume) -> None:
+        assert self.visitor is not None and self.conn is not None
+        self.conn.hold()
+        await self.replay(self.visitor.org_id, frame.after, visitor=self.visitor)
+
+    @MESSENGER.on(cf.LeaveEmail)
+    async def _leave_email(self, frame: cf.LeaveEmail) -> None:
+        assert self.visitor is not None and self.conn is not None
+        await visitors.leave_email(self.rt, visitor=self.visitor, email=frame.email)
+        self.visitor = await visitors.reload_visitor(self.rt, self.visitor)
+        self.conn.send_frame(sf.VisitorAck(id=frame.id))
+
+    @MESSENGER.on(cf.Ping)
+    async def _ping(self, frame: cf.Ping) -> None:
+        assert self.conn is not None
+        self.conn.send_frame(sf.Pong(t=frame.t))
+
+    _decode_quick = f.MESSENGER.decoder.decode
 
     def _at_once(self, raw: bytes) -> bool:
         """A message into the open conversation: validated here, group-committed, and
         acknowledged from the commit's callback. Anything else, or anything wrong with
         it, is left to the worker, which gives the error frames."""
         visitor, conversation_id = self.visitor, self.conversation_id
-        if visitor is None or conversation_id is None:
+        if visitor is None or conversation_id is None or len(raw) > f.MAX_FRAME_BYTES:
             return False
-        frame = f.quick_message(raw)
-        if frame is None or not self._budget.take():
+        try:
+            frame = self._decode_quick(raw)
+        except ValueError:  # msgspec's DecodeError: the worker explains it
             return False
-        client_id, body = frame
+        if type(frame) is not cf.VisitorSend or not self._budgets.take(frame):
+            return False
         started = time.perf_counter()
         self._inflight = True
         try:
             chat.submit_visitor_message(
                 self.rt,
                 visitor=visitor,
-                client_id=client_id,
-                body=body,
+                client_id=frame.id,
+                body=frame.body,
                 page_url=self.page_url,
                 conversation_id=conversation_id,
-                done=partial(self._sent, client_id, started),
+                done=partial(self._sent, frame.id, started),
             )
         except Exception:
             log.exception("taking a message on failed on %s", self.conn.id if self.conn else "?")
             self._inflight = False
-            self._budget.give_back()
+            self._budgets.bucket(cf.VisitorSend.budget).give_back()
             return False
         return True
 
@@ -474,7 +567,7 @@ class MessengerSession(_Session):
         try:
             if isinstance(outcome, BaseException):
                 if self.conn is not None:
-                    self.conn.send(self._failure(outcome, client_id))
+                    self.conn.send_frame(self._failure(outcome, client_id))
             else:
                 self._acked(client_id, started, outcome)
         finally:
@@ -484,15 +577,12 @@ class MessengerSession(_Session):
         self.conversation_id = sent.message.conversation_id
         metrics.DELIVERY.observe(time.perf_counter() - started)
         if self.conn is not None:
-            self.conn.send(
-                f.encode(
-                    {
-                        "type": "ack",
-                        "id": client_id,
-                        "conversation_id": sent.message.conversation_id,
-                        "seq": sent.message.seq,
-                        "message": events.message_json(sent.message),
-                    }
+            self.conn.send_frame(
+                sf.VisitorAck(
+                    id=client_id,
+                    conversation_id=sent.message.conversation_id,
+                    seq=sent.message.seq,
+                    message=events.message(sent.message),
                 )
             )
 
@@ -501,11 +591,15 @@ class MessengerSession(_Session):
             await visitors.disconnect(self.rt, visitor=self.visitor, conn_id=self.conn.id)
 
 
+CONSOLE = Handlers(f.CONSOLE)
+
+
 class ConsoleSession(_Session):
     __slots__ = ("user",)
     kind = "console"
-    adapter = f.CONSOLE_ADAPTER
-    known = f.CONSOLE_TYPES
+    endpoint = f.CONSOLE
+    handlers = CONSOLE
+    accepts = f.ToConsole
 
     def __init__(self, rt: Runtime, user: User) -> None:
         super().__init__(rt)
@@ -514,7 +608,7 @@ class ConsoleSession(_Session):
     async def _start(self, raw: bytes) -> None:
         rt, conn, user = self.rt, self.conn, self.user
         assert conn is not None
-        hello = self._parse_hello(raw, f.ConsoleHello)
+        hello: cf.ConsoleHello | None = self._parse_hello(raw)
         if hello is None:
             return
         conn.hold()
@@ -523,111 +617,125 @@ class ConsoleSession(_Session):
             [events.reps_topic(user.org_id), events.user_topic(user.id)], conn.on_bus
         )
         try:
-            conn.send(f.encode(await reps.connect(rt, user=user, conn_id=conn.id)))
+            conn.send_frame(await reps.connect(rt, user=user, connection_id=conn.id))
         except StoreUnavailable:
             self.store_down()
             return
-        await self.replay(user.org_id, hello.resume or {}, for_rep=True)
+        await self.replay(user.org_id, hello.resume or {})
 
-    async def dispatch(self, frame: Any) -> None:
-        rt, conn, user = self.rt, self.conn, self.user
-        assert conn is not None
-        actor = user.actor
-        if isinstance(frame, f.RepMessageFrame):
-            started = time.perf_counter()
-            sent = await chat.send_rep_message(
-                rt,
-                actor=actor,
-                conversation_id=frame.conversation_id,
-                client_id=frame.id,
-                body=frame.body,
+    @CONSOLE.on(cf.RepSend)
+    async def _message(self, frame: cf.RepSend) -> None:
+        assert self.conn is not None
+        started = time.perf_counter()
+        sent = await chat.send_rep_message(
+            self.rt,
+            actor=self.user.actor,
+            conversation_id=frame.conversation_id,
+            client_id=frame.id,
+            body=frame.body,
+        )
+        metrics.DELIVERY.observe(time.perf_counter() - started)
+        self.conn.send_frame(
+            sf.RepAck(
+                id=frame.id,
+                conversation_id=sent.message.conversation_id,
+                seq=sent.message.seq,
+                message=events.message_for_rep(sent.message, self.user),
             )
-            metrics.DELIVERY.observe(time.perf_counter() - started)
-            conn.send(
-                f.encode(
-                    {
-                        "type": "ack",
-                        "id": frame.id,
-                        "conversation_id": sent.message.conversation_id,
-                        "seq": sent.message.seq,
-                        "message": events.message_json(sent.message, user, for_rep=True),
-                    }
-                )
+        )
+
+    @CONSOLE.on(cf.StartConversation)
+    async def _start_conversation(self, frame: cf.StartConversation) -> None:
+        assert self.conn is not None
+        conv, owner = await chat.start_conversation(
+            self.rt, actor=self.user.actor, conversation_id=frame.conversation_id
+        )
+        self.conn.send_frame(sf.RepAck(id=frame.id, conversation=events.conversation(conv, owner)))
+
+    @CONSOLE.on(cf.SetAvailability)
+    async def _availability(self, frame: cf.SetAvailability) -> None:
+        assert self.conn is not None
+        fresh = await reps.set_availability(
+            self.rt, actor=self.user.actor, status=Availability(frame.status)
+        )
+        self.conn.send_frame(sf.RepAck(id=frame.id, status=fresh.availability.value))
+
+    @CONSOLE.on(cf.RepTyping)
+    async def _typing(self, frame: cf.RepTyping) -> None:
+        await chat.rep_typing(
+            self.rt,
+            actor=self.user.actor,
+            conversation_id=frame.conversation_id,
+            typing=frame.typing,
+        )
+
+    @CONSOLE.on(cf.Read)
+    async def _read(self, frame: cf.Read) -> None:
+        await chat.mark_read(
+            self.rt,
+            org_id=self.user.org_id,
+            conversation_id=frame.conversation_id,
+            seq=frame.seq,
+            actor=self.user.actor,
+        )
+
+    @CONSOLE.on(cf.Resume)
+    async def _resume(self, frame: cf.Resume) -> None:
+        assert self.conn is not None
+        self.conn.hold()
+        await self.replay(self.user.org_id, frame.after)
+
+    @CONSOLE.on(cf.CloseConversation)
+    async def _close(self, frame: cf.CloseConversation) -> None:
+        assert self.conn is not None
+        await chat.close_conversation(
+            self.rt, actor=self.user.actor, conversation_id=frame.conversation_id
+        )
+        self.conn.send_frame(sf.RepAck(id=frame.id))
+
+    @CONSOLE.on(cf.Pounce)
+    async def _pounce(self, frame: cf.Pounce) -> None:
+        assert self.conn is not None
+        sent, author = await proactive.pounce(
+            self.rt,
+            actor=self.user.actor,
+            visitor_id=frame.visitor_id,
+            client_id=frame.id,
+            body=frame.body,
+        )
+        self.conn.send_frame(
+            sf.RepAck(
+                id=frame.id,
+                conversation_id=sent.conversation.id,
+                seq=sent.message.seq,
+                message=events.message_for_rep(sent.message, author),
+                conversation=events.conversation(sent.conversation, author),
             )
-        elif isinstance(frame, f.StartConversationFrame):
-            conv, owner = await chat.start_conversation(
-                rt, actor=actor, conversation_id=frame.conversation_id
-            )
-            conn.send(
-                f.encode(
-                    {
-                        "type": "ack",
-                        "id": frame.id,
-                        "conversation": events.conversation_json(conv, owner, for_rep=True),
-                    }
-                )
-            )
-        elif isinstance(frame, f.AvailabilityFrame):
-            fresh = await reps.set_availability(rt, actor=actor, status=Availability(frame.status))
-            conn.send(f.encode({"type": "ack", "id": frame.id, "status": fresh.availability.value}))
-        elif isinstance(frame, f.RepTypingFrame):
-            await chat.rep_typing(
-                rt, actor=actor, conversation_id=frame.conversation_id, typing=frame.typing
-            )
-        elif isinstance(frame, f.ReadFrame):
-            await chat.mark_read(
-                rt,
-                org_id=actor.org_id,
-                conversation_id=frame.conversation_id,
-                seq=frame.seq,
-                actor=actor,
-            )
-        elif isinstance(frame, f.ResumeFrame):
-            conn.hold()
-            await self.replay(actor.org_id, frame.after, for_rep=True)
-        elif isinstance(frame, f.CloseConversationFrame):
-            await chat.close_conversation(rt, actor=actor, conversation_id=frame.conversation_id)
-            conn.send(f.encode({"type": "ack", "id": frame.id}))
-        elif isinstance(frame, f.PounceFrame):
-            sent, author = await proactive.pounce(
-                rt, actor=actor, visitor_id=frame.visitor_id, client_id=frame.id, body=frame.body
-            )
-            conn.send(
-                f.encode(
-                    {
-                        "type": "ack",
-                        "id": frame.id,
-                        "conversation_id": sent.conversation.id,
-                        "seq": sent.message.seq,
-                        "message": events.message_json(sent.message, author, for_rep=True),
-                        "conversation": events.conversation_json(
-                            sent.conversation, author, for_rep=True
-                        ),
-                    }
-                )
-            )
-        elif isinstance(frame, f.SetOutcomeFrame):
-            conv, owner = await proactive.set_outcome(
-                rt,
-                actor=actor,
-                conversation_id=frame.conversation_id,
-                outcome=Outcome(frame.outcome),
-            )
-            conn.send(
-                f.encode(
-                    {
-                        "type": "ack",
-                        "id": frame.id,
-                        "conversation": events.conversation_json(conv, owner, for_rep=True),
-                    }
-                )
-            )
-        elif isinstance(frame, f.PingFrame):
-            conn.send(f.encode({"type": "pong", "t": frame.t}))
+        )
+
+    @CONSOLE.on(cf.SetOutcome)
+    async def _set_outcome(self, frame: cf.SetOutcome) -> None:
+        assert self.conn is not None
+        conv, owner = await proactive.set_outcome(
+            self.rt,
+            actor=self.user.actor,
+            conversation_id=frame.conversation_id,
+            outcome=Outcome(frame.outcome),
+        )
+        self.conn.send_frame(sf.RepAck(id=frame.id, conversation=events.conversation(conv, owner)))
+
+    @CONSOLE.on(cf.Ping)
+    async def _ping(self, frame: cf.Ping) -> None:
+        assert self.conn is not None
+        self.conn.send_frame(sf.Pong(t=frame.t))
 
     async def left(self) -> None:
         if self.conn is not None:
-            await reps.disconnect(self.rt, user=self.user, conn_id=self.conn.id)
+            await reps.disconnect(self.rt, user=self.user, connection_id=self.conn.id)
+
+
+MESSENGER.check()
+CONSOLE.check()
 
 
 class MessengerEndpoint:

@@ -43,6 +43,23 @@ class Outcome(StrEnum):
     MISSED_RESPONSE = "missed_response"
 
 
+class Audience(StrEnum):
+    """Who may see an item of a conversation's stream (a message or an event)."""
+
+    ALL = "all"
+    REPS = "reps"
+    VISITOR = "visitor"
+
+
+def seen_by(endpoint: str) -> tuple[Audience, ...]:
+    """The audiences an endpoint's clients may see: the one rule for replay and live."""
+    if endpoint == "visitor":
+        return (Audience.ALL, Audience.VISITOR)
+    if endpoint == "reps":
+        return (Audience.ALL, Audience.REPS)
+    raise ValueError(f"no such endpoint {endpoint!r}")
+
+
 class RouteMode(StrEnum):
     ROUND_ROBIN = "round_robin"
     EVERYONE = "everyone"

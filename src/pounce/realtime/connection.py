@@ -7,6 +7,7 @@ import logging
 import secrets
 
 from pounce import metrics
+from pounce.realtime.frames import ServerFrame, encode
 from pounce.realtime.websocket import CLOSE_SERVICE_RESTART, WebSocketProtocol
 
 log = logging.getLogger(__name__)
@@ -33,11 +34,12 @@ class Connection:
     (4429, see `WebSocketProtocol.send`); the client then resumes from the store.
     """
 
-    __slots__ = ("__weakref__", "_held", "closed", "id", "kind", "socket")
+    __slots__ = ("__weakref__", "_held", "accepts", "closed", "id", "kind", "socket")
 
-    def __init__(self, socket: WebSocketProtocol, *, kind: str) -> None:
+    def __init__(self, socket: WebSocketProtocol, *, kind: str, accepts: type[ServerFrame]) -> None:
         self.socket = socket
         self.kind = kind
+        self.accepts = accepts  # the frames this endpoint's clients may receive
         self.id = f"{kind}-{_NODE}-{next(_ids)}"
         self._held: list[bytes] | None = None
         self.closed = False
@@ -50,6 +52,13 @@ class Connection:
             return
         if self.socket.send(data):
             metrics.frame_out(self.kind)
+
+    def send_frame(self, frame: ServerFrame) -> None:
+        """Send one frame of this endpoint's kind (a console frame never goes to a
+        messenger)."""
+        if not isinstance(frame, self.accepts):
+            raise TypeError(f"a {type(frame).__name__} may not go to a {self.kind} socket")
+        self.send(encode(frame))
 
     def on_bus(self, _topic: str, data: bytes) -> None:
         if self._held is not None:

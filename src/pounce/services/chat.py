@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from typing import Any
 
@@ -12,14 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from pounce.domain.model import Actor, AuthorKind, ConversationStatus, Source
 from pounce.domain.ownership import Refusal, claim_refusal, close_refusal, send_refusal
 from pounce.domain.routing import VisitorContext
-from pounce.services import events, proactive
+from pounce.realtime.frames import server as sf
+from pounce.realtime.frames import shapes as s
+from pounce.services import events, proactive, stream
 from pounce.services.errors import ServiceError
 from pounce.services.formatting import render_markdown
 from pounce.services.routing import route
 from pounce.services.runtime import Runtime
+from pounce.services.stream import UNANSWERED_JOB, Sent, rep_audience
+from pounce.services.uow import UnitOfWork, unit_of_work
 from pounce.store import accounts, chat, jobs
 from pounce.store.appender import Appended, Draft, settle
-from pounce.store.records import Conversation, Message, User, Visitor, hot_record
+from pounce.store.records import Conversation, Message, User, Visitor
 
 # The away message, in each language the messenger has strings for (web/src/messenger/
 # strings.ts); the visitor's language comes from their messenger's `hello`.
@@ -33,18 +37,8 @@ AWAY_TEXTS = {
         "Laissez votre adresse e-mail et nous vous répondrons rapidement."
     ),
 }
-UNANSWERED_JOB = "conversation.unanswered"
 
-AfterCommit = Callable[[], Awaitable[None]]
-
-
-@hot_record
-class Sent:
-    """A stored message and whether this call stored it (False: an idempotent resend)."""
-
-    message: Message
-    conversation: Conversation
-    created: bool
+__all__ = ["UNANSWERED_JOB", "Sent"]
 
 
 def _refuse(code: str, what: str = "conversation") -> ServiceError:
@@ -71,32 +65,6 @@ async def _user(conn: AsyncConnection, org_id: str, user_id: str | None) -> User
     if user_id is None:
         return None
     return await accounts.get_user(conn, org_id=org_id, user_id=user_id)
-
-
-def rep_audience(conv: Conversation) -> list[str]:
-    """The console topics that see a conversation's live traffic."""
-    reps = [conv.owner_id] if conv.owner_id else list(conv.routed_to)
-    return [events.user_topic(r) for r in reps]
-
-
-async def publish_message(
-    rt: Runtime, conv: Conversation, message: Message, author: User | None
-) -> None:
-    post_message(rt, conv, message, author)
-
-
-def post_message(rt: Runtime, conv: Conversation, message: Message, author: User | None) -> None:
-    """A stored message to its visitor and the reps who see the conversation live."""
-    visitor_frame = {"type": "message", **events.message_json(message, author)}
-    if not events.rep_shape_differs(message):  # both audiences get the same bytes
-        events.post(rt, [events.visitor_topic(conv.visitor_id), *rep_audience(conv)], visitor_frame)
-        return
-    events.post(rt, [events.visitor_topic(conv.visitor_id)], visitor_frame)
-    events.post(
-        rt,
-        rep_audience(conv),
-        {"type": "message", **events.message_json(message, author, for_rep=True)},
-    )
 
 
 async def _append_system(
@@ -178,7 +146,7 @@ def submit_visitor_message(
             return
         sent = Sent(message, conv, created=result.created)
         if result.created:
-            post_message(rt, conv, message, None)
+            stream.post_message(rt.bus, conv, message, None)
             if _open_auto_pounce(conv):
 
                 async def replied() -> Sent:
@@ -241,8 +209,8 @@ async def _open_and_send(
 ) -> Sent:
     """The visitor's first message (or the first since their conversation closed)."""
     html = render_markdown(body)
-    after: list[AfterCommit] = []
-    async with rt.db.write() as conn:
+    async with unit_of_work(rt) as uow:
+        conn = uow.conn
         existing = await chat.find_message_by_client_id(
             conn,
             org_id=visitor.org_id,
@@ -280,11 +248,12 @@ async def _open_and_send(
             html=html,
         )
         if opened:
-            after += await _route_new(rt, conn, conv=conv, visitor=visitor, page_url=page_url)
-        conv = await _load_conversation(conn, org_id=visitor.org_id, conversation_id=conv.id)
-    await publish_message(rt, conv, message, None)
-    for action in after:
-        await action()
+            conv = await _route_new(
+                rt, uow, conv=conv, visitor=visitor, page_url=page_url, first=message
+            )
+        else:
+            conv = await _load_conversation(conn, org_id=visitor.org_id, conversation_id=conv.id)
+            stream.post_message(uow, conv, message, None)
     await _after_visitor_message(rt, conv, message)
     return Sent(message, conv, created=True)
 
@@ -301,8 +270,17 @@ def _open_auto_pounce(conv: Conversation) -> bool:
 
 
 async def _route_new(
-    rt: Runtime, conn: AsyncConnection, *, conv: Conversation, visitor: Visitor, page_url: str
-) -> list[AfterCommit]:
+    rt: Runtime,
+    uow: UnitOfWork,
+    *,
+    conv: Conversation,
+    visitor: Visitor,
+    page_url: str,
+    first: Message,
+) -> Conversation:
+    """Route a new inbound conversation; after the commit the routed reps get the
+    message and an alert, or (nobody available) the visitor gets the away message."""
+    conn = uow.conn
     ctx = VisitorContext(
         url=page_url,
         attributes=visitor.attributes,
@@ -315,81 +293,25 @@ async def _route_new(
     )
     if not decision.alerted:
         away = await _append_system(conn, conv, await _away_text(rt, conv), {"away": True})
-
-        async def away_and_live_view() -> None:
-            await _publish_away(rt, conv, away)
-            await publish_in_conversation(rt, conv, visitor)
-
-        return [away_and_live_view]
-    await jobs.enqueue(
-        conn,
-        org_id=conv.org_id,
-        kind=UNANSWERED_JOB,
-        payload={"conversation_id": conv.id},
-        run_at=rt.clock() + rt.settings.unanswered_seconds,
-        dedupe_key=f"{UNANSWERED_JOB}:{conv.id}",
-    )
-
-    async def alert() -> None:
-        async with rt.db.read() as read:
-            fresh = await _load_conversation(read, org_id=conv.org_id, conversation_id=conv.id)
-            frame = await alert_frame(rt, read, fresh)
-        await events.publish(rt, [events.user_topic(r) for r in decision.alerted], frame)
-        await publish_in_conversation(rt, conv, visitor)
-
-    return [alert]
-
-
-async def publish_in_conversation(
-    rt: Runtime, conv: Conversation, visitor: Visitor | None = None
-) -> None:
-    """Live View shows the visitor as in a conversation."""
-    if visitor is None:
-        async with rt.db.read() as conn:
-            visitor = await chat.get_visitor(conn, org_id=conv.org_id, visitor_id=conv.visitor_id)
-        if visitor is None:
-            return
-    await rt.presence.visitor_update(conv.org_id, visitor.id, {"conversation_id": conv.id})
-    info = await rt.presence.visitor_info(conv.org_id, visitor.id)
-    if info is not None:
-        await events.publish(
-            rt,
-            [events.reps_topic(conv.org_id)],
-            {
-                "type": "visitor",
-                "visitor": events.visitor_presence_json(visitor, info, online=True),
-            },
+        conv = await _load_conversation(conn, org_id=conv.org_id, conversation_id=conv.id)
+        stream.post_message(uow, conv, first, None)
+        stream.post_away(uow, conv, away)
+    else:
+        await jobs.enqueue(
+            conn,
+            org_id=conv.org_id,
+            kind=UNANSWERED_JOB,
+            payload={"conversation_id": conv.id},
+            run_at=rt.clock() + rt.settings.unanswered_seconds,
+            dedupe_key=f"{UNANSWERED_JOB}:{conv.id}",
         )
-
-
-async def alert_frame(rt: Runtime, conn: AsyncConnection, conv: Conversation) -> dict[str, Any]:
-    visitor = await chat.get_visitor(conn, org_id=conv.org_id, visitor_id=conv.visitor_id)
-    assert visitor is not None
-    first = await chat.first_visitor_message(conn, org_id=conv.org_id, conversation_id=conv.id)
-    info = await rt.presence.visitor_info(conv.org_id, visitor.id)
-    owner = await _user(conn, conv.org_id, conv.owner_id)
-    return {
-        "type": "alert",
-        "conversation": events.conversation_json(conv, owner, for_rep=True),
-        "visitor": events.visitor_card_json(visitor, info, online=info is not None),
-        "message": events.message_json(first, None, for_rep=True) if first else None,
-        "routed_to": list(conv.routed_to),
-    }
-
-
-async def _publish_away(rt: Runtime, conv: Conversation, away: Message) -> None:
-    await events.publish(
-        rt,
-        [events.visitor_topic(conv.visitor_id)],
-        {
-            "type": "away",
-            "conversation_id": conv.id,
-            "message": events.message_json(away, None),
-        },
-    )
-    await events.publish(
-        rt, rep_audience(conv), {"type": "message", **events.message_json(away, None, for_rep=True)}
-    )
+        conv = await _load_conversation(conn, org_id=conv.org_id, conversation_id=conv.id)
+        stream.post_message(uow, conv, first, None)
+        alert = await stream.alert(rt, conn, conv)
+        events.to_users(uow, decision.alerted, stream.alert_frame(alert))
+    routed = conv
+    uow.after_commit(lambda: stream.in_conversation(rt, routed, visitor))
+    return conv
 
 
 async def send_rep_message(
@@ -407,7 +329,7 @@ async def send_rep_message(
         raise _refuse((send_refusal(actor, conv.state) or Refusal.NOT_OWNER).value)
     if result.created:
         author = await rt.user(actor.org_id, actor.user_id)
-        await publish_message(rt, result.conversation, result.message, author)
+        stream.post_message(rt.bus, result.conversation, result.message, author)
         if _open_auto_pounce(result.conversation):
             await proactive.rep_replied(rt, conv=result.conversation, message=result.message)
     return Sent(result.message, result.conversation, created=result.created)
@@ -427,7 +349,8 @@ async def start_conversation(
     if conv.owner_id == actor.user_id:
         async with rt.db.read() as conn:
             return conv, await _user(conn, actor.org_id, actor.user_id)
-    async with rt.db.write() as conn:
+    async with unit_of_work(rt) as uow:
+        conn = uow.conn
         won = await chat.claim_conversation(
             conn, org_id=actor.org_id, conversation_id=conv.id, user_id=actor.user_id
         )
@@ -435,13 +358,14 @@ async def start_conversation(
             await jobs.cancel(conn, org_id=actor.org_id, dedupe_key=f"{UNANSWERED_JOB}:{conv.id}")
         conv = await _load_conversation(conn, org_id=actor.org_id, conversation_id=conv.id)
         owner = await _user(conn, actor.org_id, conv.owner_id)
+        if won:
+            stream.post_conversation(uow, conv, owner)
     if not won:
         if conv.owner_id == actor.user_id:
             return conv, owner
         if conv.status is ConversationStatus.CLOSED:
             raise _refuse("closed")
         await _raise_taken(rt, conv)
-    await publish_conversation(rt, conv, owner)
     return conv, owner
 
 
@@ -457,27 +381,11 @@ async def _raise_taken(rt: Runtime, conv: Conversation) -> None:
     )
 
 
-async def publish_conversation(rt: Runtime, conv: Conversation, owner: User | None) -> None:
-    """Tell the visitor (safe fields) and every rep of the org (all fields)."""
-    await events.publish(
-        rt,
-        [events.visitor_topic(conv.visitor_id)],
-        {"type": "conversation", "conversation": events.conversation_json(conv, owner)},
-    )
-    await events.publish(
-        rt,
-        [events.reps_topic(conv.org_id)],
-        {
-            "type": "conversation",
-            "conversation": events.conversation_json(conv, owner, for_rep=True),
-        },
-    )
-
-
 async def close_conversation(
     rt: Runtime, *, actor: Actor, conversation_id: str, outcome: str | None = None
 ) -> Conversation:
-    async with rt.db.write() as conn:
+    async with unit_of_work(rt) as uow:
+        conn = uow.conn
         conv = await _load_conversation(conn, org_id=actor.org_id, conversation_id=conversation_id)
         refusal = close_refusal(actor, conv.state)
         if refusal is not None:
@@ -488,7 +396,7 @@ async def close_conversation(
         await jobs.cancel(conn, org_id=actor.org_id, dedupe_key=f"{UNANSWERED_JOB}:{conv.id}")
         conv = await _load_conversation(conn, org_id=actor.org_id, conversation_id=conv.id)
         owner = await _user(conn, actor.org_id, conv.owner_id)
-    await publish_conversation(rt, conv, owner)
+        stream.post_conversation(uow, conv, owner)
     return conv
 
 
@@ -497,15 +405,14 @@ async def visitor_typing(rt: Runtime, *, visitor: Visitor, typing: bool) -> None
         conv = await chat.current_conversation(conn, org_id=visitor.org_id, visitor_id=visitor.id)
     if conv is None:
         return
-    await events.publish(
-        rt,
+    events.to_users(
+        rt.bus,
         rep_audience(conv),
-        {
-            "type": "typing",
-            "conversation_id": conv.id,
-            "author": {"kind": "visitor", "id": visitor.id},
-            "typing": typing,
-        },
+        sf.TypingToRep(
+            conversation_id=conv.id,
+            author=s.Typist(kind="visitor", id=visitor.id),
+            typing=typing,
+        ),
     )
 
 
@@ -515,15 +422,10 @@ async def rep_typing(rt: Runtime, *, actor: Actor, conversation_id: str, typing:
         if conv.owner_id != actor.user_id:
             raise _refuse("not_owner")
         author = await _user(conn, actor.org_id, actor.user_id)
-    await events.publish(
-        rt,
-        [events.visitor_topic(conv.visitor_id)],
-        {
-            "type": "typing",
-            "conversation_id": conv.id,
-            "author": events.rep_card(author),
-            "typing": typing,
-        },
+    events.to_visitors(
+        rt.bus,
+        [conv.visitor_id],
+        sf.TypingToVisitor(conversation_id=conv.id, author=events.rep_card(author), typing=typing),
     )
 
 
@@ -537,26 +439,31 @@ async def mark_read(
     actor: Actor | None = None,
 ) -> None:
     """Move the visitor's or the owner's read marker and tell the other side."""
-    async with rt.db.write() as conn:
-        conv = await _load_conversation(conn, org_id=org_id, conversation_id=conversation_id)
+    async with unit_of_work(rt) as uow:
+        conv = await _load_conversation(uow.conn, org_id=org_id, conversation_id=conversation_id)
         if visitor is not None and conv.visitor_id != visitor.id:
             raise _refuse("not_found")
         if actor is not None and conv.owner_id != actor.user_id:
             return  # only the owner's reading counts as "seen"
         moved = await chat.mark_read(
-            conn,
+            uow.conn,
             org_id=org_id,
             conversation_id=conv.id,
             by_visitor=visitor is not None,
             seq=seq,
         )
-    if not moved:
-        return
-    frame = {"type": "read", "conversation_id": conv.id, "seq": seq}
-    if visitor is not None:
-        await events.publish(rt, rep_audience(conv), {**frame, "by": "visitor"})
-    else:
-        await events.publish(rt, [events.visitor_topic(conv.visitor_id)], {**frame, "by": "rep"})
+        if not moved:
+            return
+        if visitor is not None:
+            events.to_users(
+                uow,
+                rep_audience(conv),
+                sf.ReadReceipt(conversation_id=conv.id, seq=seq, by="visitor"),
+            )
+        else:
+            events.to_visitors(
+                uow, [conv.visitor_id], sf.ReadReceipt(conversation_id=conv.id, seq=seq, by="rep")
+            )
 
 
 async def replay(
@@ -565,11 +472,11 @@ async def replay(
     org_id: str,
     after: dict[str, int],
     visitor: Visitor | None = None,
-    for_rep: bool = False,
     limit: int = 1000,
-) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Every stored message after each given seq, in order, as `message` frames."""
-    frames: list[dict[str, Any]] = []
+) -> tuple[list[sf.MessageToVisitor | sf.MessageToRep], dict[str, int]]:
+    """Every stored message after each given seq, in order, as `message` frames for a
+    visitor (`visitor` given) or for reps."""
+    frames: list[sf.MessageToVisitor | sf.MessageToRep] = []
     last: dict[str, int] = {}
     async with rt.db.read() as conn:
         reps = {u.id: u for u in await accounts.list_users(conn, org_id=org_id)}
@@ -586,9 +493,21 @@ async def replay(
                     author = reps.get(message.author_id or "")
                     if message.author_kind is not AuthorKind.REP:
                         author = None
-                    frames.append(
-                        {"type": "message", **events.message_json(message, author, for_rep=for_rep)}
-                    )
+                    if visitor is not None:
+                        shown = events.message(message, author)
+                        frames.append(
+                            sf.MessageToVisitor(
+                                conversation_id=shown.conversation_id,
+                                seq=shown.seq,
+                                client_id=shown.client_id,
+                                author=shown.author,
+                                body=shown.body,
+                                html=shown.html,
+                                created_at=shown.created_at,
+                            )
+                        )
+                    else:
+                        frames.append(stream.message_to_rep(message, author))
                     seq = message.seq
                 if len(batch) < limit:
                     break
@@ -607,10 +526,10 @@ async def transcript(
             conn, org_id=actor.org_id, conversation_id=conv.id, after_seq=after_seq, limit=limit
         )
     items = [
-        events.message_json(
-            m,
-            reps.get(m.author_id or "") if m.author_kind is AuthorKind.REP else None,
-            for_rep=True,
+        events.as_json(
+            events.message_for_rep(
+                m, reps.get(m.author_id or "") if m.author_kind is AuthorKind.REP else None
+            )
         )
         for m in batch
     ]
@@ -626,15 +545,16 @@ async def owners_of(
     return {u.id: u for u in users if u.id in ids}
 
 
-async def handle_unanswered(rt: Runtime, conn: AsyncConnection, job: jobs.Job) -> list[AfterCommit]:
+async def handle_unanswered(rt: Runtime, uow: UnitOfWork, job: jobs.Job) -> None:
     """Nobody started the chat in time: the visitor gets the away message."""
+    conn = uow.conn
     conv = await chat.get_conversation(
         conn, org_id=job.org_id, conversation_id=str(job.payload.get("conversation_id"))
     )
     if conv is None or conv.owner_id is not None or conv.status is not ConversationStatus.OPEN:
-        return []
+        return
     away = await _append_system(conn, conv, await _away_text(rt, conv), {"away": True})
-    return [lambda: _publish_away(rt, conv, away)]
+    stream.post_away(uow, conv, away)
 
 
 async def _away_text(rt: Runtime, conv: Conversation) -> str:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,11 +22,14 @@ from pounce.domain.routing import VisitorContext
 from pounce.integrations.ai.base import CopilotRequest
 from pounce.integrations.ai.offline import OfflineCopilot
 from pounce.integrations.ai.openai_compat import OpenAICompatibleCopilot
-from pounce.services import chat, copilot, events, reps, routing
+from pounce.realtime.frames import server as sf
+from pounce.services import copilot, events, presence, routing, stream
 from pounce.services.admin import require_admin
 from pounce.services.errors import ServiceError
 from pounce.services.formatting import render_markdown
 from pounce.services.runtime import Runtime
+from pounce.services.stream import UNANSWERED_JOB, Sent
+from pounce.services.uow import UnitOfWork, unit_of_work
 from pounce.store import accounts, jobs
 from pounce.store import chat as chat_store
 from pounce.store import copilot as copilot_store
@@ -40,8 +42,6 @@ log = logging.getLogger(__name__)
 GREET_JOB = "proactive.greet"
 NUDGE_JOB = "proactive.nudge"
 TIMEOUT_JOB = "proactive.rep_timeout"
-
-AfterCommit = Callable[[], Awaitable[None]]
 
 
 def _key(kind: str, subject: str) -> str:
@@ -123,14 +123,11 @@ async def _rules(conn: AsyncConnection, org_id: str) -> list[engine.PounceRule]:
 
 
 def auto_pounce_frame(
-    enabled: bool, reason: str, conversation_id: str | None = None
-) -> dict[str, Any]:
-    return {
-        "type": "auto_pounce",
-        "enabled": enabled,
-        "reason": reason,
-        "conversation_id": conversation_id,
-    }
+    enabled: bool,
+    reason: Literal["available", "rep", "missed_response"],
+    conversation_id: str | None = None,
+) -> sf.AutoPounceSwitched:
+    return sf.AutoPounceSwitched(enabled=enabled, reason=reason, conversation_id=conversation_id)
 
 
 async def switch_on_when_available(conn: AsyncConnection, *, actor: Actor) -> bool:
@@ -154,8 +151,8 @@ async def set_my_switch(rt: Runtime, *, actor: Actor, enabled: bool) -> dict[str
         )
         user = await accounts.get_user(conn, org_id=actor.org_id, user_id=actor.user_id)
     if changed and user is not None:
-        await events.publish(rt, [events.user_topic(user.id)], auto_pounce_frame(enabled, "rep"))
-        await reps.broadcast_rep(rt, user)
+        events.to_users(rt.bus, [user.id], auto_pounce_frame(enabled, "rep"))
+        await presence.broadcast_rep(rt, user)
     return {"enabled": enabled, "reason": "rep"}
 
 
@@ -164,7 +161,7 @@ async def set_my_switch(rt: Runtime, *, actor: Actor, enabled: bool) -> dict[str
 
 async def pounce(
     rt: Runtime, *, actor: Actor, visitor_id: str, client_id: str, body: str
-) -> tuple[chat.Sent, User | None]:
+) -> tuple[Sent, User | None]:
     """A rep opens a conversation with a visitor who has not written, with a first message.
 
     Refused with `conflict` if the visitor is in a conversation already and `not_found` if
@@ -172,7 +169,8 @@ async def pounce(
     """
     html = render_markdown(body)
     info = await rt.presence.visitor_info(actor.org_id, visitor_id)
-    async with rt.db.write() as conn:
+    async with unit_of_work(rt) as uow:
+        conn = uow.conn
         author = await accounts.get_user(conn, org_id=actor.org_id, user_id=actor.user_id)
         existing = await chat_store.find_message_by_client_id(
             conn,
@@ -186,7 +184,7 @@ async def pounce(
                 conn, org_id=actor.org_id, conversation_id=existing.conversation_id
             )
             assert conv is not None
-            return chat.Sent(existing, conv, created=False), author
+            return Sent(existing, conv, created=False), author
         await store.lock_visitor(conn, org_id=actor.org_id, visitor_id=visitor_id)
         visitor = await chat_store.get_visitor(conn, org_id=actor.org_id, visitor_id=visitor_id)
         if visitor is None or visitor.blocked or info is None:
@@ -220,8 +218,8 @@ async def pounce(
         )
         conv = await _conversation(conn, actor.org_id, conv.id)
         await jobs.cancel(conn, org_id=actor.org_id, dedupe_key=_key(GREET_JOB, visitor.id))
-    await _publish_opened(rt, conv, message, author)
-    return chat.Sent(message, conv, created=True), author
+        _post_opened(rt, uow, conv, message, author)
+    return Sent(message, conv, created=True), author
 
 
 async def _conversation(conn: AsyncConnection, org_id: str, conversation_id: str) -> Conversation:
@@ -230,13 +228,13 @@ async def _conversation(conn: AsyncConnection, org_id: str, conversation_id: str
     return conv
 
 
-async def _publish_opened(
-    rt: Runtime, conv: Conversation, message: Message, author: User | None
+def _post_opened(
+    rt: Runtime, uow: UnitOfWork, conv: Conversation, message: Message, author: User | None
 ) -> None:
     """The visitor's messenger gets `conversation` then the rep's `message`, and opens."""
-    await chat.publish_conversation(rt, conv, author)
-    await chat.publish_message(rt, conv, message, author)
-    await chat.publish_in_conversation(rt, conv)
+    stream.post_conversation(uow, conv, author)
+    stream.post_message(uow, conv, message, author)
+    uow.after_commit(lambda: stream.in_conversation(rt, conv))
 
 
 # --------------------------------------------------------------------------- greeting
@@ -429,14 +427,15 @@ async def _greeting(
     return text or engine.fill(engine.DEFAULT_GREETING, values)
 
 
-async def handle_greet(rt: Runtime, conn: AsyncConnection, job: jobs.Job) -> list[AfterCommit]:
+async def handle_greet(rt: Runtime, uow: UnitOfWork, job: jobs.Job) -> None:
     """The greeting is due: check everything again, pick the rep, open and greet."""
+    conn = uow.conn
     org_id, visitor_id, now = job.org_id, str(job.payload.get("visitor_id")), rt.clock()
     settings = await store.get_settings(conn, org_id=org_id)
     await store.lock_visitor(conn, org_id=org_id, visitor_id=visitor_id)
     visitor = await chat_store.get_visitor(conn, org_id=org_id, visitor_id=visitor_id)
     if visitor is None or visitor.blocked:
-        return []
+        return
     info = await rt.presence.visitor_info(org_id, visitor_id)
     current = await chat_store.current_conversation(conn, org_id=org_id, visitor_id=visitor_id)
     last = await store.last_pounced_at(conn, org_id=org_id, visitor_id=visitor_id)
@@ -451,13 +450,13 @@ async def handle_greet(rt: Runtime, conn: AsyncConnection, job: jobs.Job) -> lis
     )
     if skip is not None or rule is None:
         log.debug("no auto pounce on %s: %s", visitor_id, skip)
-        return []
+        return
     rep_id = await _pick_rep(
         rt, conn, org_id=org_id, ctx=_context(info, visitor), settings=settings
     )
     if rep_id is None:
         log.debug("no auto pounce on %s: %s", visitor_id, engine.Skip.NO_REP)
-        return []
+        return
     conv = await chat_store.create_conversation(
         conn,
         org_id=org_id,
@@ -494,7 +493,7 @@ async def handle_greet(rt: Runtime, conn: AsyncConnection, job: jobs.Job) -> lis
         dedupe_key=_key(NUDGE_JOB, conv.id),
     )
     conv = await _conversation(conn, org_id, conv.id)
-    return [lambda: _publish_opened(rt, conv, message, rep)]
+    _post_opened(rt, uow, conv, message, rep)
 
 
 def _page_token(info: dict[str, Any]) -> str | None:
@@ -527,25 +526,26 @@ async def _append_auto(
     )
 
 
-async def handle_nudge(rt: Runtime, conn: AsyncConnection, job: jobs.Job) -> list[AfterCommit]:
+async def handle_nudge(rt: Runtime, uow: UnitOfWork, job: jobs.Job) -> None:
     """One nudge, only while nobody has said anything since the greeting."""
+    conn = uow.conn
     org_id, conversation_id = job.org_id, str(job.payload.get("conversation_id"))
     row = await store.get_pounce(conn, org_id=org_id, conversation_id=conversation_id)
     conv = await chat_store.get_conversation(conn, org_id=org_id, conversation_id=conversation_id)
     if row is None or conv is None or conv.status is ConversationStatus.CLOSED:
-        return []
+        return
     if conv.owner_id != row.pounce.rep_id:
-        return []
+        return
     replied = await chat_store.first_visitor_message(
         conn, org_id=org_id, conversation_id=conversation_id
     )
     step = engine.nudge_due(row.pounce, rt.clock(), visitor_replied=replied is not None)
     if engine.Effect.SEND_NUDGE not in step.effects:
-        return []
+        return
     if not await store.save_pounce(
         conn, org_id=org_id, conversation_id=conv.id, was=row.pounce.stage, pounce=step.pounce
     ):
-        return []
+        return
     settings = await store.get_settings(conn, org_id=org_id)
     rep = await accounts.get_user(conn, org_id=org_id, user_id=row.pounce.rep_id)
     visitor = await chat_store.get_visitor(conn, org_id=org_id, visitor_id=conv.visitor_id)
@@ -556,7 +556,7 @@ async def handle_nudge(rt: Runtime, conn: AsyncConnection, job: jobs.Job) -> lis
     body = engine.fill(settings.nudge_template, values) or engine.DEFAULT_NUDGE
     message = await _append_auto(conn, conv, row.pounce.rep_id, body, "nudge")
     conv = await _conversation(conn, org_id, conv.id)
-    return [lambda: chat.publish_message(rt, conv, message, rep)]
+    stream.post_message(uow, conv, message, rep)
 
 
 # --------------------------------------------------------------------------- after the reply
@@ -577,7 +577,8 @@ async def visitor_replied(rt: Runtime, *, conv: Conversation, message: Message) 
         row = await store.get_pounce(conn, org_id=conv.org_id, conversation_id=conv.id)
     if row is None or row.pounce.stage not in (engine.Stage.GREETED, engine.Stage.NUDGED):
         return
-    async with rt.db.write() as conn:
+    async with unit_of_work(rt) as uow:
+        conn = uow.conn
         settings = await store.get_settings(conn, org_id=conv.org_id)
         step = engine.visitor_replied(
             row.pounce, _epoch(message.created_at), rep_timeout=settings.rep_timeout_seconds
@@ -600,9 +601,13 @@ async def visitor_replied(rt: Runtime, *, conv: Conversation, message: Message) 
             run_at=deadline,
             dedupe_key=_key(TIMEOUT_JOB, conv.id),
         )
-        frame = await chat.alert_frame(rt, conn, await _conversation(conn, conv.org_id, conv.id))
-    frame["deadline"] = deadline_ms(deadline)
-    await events.publish(rt, [events.user_topic(row.pounce.rep_id)], frame)
+        alert = await stream.alert(
+            rt,
+            conn,
+            await _conversation(conn, conv.org_id, conv.id),
+            deadline=deadline_ms(deadline),
+        )
+        events.to_users(uow, [row.pounce.rep_id], stream.alert_frame(alert))
 
 
 async def rep_replied(rt: Runtime, *, conv: Conversation, message: Message) -> None:
@@ -612,7 +617,8 @@ async def rep_replied(rt: Runtime, *, conv: Conversation, message: Message) -> N
         row = await store.get_pounce(conn, org_id=conv.org_id, conversation_id=conv.id)
     if row is None or row.pounce.stage is engine.Stage.DONE:
         return
-    async with rt.db.write() as conn:
+    async with unit_of_work(rt) as uow:
+        conn = uow.conn
         step = engine.rep_replied(row.pounce, _epoch(message.created_at))
         if not await store.save_pounce(
             conn,
@@ -628,7 +634,7 @@ async def rep_replied(rt: Runtime, *, conv: Conversation, message: Message) -> N
         )
         fresh = await _conversation(conn, conv.org_id, conv.id)
         owner = await accounts.get_user(conn, org_id=conv.org_id, user_id=row.pounce.rep_id)
-    await _publish_to_reps(rt, fresh, owner)
+        stream.post_conversation_to_reps(uow, fresh, owner)
 
 
 async def _cancel(conn: AsyncConnection, conv: Conversation, step: engine.Step) -> None:
@@ -638,18 +644,6 @@ async def _cancel(conn: AsyncConnection, conv: Conversation, step: engine.Step) 
         await jobs.cancel(conn, org_id=conv.org_id, dedupe_key=_key(TIMEOUT_JOB, conv.id))
 
 
-async def _publish_to_reps(rt: Runtime, conv: Conversation, owner: User | None) -> None:
-    """A rep-only change (the outcome): the reps' consoles, never the visitor's topic."""
-    await events.publish(
-        rt,
-        [events.reps_topic(conv.org_id)],
-        {
-            "type": "conversation",
-            "conversation": events.conversation_json(conv, owner, for_rep=True),
-        },
-    )
-
-
 async def set_outcome(
     rt: Runtime, *, actor: Actor, conversation_id: str, outcome: Outcome
 ) -> tuple[Conversation, User | None]:
@@ -657,7 +651,8 @@ async def set_outcome(
     conversation closes. The owner (or an admin) may mark any open conversation."""
     if outcome not in engine.MARKABLE:
         raise ServiceError("invalid", "outcome must be spam or no_response_needed")
-    async with rt.db.write() as conn:
+    async with unit_of_work(rt) as uow:
+        conn = uow.conn
         conv = await chat_store.get_conversation(
             conn, org_id=actor.org_id, conversation_id=conversation_id
         )
@@ -682,14 +677,14 @@ async def set_outcome(
         await chat_store.close_conversation(
             conn, org_id=conv.org_id, conversation_id=conv.id, outcome=outcome.value
         )
-        await jobs.cancel(conn, org_id=conv.org_id, dedupe_key=f"{chat.UNANSWERED_JOB}:{conv.id}")
+        await jobs.cancel(conn, org_id=conv.org_id, dedupe_key=f"{UNANSWERED_JOB}:{conv.id}")
         conv = await _conversation(conn, conv.org_id, conv.id)
         owner = (
             await accounts.get_user(conn, org_id=conv.org_id, user_id=conv.owner_id)
             if conv.owner_id
             else None
         )
-    await chat.publish_conversation(rt, conv, owner)
+        stream.post_conversation(uow, conv, owner)
     return conv, owner
 
 
@@ -700,16 +695,15 @@ _REFUSALS = {
 }
 
 
-async def handle_rep_timeout(
-    rt: Runtime, conn: AsyncConnection, job: jobs.Job
-) -> list[AfterCommit]:
+async def handle_rep_timeout(rt: Runtime, uow: UnitOfWork, job: jobs.Job) -> None:
     """The rep did not act in time: missed response, their auto pounce goes off, and the
     conversation goes back to the routing rules so the visitor is not left alone."""
+    conn = uow.conn
     org_id, conversation_id, now = job.org_id, str(job.payload.get("conversation_id")), rt.clock()
     row = await store.get_pounce(conn, org_id=org_id, conversation_id=conversation_id)
     conv = await chat_store.get_conversation(conn, org_id=org_id, conversation_id=conversation_id)
     if row is None or conv is None:
-        return []
+        return
     p = row.pounce
     if conv.status is ConversationStatus.CLOSED:
         # Closed in time without a reply: the rep acted, nothing needed saying.
@@ -728,14 +722,14 @@ async def handle_rep_timeout(
         step = engine.timeout(p, now, rep_replied_at=replied_at)
     outcome = step.pounce.outcome
     if step.pounce == p or outcome is None:
-        return []
+        return
     if not await store.save_pounce(
         conn, org_id=org_id, conversation_id=conv.id, was=p.stage, pounce=step.pounce
     ):
-        return []
+        return
     if engine.Effect.REROUTE not in step.effects:
         await store.set_outcome(conn, org_id=org_id, conversation_id=conv.id, outcome=outcome)
-        return []
+        return
     await store.set_rep_switch(
         conn, org_id=org_id, user_id=p.rep_id, enabled=False, reason="missed_response"
     )
@@ -754,44 +748,23 @@ async def handle_rep_timeout(
     )
     rep = await accounts.get_user(conn, org_id=org_id, user_id=p.rep_id)
     fresh = await _conversation(conn, org_id, conv.id)
-
-    async def publish() -> None:
-        await events.publish(
-            rt,
-            [events.user_topic(p.rep_id)],
-            auto_pounce_frame(False, "missed_response", conv.id),
-        )
-        if rep is not None:
-            await reps.broadcast_rep(rt, rep)
-        await chat.publish_conversation(rt, fresh, None)
-        if decision.alerted:
-            async with rt.db.read() as read:
-                frame = await chat.alert_frame(rt, read, fresh)
-            await events.publish(rt, [events.user_topic(r) for r in decision.alerted], frame)
-
-    return [publish]
+    events.to_users(uow, [p.rep_id], auto_pounce_frame(False, "missed_response", conv.id))
+    if rep is not None:
+        missed = rep
+        uow.after_commit(lambda: presence.broadcast_rep(rt, missed))
+    stream.post_conversation(uow, fresh, None)
+    if decision.alerted:
+        alert = await stream.alert(rt, conn, fresh)
+        events.to_users(uow, decision.alerted, stream.alert_frame(alert))
 
 
 # --------------------------------------------------------------------------- console state
 
 
-async def pending_alerts(
-    rt: Runtime, conn: AsyncConnection, *, org_id: str, user_id: str
-) -> list[dict[str, Any]]:
-    """The rep's auto pounces waiting for them, with deadlines: for the console's welcome."""
-    out = []
-    for conversation_id, deadline in (
-        await store.awaiting_rep(conn, org_id=org_id, rep_id=user_id)
-    ).items():
-        conv = await chat_store.get_conversation(
-            conn, org_id=org_id, conversation_id=conversation_id
-        )
-        if conv is None or conv.owner_id != user_id:
-            continue
-        frame = await chat.alert_frame(rt, conn, conv)
-        frame.pop("type")
-        out.append({**frame, "deadline": deadline_ms(deadline)})
-    return out
+async def pending_alerts(conn: AsyncConnection, *, org_id: str, user_id: str) -> dict[str, int]:
+    """The rep's auto pounces waiting for them: conversation id -> deadline (epoch ms)."""
+    waiting = await store.awaiting_rep(conn, org_id=org_id, rep_id=user_id)
+    return {conversation_id: deadline_ms(deadline) for conversation_id, deadline in waiting.items()}
 
 
 # --------------------------------------------------------------------------- reports

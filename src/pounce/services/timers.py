@@ -8,18 +8,18 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from pounce import metrics
 from pounce.services import chat, proactive
 from pounce.services.runtime import Runtime
+from pounce.services.uow import UnitOfWork, unit_of_work
 from pounce.store import jobs
 from pounce.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-AfterCommit = Callable[[], Awaitable[None]]
-JobHandler = Callable[[Runtime, AsyncConnection, jobs.Job], Awaitable[list[AfterCommit]]]
+# A handler runs inside a savepoint of the claiming transaction and publishes through
+# its unit of work: what it publishes goes out after the commit, or not at all.
+JobHandler = Callable[[Runtime, UnitOfWork, jobs.Job], Awaitable[None]]
 
 HANDLERS: dict[str, JobHandler] = {
     chat.UNANSWERED_JOB: chat.handle_unanswered,
@@ -41,14 +41,14 @@ async def run_due(rt: Runtime, *, limit: int = 20) -> int:
     runs again and a job whose process died mid-way runs again elsewhere: exactly once.
     """
     ran = 0
-    after: list[AfterCommit] = []
     # Peek first: most polls find nothing due, and a read does not queue behind writers
     # (on SQLite a write transaction would take the single writer's lock four times a second).
     async with rt.db.read() as conn:
         next_at = await jobs.next_run_at(conn)
     if next_at is None or next_at > rt.clock():
         return 0
-    async with rt.db.write() as conn:
+    async with unit_of_work(rt) as uow:
+        conn = uow.conn
         due = await jobs.claim_due(
             conn, now=rt.clock(), limit=limit, skip_locked=not rt.db.is_sqlite
         )
@@ -58,8 +58,8 @@ async def run_due(rt: Runtime, *, limit: int = 20) -> int:
             try:
                 if handler is None:
                     raise LookupError(f"no handler for job kind {job.kind!r}")
-                async with conn.begin_nested():
-                    after += await handler(rt, conn, job)
+                async with uow.savepoint():
+                    await handler(rt, uow, job)
                     await jobs.finish(conn, job_id=job.id)
             except Exception as exc:
                 attempts = job.attempts + 1
@@ -76,11 +76,6 @@ async def run_due(rt: Runtime, *, limit: int = 20) -> int:
                         error="".join(traceback.format_exception_only(exc)),
                     )
             ran += 1
-    for action in after:
-        try:
-            await action()
-        except Exception:
-            log.exception("publishing after a job failed")
     return ran
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pounce.domain.model import ConversationStatus
+from pounce.realtime.frames import server as sf
 from pounce.services import events, proactive
 from pounce.services.auth import read_visitor_token, sign_visitor
 from pounce.services.errors import ServiceError
@@ -113,10 +114,10 @@ async def connect(
     first = await rt.presence.visitor_connected(site.org_id, visitor.id, conn_id, info)
     if not first:
         await rt.presence.visitor_update(site.org_id, visitor.id, info)
-    await events.publish(
-        rt,
-        [events.reps_topic(site.org_id)],
-        {"type": "visitor", "visitor": events.visitor_presence_json(visitor, info, online=True)},
+    events.to_org_reps(
+        rt.bus,
+        site.org_id,
+        sf.VisitorUpdate(visitor=events.visitor_presence(visitor, info, online=True)),
     )
     await proactive.page_viewed(rt, visitor=visitor, info=info)
     return VisitorSession(
@@ -189,10 +190,10 @@ async def page_view(
         "pages_viewed": int(info.get("pages_viewed", 0)) + 1,
     }
     await rt.presence.visitor_update(visitor.org_id, visitor.id, info)
-    await events.publish(
-        rt,
-        [events.reps_topic(visitor.org_id)],
-        {"type": "visitor", "visitor": events.visitor_presence_json(visitor, info, online=True)},
+    events.to_org_reps(
+        rt.bus,
+        visitor.org_id,
+        sf.VisitorUpdate(visitor=events.visitor_presence(visitor, info, online=True)),
     )
     await proactive.page_viewed(rt, visitor=visitor, info=info)
 
@@ -219,13 +220,10 @@ async def disconnect(rt: Runtime, *, visitor: Visitor, conn_id: str) -> None:
         await asyncio.sleep(OFFLINE_GRACE_SECONDS)
         if await rt.presence.visitor_info(visitor.org_id, visitor.id) is not None:
             return
-        await events.publish(
-            rt,
-            [events.reps_topic(visitor.org_id)],
-            {
-                "type": "visitor",
-                "visitor": events.visitor_presence_json(visitor, info, online=False),
-            },
+        events.to_org_reps(
+            rt.bus,
+            visitor.org_id,
+            sf.VisitorUpdate(visitor=events.visitor_presence(visitor, info, online=False)),
         )
 
     task = asyncio.create_task(later())

@@ -181,6 +181,24 @@ async def get_conversation(
     return Conversation.from_row(row) if row else None
 
 
+async def get_conversations(
+    conn: AsyncConnection, *, org_id: str, conversation_ids: Sequence[str]
+) -> dict[str, Conversation]:
+    """Many conversations by id, a few queries of up to 500 ids each."""
+    found: dict[str, Conversation] = {}
+    ids = list(dict.fromkeys(conversation_ids))
+    for start in range(0, len(ids), 500):
+        rows = await conn.execute(
+            select(t.conversations).where(
+                t.conversations.c.org_id == org_id,
+                t.conversations.c.id.in_(ids[start : start + 500]),
+            )
+        )
+        for row in rows:
+            found[row.id] = Conversation.from_row(row)
+    return found
+
+
 async def current_conversation(
     conn: AsyncConnection, *, org_id: str, visitor_id: str
 ) -> Conversation | None:
@@ -397,6 +415,36 @@ async def first_visitor_message(
         kinds=(AuthorKind.VISITOR,),
     )
     return rows[0] if rows else None
+
+
+async def first_visitor_messages(
+    conn: AsyncConnection, *, org_id: str, conversation_ids: Sequence[str]
+) -> dict[str, Message]:
+    """Each conversation's first visitor message, a few queries whatever their number."""
+    found: dict[str, Message] = {}
+    ids = list(dict.fromkeys(conversation_ids))
+    m = t.messages.c
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        first = (
+            select(m.conversation_id, func.min(m.seq).label("seq"))
+            .where(
+                m.org_id == org_id,
+                m.conversation_id.in_(chunk),
+                m.author_kind == AuthorKind.VISITOR.value,
+            )
+            .group_by(m.conversation_id)
+            .subquery()
+        )
+        rows = await conn.execute(
+            select(t.messages).join(
+                first,
+                and_(m.conversation_id == first.c.conversation_id, m.seq == first.c.seq),
+            )
+        )
+        for row in rows:
+            found[row.conversation_id] = Message.from_row(row)
+    return found
 
 
 async def count_messages(conn: AsyncConnection, *, org_id: str, conversation_id: str) -> int:

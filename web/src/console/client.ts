@@ -5,7 +5,7 @@ import { newId } from '../shared/ids';
 import { highestSeq, resumeAfter } from '../shared/messages';
 import {
   conversationOf,
-  type AckFrame,
+  type RepAck,
   type Availability,
   type ConsoleClientFrame,
   type ConsoleServerFrame,
@@ -45,7 +45,7 @@ export class ConsoleClient {
   /** Highest `read` seq sent per conversation on this page. */
   private readSent = new Map<string, number>();
   /** Requests whose answer a caller awaits (a pounce opens the conversation it made). */
-  private waiters = new Map<string, { resolve: (f: AckFrame) => void; reject: (f: ErrorFrame) => void }>();
+  private waiters = new Map<string, { resolve: (f: RepAck) => void; reject: (f: ErrorFrame) => void }>();
 
   constructor(
     private readonly api: Api,

@@ -10,6 +10,7 @@ import {
   type ConsoleServerFrame,
   type Conversation,
   type Message,
+  type Org,
   type Rep,
   type RepPresence,
   type User,
@@ -50,7 +51,7 @@ export interface AutoPounceNotice {
 export interface ConsoleState {
   connection: ConnectionState;
   me: User | null;
-  org: { id: string; name: string } | null;
+  org: Org | null;
   reps: Readonly<Record<string, RepPresence>>;
   visitors: Readonly<Record<string, VisitorPresence>>;
   /** Richer visitor cards (company, country) from alerts, kept after the visitor leaves. */
@@ -432,7 +433,7 @@ export function visitorLabel(v: { id: string; name?: string | null; country?: st
 }
 
 /** Card or presence of a visitor, whichever we have (cards are richer). */
-export function visitorInfo(s: ConsoleState, visitorId: string): (VisitorPresence & Partial<VisitorCard>) | undefined {
+export function visitorInfo(s: ConsoleState, visitorId: string): VisitorCard | undefined {
   const presence = s.visitors[visitorId] ?? s.departed[visitorId];
   const card = s.cards[visitorId];
   if (presence && card) return { ...card, ...presence };

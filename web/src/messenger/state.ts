@@ -1,7 +1,7 @@
 /** The messenger's state and how frames and visitor actions change it (pure, no DOM, no socket). */
 import type { ConnectionState } from '../shared/connection';
 import { addToLog, lastSeqBy, type MessageLog } from '../shared/messages';
-import { conversationOf, type Conversation, type Message, type MessengerServerFrame, type Rep } from '../shared/protocol';
+import { conversationOf, type Message, type MessengerServerFrame, type Rep, type VisitorConversation as Conversation } from '../shared/protocol';
 import { countUnreadInLog, markRead, type ReadMarks } from '../shared/unread';
 
 export interface PendingMessage {
@@ -95,9 +95,9 @@ function stubFor(s: MessengerState, m: Message): Conversation {
     visitor_id: s.visitorId ?? '',
     status: 'open',
     owner: null,
-    source: 'inbound',
     last_seq: m.seq,
     created_at: m.created_at,
+    rep_read_seq: 0,
   };
 }
 
@@ -141,7 +141,7 @@ function applyFrame(s: MessengerState, f: MessengerServerFrame): MessengerState 
     }
     case 'typing':
       if (f.typing) return { ...s, typing: f.author };
-      return s.typing && s.typing.id === f.author.id ? { ...s, typing: null } : s;
+      return s.typing && s.typing.id === f.author?.id ? { ...s, typing: null } : s;
     case 'read':
       return { ...s, repRead: markRead(s.repRead, f.conversation_id, f.seq) };
     case 'conversation':

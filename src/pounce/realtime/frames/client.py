@@ -1,0 +1,155 @@
+"""Frames the clients send: the messenger's (visitors) and the console's (reps)."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from msgspec import Meta, Struct
+
+from pounce.realtime.frames.base import (
+    After,
+    Body,
+    Budget,
+    ClientId,
+    Email,
+    EntityId,
+    FromConsole,
+    FromMessenger,
+    Hello,
+    Seq,
+    Title,
+    Url,
+)
+
+
+class HelloPage(Struct, forbid_unknown_fields=True, kw_only=True):
+    """The page the messenger opened on."""
+
+    url: Url
+    title: Title = ""
+    referrer: Url | None = None
+
+
+class MessengerHello(Hello, tag="hello"):
+    """The messenger's first frame; `resume` asks for what it missed."""
+
+    v: int
+    visitor_token: Annotated[str, Meta(max_length=500)] | None = None
+    locale: Annotated[str, Meta(max_length=35)] | None = None
+    page: HelloPage | None = None
+    host_origin: Url | None = None
+    resume: After | None = None
+
+
+class ConsoleHello(Hello, tag="hello"):
+    """The console's first frame."""
+
+    v: int
+    resume: After | None = None
+
+
+# -- both endpoints -------------------------------------------------------------------
+
+
+class Ping(FromMessenger, FromConsole, tag="ping"):
+    """Answered with `pong` echoing `t`."""
+
+    budget: ClassVar[Budget] = "control"
+    t: int | float | str | None = None
+
+
+class Read(FromMessenger, FromConsole, tag="read"):
+    """I have read up to `seq` of this conversation."""
+
+    budget: ClassVar[Budget] = "control"
+    conversation_id: EntityId
+    seq: Seq
+
+
+class Resume(FromMessenger, FromConsole, tag="resume"):
+    """Send what came after these seqs (a page at a time), then `resumed`."""
+
+    budget: ClassVar[Budget] = "control"
+    after: After
+    id: ClientId | None = None
+
+
+# -- messenger --------------------------------------------------------------------------
+
+
+class PageView(FromMessenger, tag="page_view"):
+    """The visitor opened a page of the site."""
+
+    id: ClientId
+    url: Url
+    title: Title = ""
+    referrer: Url | None = None
+
+
+class VisitorSend(FromMessenger, tag="message"):
+    """A message into the visitor's conversation (the first one opens it)."""
+
+    id: ClientId
+    body: Body
+
+
+class VisitorTyping(FromMessenger, tag="typing"):
+    budget: ClassVar[Budget] = "control"
+    typing: bool
+
+
+class LeaveEmail(FromMessenger, tag="leave_email"):
+    """The email the away message asks for."""
+
+    id: ClientId
+    email: Email
+
+
+# -- console ------------------------------------------------------------------------------
+
+
+class SetAvailability(FromConsole, tag="availability"):
+    id: ClientId
+    status: Literal["available", "away"]
+
+
+class StartConversation(FromConsole, tag="start_conversation"):
+    """Become the owner of a routed conversation (exactly one rep wins)."""
+
+    id: ClientId
+    conversation_id: EntityId
+
+
+class RepSend(FromConsole, tag="message"):
+    """The owner's message to the visitor."""
+
+    id: ClientId
+    conversation_id: EntityId
+    body: Body
+
+
+class RepTyping(FromConsole, tag="typing"):
+    budget: ClassVar[Budget] = "control"
+    conversation_id: EntityId
+    typing: bool
+
+
+class CloseConversation(FromConsole, tag="close_conversation"):
+    id: ClientId
+    conversation_id: EntityId
+
+
+class Pounce(FromConsole, tag="pounce"):
+    """Write first to a visitor on the site: a new conversation that I own."""
+
+    id: ClientId
+    visitor_id: EntityId
+    body: Body
+
+
+class SetOutcome(FromConsole, tag="set_outcome"):
+    """Mark a conversation spam or not needing an answer; it closes."""
+
+    id: ClientId
+    conversation_id: EntityId
+    outcome: Literal["spam", "no_response_needed"]

@@ -1,0 +1,213 @@
+"""Frames the server sends: to visitors' messengers, to reps' consoles, or to both.
+
+A frame for the messenger is built from visitor-safe shapes only and forbids any
+other field, so rep-only data cannot be put on a visitor's socket.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, Union
+
+from pounce.domain.model import Audience
+from pounce.realtime.frames import stream
+from pounce.realtime.frames.base import PROTOCOL_VERSION, ToConsole, ToMessenger
+from pounce.realtime.frames.shapes import (
+    Alert,
+    Author,
+    Conversation,
+    ConversationForVisitor,
+    Message,
+    MessageWithMeta,
+    Org,
+    RepCard,
+    RepPresence,
+    Typist,
+    VisitorPresence,
+    WelcomeUser,
+)
+
+if TYPE_CHECKING:
+    VisitorEvent = stream.Event
+    RepEvent = stream.Event
+else:
+    VisitorEvent = Union[  # noqa: UP007 (built from the kinds at import time)
+        tuple(k for k in stream.kinds() if k.audience in (Audience.ALL, Audience.VISITOR))
+    ]
+    RepEvent = Union[  # noqa: UP007
+        tuple(k for k in stream.kinds() if k.audience in (Audience.ALL, Audience.REPS))
+    ]
+
+Version = Literal[1]
+assert PROTOCOL_VERSION == 1
+
+
+# -- both endpoints -----------------------------------------------------------------------
+
+
+class ErrorFrame(ToMessenger, ToConsole, tag="error"):
+    """A frame was refused (`id` names it) or something failed; the socket stays open.
+    `retry_after_ms`: a budget ran out, try again after this long."""
+
+    code: str
+    message: str
+    id: str | None = None
+    owner: RepCard | None = None
+    conversation_id: str | None = None
+    retry_after_ms: int | None = None
+
+
+class Pong(ToMessenger, ToConsole, tag="pong"):
+    """The answer to `ping`, echoing its `t`."""
+
+    t: int | float | str | None
+
+
+class ReadReceipt(ToMessenger, ToConsole, tag="read"):
+    """The other side has read up to `seq`."""
+
+    conversation_id: str
+    seq: int
+    by: Literal["visitor", "rep"]
+
+
+class Resumed(ToMessenger, ToConsole, tag="resumed"):
+    """The replay is out: the last seq sent per conversation; `more` lists those with
+    more to send (ask again with `resume`)."""
+
+    conversations: dict[str, int]
+    more: list[str] = []
+
+
+# -- messenger ------------------------------------------------------------------------------
+
+
+class MessengerWelcome(ToMessenger, tag="welcome"):
+    """The answer to `hello`; `connection_id` names this socket."""
+
+    v: Version
+    visitor_id: str
+    visitor_token: str
+    org: Org
+    reps_available: bool
+    conversation: ConversationForVisitor | None
+    strings_locale: str
+    connection_id: str
+
+
+class VisitorAck(ToMessenger, tag="ack"):
+    id: str
+    conversation_id: str | None = None
+    seq: int | None = None
+    message: Message | None = None
+
+
+class MessageToVisitor(ToMessenger, Message, tag="message"):
+    """A message in the visitor's conversation (also their own, from another tab)."""
+
+
+class EventToVisitor(ToMessenger, tag="event"):
+    """An event of the visitor's conversation that visitors may see."""
+
+    conversation_id: str
+    seq: int
+    created_at: str
+    actor: Author | None
+    event: VisitorEvent
+
+
+class TypingToVisitor(ToMessenger, tag="typing"):
+    conversation_id: str
+    author: RepCard | None
+    typing: bool
+
+
+class ConversationToVisitor(ToMessenger, tag="conversation"):
+    """The visitor's conversation changed (a rep joined, it closed)."""
+
+    conversation: ConversationForVisitor
+
+
+class Away(ToMessenger, tag="away"):
+    """Nobody can answer now: the system's message asking for an email."""
+
+    conversation_id: str
+    message: Message
+
+
+class RepsAvailable(ToMessenger, tag="reps_available"):
+    available: bool
+
+
+# -- console ---------------------------------------------------------------------------------
+
+
+class ConsoleWelcome(ToConsole, tag="welcome"):
+    """The answer to `hello`: the state the console starts from."""
+
+    v: Version
+    user: WelcomeUser
+    org: Org
+    reps: list[RepPresence]
+    visitors: list[VisitorPresence]
+    alerts: list[Alert]
+    conversations: list[Conversation]
+    connection_id: str
+
+
+class RepAck(ToConsole, tag="ack"):
+    id: str
+    conversation_id: str | None = None
+    seq: int | None = None
+    message: MessageWithMeta | None = None
+    conversation: Conversation | None = None
+    status: Literal["available", "away"] | None = None
+
+
+class MessageToRep(ToConsole, MessageWithMeta, tag="message"):
+    """A message in a conversation I own or was alerted to."""
+
+
+class EventToRep(ToConsole, tag="event"):
+    """An event of a conversation I own or was alerted to."""
+
+    conversation_id: str
+    seq: int
+    created_at: str
+    actor: Author | None
+    event: RepEvent
+
+
+class TypingToRep(ToConsole, tag="typing"):
+    conversation_id: str
+    author: Typist
+    typing: bool
+
+
+class ConversationToRep(ToConsole, tag="conversation"):
+    """A conversation's owner, status or outcome changed."""
+
+    conversation: Conversation
+
+
+class AlertFrame(ToConsole, Alert, tag="alert"):
+    """A chat routed to me (or my auto pounce's reply, with `deadline`)."""
+
+
+class Presence(ToConsole, tag="presence"):
+    """A rep's availability or *Enable auto pounce* changed, or they came or went."""
+
+    rep: RepPresence
+
+
+class VisitorUpdate(ToConsole, tag="visitor"):
+    """A visitor came online, viewed a page, or went offline."""
+
+    visitor: VisitorPresence
+
+
+class AutoPounceSwitched(ToConsole, tag="auto_pounce"):
+    """My *Enable auto pounce* changed, and why (`missed_response` names the chat)."""
+
+    enabled: bool
+    reason: Literal["available", "rep", "missed_response"]
+    conversation_id: str | None

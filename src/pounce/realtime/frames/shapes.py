@@ -1,0 +1,152 @@
+"""The parts server frames are made of: messages, conversations, reps, visitors.
+
+A visitor's shapes (`VisitorMessage`, `VisitorConversation`) have no rep-only fields;
+frames for the messenger are built from them only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pounce.realtime.frames.base import OptionalShape, Shape
+
+AuthorKindName = Literal["visitor", "rep", "bot", "system"]
+StatusName = Literal["open", "active", "closed"]
+SourceName = Literal["inbound", "pounce", "auto_pounce"]
+AvailabilityName = Literal["available", "away"]
+RoleName = Literal["admin", "rep"]
+
+
+class Author(Shape):
+    """Who wrote a message or did something in a conversation."""
+
+    kind: AuthorKindName
+    id: str | None
+    name: str | None
+    avatar_url: str | None
+
+
+class Typist(Shape):
+    """The visitor who is typing."""
+
+    kind: Literal["visitor"]
+    id: str
+
+
+class RepCard(Shape):
+    """A rep as anyone may see them."""
+
+    id: str
+    name: str
+    first_name: str
+    avatar_url: str | None
+
+
+class Message(Shape):
+    """A stored message as a visitor may see it."""
+
+    conversation_id: str
+    seq: int
+    client_id: str | None
+    author: Author
+    body: str
+    html: str
+    created_at: str
+
+
+class MessageWithMeta(Message, omit_defaults=True):
+    """A stored message as reps see it: rep-only `meta` (e.g. auto pounce markers)."""
+
+    meta: dict[str, Any] | None = None
+
+
+class ConversationForVisitor(Shape):
+    """A conversation as its visitor sees it: no routing, source or outcome."""
+
+    id: str
+    visitor_id: str
+    status: StatusName
+    owner: RepCard | None
+    last_seq: int
+    created_at: str
+    rep_read_seq: int
+
+
+class Conversation(Shape):
+    """A conversation as reps see it."""
+
+    id: str
+    visitor_id: str
+    status: StatusName
+    owner: RepCard | None
+    last_seq: int
+    created_at: str
+    source: SourceName
+    outcome: str | None
+    routed_to: list[str]
+    visitor_read_seq: int
+    rep_read_seq: int
+    updated_at: str
+    closed_at: str | None
+
+
+class PageInfo(Shape):
+    url: str
+    title: str
+    referrer: str | None = None
+    viewed_at: str | None = None
+
+
+class VisitorPresence(OptionalShape):
+    """A visitor in Live View; `attributes` only on an alert's visitor card."""
+
+    id: str
+    name: str | None
+    email: str | None
+    company: str | None
+    country: str | None
+    online: bool
+    current_page: PageInfo | None
+    first_seen_at: str | None
+    session_started_at: str | None
+    pages_viewed: int
+    conversation_id: str | None
+    attributes: dict[str, Any] | None = None
+
+
+class RepPresence(Shape):
+    id: str
+    name: str
+    first_name: str
+    avatar_url: str | None
+    role: RoleName
+    availability: AvailabilityName
+    online: bool
+    auto_pounce: bool
+
+
+class Alert(OptionalShape):
+    """An inbound chat routed to me; `deadline` (epoch ms): a visitor replied to my auto
+    pounce and I must act before it."""
+
+    conversation: Conversation
+    visitor: VisitorPresence
+    message: MessageWithMeta | None
+    routed_to: list[str]
+    deadline: int | None = None
+
+
+class WelcomeUser(Shape):
+    id: str
+    name: str
+    first_name: str
+    email: str
+    role: RoleName
+    avatar_url: str | None
+    availability: AvailabilityName
+    auto_pounce: bool
+
+
+class Org(OptionalShape):
+    name: str
+    id: str | None = None
