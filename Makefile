@@ -37,7 +37,7 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 
 # The protocol's JSON Schemas come from the frame classes, and the front end's types from
 # the schemas; both are committed, and `make test` fails if they differ from what is built.
-GENERATED := docs/schemas web/src/shared/generated
+GENERATED := docs/schemas docs/frames.md web/src/shared/generated
 FRAME_SOURCES := $(wildcard src/pounce/realtime/frames/*.py)
 
 $(STATIC_STAMP): web/node_modules/.package-lock.json $(WEB_SOURCES) $(FRAME_SOURCES) | $(VENV)/.installed

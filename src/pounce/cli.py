@@ -167,6 +167,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 def cmd_schemas(args: argparse.Namespace) -> int:
     from pounce.realtime.frames import bundle, json_schemas
+    from pounce.realtime.frames.protocol import reference_markdown
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -177,7 +178,9 @@ def cmd_schemas(args: argparse.Namespace) -> int:
             stale.unlink()
     for name, schema in sorted(written.items()):
         (out / name).write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
-    print(f"pounce: wrote {len(written)} schemas to {out}")
+    reference = out.parent / "frames.md"
+    reference.write_text(reference_markdown())
+    print(f"pounce: wrote {len(written)} schemas to {out} and the reference {reference}")
     return 0
 
 

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     ws_ping_interval: float = Field(default=20.0, gt=0, le=3600)
     ws_ping_timeout: float = Field(default=20.0, gt=0, le=3600)
     ws_send_buffer_bytes: int = Field(default=4 << 20, ge=16 << 10, le=1 << 30)
+    # History a socket may have replayed: a burst, then bytes per second (a visitor, over
+    # all their sockets, twice that).
+    ws_replay_burst_bytes: int = Field(default=1 << 20, ge=64 << 10, le=1 << 30)
+    ws_replay_bytes_per_second: int = Field(default=64 << 10, ge=1 << 10, le=1 << 30)
     run_migrations_on_start: bool = True
     sqlite_synchronous: str = "FULL"
     # Under load a commit waits this long so that more messages share it (0: never).

@@ -102,6 +102,11 @@ SLOW_CLIENTS = Counter(
     "Sockets closed because their send queue filled",
     registry=REGISTRY,
 )
+REPLAYED_BYTES = Counter(
+    "pounce_replayed_bytes_total",
+    "Bytes of conversation history replayed to resuming clients",
+    registry=REGISTRY,
+)
 
 
 def render() -> bytes:

@@ -7,8 +7,16 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ADMIN, Demo, shot
-from tests.e2e.helpers import NewContext, api, rep_console, rep_says, visitor_page, visitor_says
+from tests.e2e.conftest import ADMIN, RILEY, Demo, shot
+from tests.e2e.helpers import (
+    NewContext,
+    api,
+    rep_console,
+    rep_says,
+    take_alert_and_start,
+    visitor_page,
+    visitor_says,
+)
 
 
 @pytest.fixture
@@ -104,3 +112,30 @@ def test_missed_response_switches_auto_pounce_off_and_is_reported(
     mine = next(i for i in report["items"] if i["rep_name"] == "Ada Admin")
     assert mine["missed_responses"] >= 1
     shot(rep, "auto-pounce-report")
+
+
+def test_a_missed_chat_reaches_the_next_rep_with_its_whole_history_live(
+    demo: Demo, new_context: NewContext, fast_auto_pounce: Page
+) -> None:
+    """Handed on after a missed response, the conversation opens for the rep who takes it
+    with the greeting and nudge the first rep never answered: no reload needed."""
+    riley = rep_console(new_context, demo, RILEY)
+    api(riley, "PUT", "/api/v1/me/auto-pounce", {"enabled": False})  # Ada greets, not Riley
+    _, messenger = visitor_page(new_context, demo, "/demo/pricing", open_launcher=False)
+    expect(messenger.locator("[data-seq='2'][data-author-kind='rep']")).to_be_visible(
+        timeout=15_000
+    )
+    visitor_says(messenger, "Do you have a plan for schools?")
+    # Ada lets the countdown run out; the chat goes to Riley, who was not in it.
+    handed_on = riley.get_by_test_id("alert-card").filter(has_text="schools")
+    expect(handed_on).to_be_visible(timeout=20_000)
+    take_alert_and_start(riley, "schools")
+    transcript = riley.get_by_test_id("transcript")
+    expect(transcript.locator("[data-auto-pounce='true']")).to_have_count(2)
+    expect(transcript.get_by_test_id("message").filter(has_text="schools")).to_be_visible()
+    expect(transcript.locator("[data-event='owner_changed']").last).to_contain_text(
+        "You started the conversation"
+    )
+    shot(riley, "handed-on-history")
+    rep_says(riley, "Yes: schools get Growth at half price.")
+    expect(messenger.get_by_text("schools get Growth")).to_be_visible()

@@ -35,7 +35,8 @@ def test_visitor_writes_rep_answers_with_formatting_and_nothing_is_lost(
     expect(rep.get_by_test_id("composer-preview").locator("strong")).to_have_text("Yes!")
     composer.press("Enter")
 
-    reply = messenger.locator("[data-seq='2'][data-author-kind='rep']")
+    # seq 2 is the event of Ada taking the conversation (reps see it; so does the visitor).
+    reply = messenger.locator("[data-seq='3'][data-author-kind='rep']")
     expect(reply.locator("strong")).to_have_text("Yes!")
     link = reply.locator("a", has_text="our pricing")
     expect(link).to_have_attribute("href", "https://acme.test/pricing")
@@ -57,19 +58,19 @@ def test_visitor_writes_rep_answers_with_formatting_and_nothing_is_lost(
     visitor.wait_for_timeout(800)
     for i in range(3):
         rep_says(rep, f"While you were away {i}")
-    expect(rep.locator("[data-testid=transcript] [data-seq='5']")).to_be_visible()
+    expect(rep.locator("[data-testid=transcript] [data-seq='6']")).to_be_visible()
     visitor.wait_for_timeout(500)
-    expect(messenger.locator("[data-seq='3']")).to_have_count(0)
+    expect(messenger.locator("[data-seq='4']")).to_have_count(0)
     visitor.context.set_offline(False)
-    expect(messenger.locator("[data-seq='5']")).to_be_visible(timeout=15_000)
+    expect(messenger.locator("[data-seq='6']")).to_be_visible(timeout=15_000)
     seqs = messenger.locator("[data-seq]").evaluate_all("els => els.map(e => e.dataset.seq)")
-    assert seqs == ["1", "2", "3", "4", "5"]
+    assert seqs == ["1", "3", "4", "5", "6"]
     visitor_says(messenger, "Thanks, got all of them")
-    expect(rep.locator("[data-testid=transcript] [data-seq='6']")).to_contain_text("got all")
+    expect(rep.locator("[data-testid=transcript] [data-seq='7']")).to_contain_text("got all")
 
     # Home previews the last message as rendered text too.
     rep_says(rep, "**Great**, talk _soon_")
-    expect(rep.locator("[data-testid=transcript] [data-seq='7'] strong")).to_have_text("Great")
+    expect(rep.locator("[data-testid=transcript] [data-seq='8'] strong")).to_have_text("Great")
     rep.get_by_role("link", name="Home").click()
     row = rep.locator("a.row-link").filter(has_text="talk")
     expect(row.locator(".ellipsis")).to_have_text("Great, talk soon")
@@ -99,7 +100,7 @@ def test_xss_vectors_show_as_text_in_both_apps(demo: Demo, new_context: NewConte
     alert.click()
     rep.get_by_test_id("start-conversation").click()
     rep_says(rep, body)
-    expect(messenger.locator("[data-seq='2']")).to_contain_text("onerror")
+    expect(messenger.locator("[data-seq='3']")).to_contain_text("onerror")
     for where in (rep.locator("[data-testid=transcript]"), messenger.locator("body")):
         expect(where.locator("script")).to_have_count(0)
         expect(where.locator("svg[onload], img[onerror], a[href^='javascript']")).to_have_count(0)

@@ -41,7 +41,7 @@ def test_slash_wel_inserts_the_welcome_shortcut_with_placeholders(
     expect(composer).to_have_value(expected)
     expect(menu).to_be_hidden()
     composer.press("Enter")
-    reply = messenger.locator("[data-seq='2'][data-author-kind='rep']")
+    reply = messenger.locator("[data-seq='3'][data-author-kind='rep']")  # 2: Riley took it
     expect(reply).to_contain_text(expected)
 
 

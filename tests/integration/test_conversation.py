@@ -64,6 +64,11 @@ async def test_whole_conversation(world: World) -> None:
     joined = await visitor.expect("conversation")
     assert joined["conversation"]["owner"]["name"] == world.org.reps[0].name
     assert "routed_to" not in joined["conversation"]  # rep-only data stays with reps
+    # Taking it is an event of the stream, seq 2, that both sides see.
+    event = await visitor.expect("event")
+    assert (event["seq"], event["event"]["kind"]) == (2, "owner_changed")
+    assert event["event"]["owner"]["id"] == world.org.reps[0].id
+    await alice.expect("event", lambda f: f["seq"] == 2)
 
     await visitor.send({"type": "typing", "typing": True})
     typing = await alice.expect("typing")
@@ -76,17 +81,17 @@ async def test_whole_conversation(world: World) -> None:
             "body": "**Yes!** See [our docs](https://example.com/slack)",
         }
     )
-    assert reply["type"] == "ack" and reply["seq"] == 2
-    got = await visitor.expect("message", lambda f: f["seq"] == 2)
+    assert reply["type"] == "ack" and reply["seq"] == 3
+    got = await visitor.expect("message", lambda f: f["seq"] == 3)
     assert got["author"]["kind"] == "rep" and got["author"]["name"] == world.org.reps[0].name
     assert got["html"] == (
         '<p><strong>Yes!</strong> See <a href="https://example.com/slack" target="_blank" '
         'rel="noopener noreferrer nofollow">our docs</a></p>'
     )
 
-    await visitor.send({"type": "read", "conversation_id": conversation_id, "seq": 2})
+    await visitor.send({"type": "read", "conversation_id": conversation_id, "seq": 3})
     read = await alice.expect("read")
-    assert read["seq"] == 2
+    assert read["seq"] == 3
 
     await alice.send({"type": "typing", "conversation_id": conversation_id, "typing": True})
     rep_typing = await visitor.expect("typing")
@@ -101,6 +106,8 @@ async def test_whole_conversation(world: World) -> None:
     assert closed["type"] == "ack"
     done = await visitor.expect("conversation", lambda f: f["conversation"]["status"] == "closed")
     assert done["conversation"]["id"] == conversation_id
+    ended = await visitor.expect("event", lambda f: f["event"]["kind"] == "closed")
+    assert ended["seq"] == 4 and ended["actor"]["id"] == world.org.reps[0].id
     for c in (visitor, alice, bob):
         await c.close()
 
@@ -227,7 +234,7 @@ async def test_resume_after_disconnect_gets_every_missed_message_once(world: Wor
     await alice.expect("alert")
     await alice.request({"type": "start_conversation", "conversation_id": conversation_id})
     await alice.request({"type": "message", "conversation_id": conversation_id, "body": "one"})
-    seen = await visitor.expect("message", lambda f: f["seq"] == 2)
+    seen = await visitor.expect("message", lambda f: f["seq"] == 3)  # 2: alice took it
     await visitor.close()
 
     for i in range(10):
@@ -241,13 +248,13 @@ async def test_resume_after_disconnect_gets_every_missed_message_once(world: Wor
     await back.send({"type": "resume", "after": {conversation_id: seen["seq"]}})
     resumed = await back.expect("resumed")
     replayed = [f for f in back.drain("message") if f["conversation_id"] == conversation_id]
-    assert [f["seq"] for f in replayed] == list(range(3, 13))
+    assert [f["seq"] for f in replayed] == list(range(4, 14))
     assert [f["body"] for f in replayed] == [f"missed {i}" for i in range(10)]
-    assert resumed["conversations"] == {conversation_id: 12}
+    assert resumed["conversations"] == {conversation_id: 13}
 
     # Live delivery continues after the replay.
     await alice.request({"type": "message", "conversation_id": conversation_id, "body": "live"})
-    live = await back.expect("message", lambda f: f["seq"] == 13)
+    live = await back.expect("message", lambda f: f["seq"] == 14)
     assert live["body"] == "live"
     await back.close()
     await alice.close()

@@ -45,9 +45,11 @@ async def _stored(database_url: str, org_id: str, conversation_id: str) -> dict[
             row = await proactive_store.get_pounce(
                 conn, org_id=org_id, conversation_id=conversation_id
             )
-            messages = await chat_store.messages_after(
+            stream = await chat_store.messages_after(
                 conn, org_id=org_id, conversation_id=conversation_id, after_seq=0
             )
+            messages = [m for m in stream if not m.is_event]
+            events = [m.kind for m in stream if m.is_event]
             pending = [
                 j
                 for j in await job_store.pending(conn, org_id=org_id)
@@ -61,6 +63,7 @@ async def _stored(database_url: str, org_id: str, conversation_id: str) -> dict[
         "conversation": conv,
         "pounce": row.pounce if row else None,
         "messages": messages,
+        "events": events,
         "pending": pending,
         "switches": switches,
     }
@@ -154,6 +157,8 @@ async def test_greeting_nudge_alert_with_deadline_and_a_reply_in_time(world: Wor
     assert stored["pounce"].outcome.value == "replied" and stored["pending"] == []
     assert stored["switches"][org.reps[0].id] is True
     assert [m.author_kind.value for m in stored["messages"]] == ["rep", "rep", "visitor", "rep"]
+    assert stored["events"] == ["outcome_set"]  # for reps only
+    assert not [f for f in visitor.inbox if f["type"] == "event"]
     _no_meta_reached(visitor)
     for c in (visitor, alice, tab):
         await c.close()

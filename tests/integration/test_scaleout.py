@@ -78,7 +78,7 @@ async def test_three_processes_share_presence_alerts_and_one_owner(cluster: Stac
     await visitor.send({"type": "typing", "typing": True})
     assert (await alice.expect("typing"))["conversation_id"] == conversation_id
     await alice.request({"type": "message", "conversation_id": conversation_id, "body": "hi!"})
-    assert (await visitor.expect("message", lambda f: f["seq"] == 2))["body"] == "hi!"
+    assert (await visitor.expect("message", lambda f: f["seq"] == 3))["body"] == "hi!"
     await alice.send({"type": "typing", "conversation_id": conversation_id, "typing": True})
     assert (await visitor.expect("typing"))["typing"] is True
     await visitor.close()
@@ -286,8 +286,9 @@ async def test_killing_the_visitors_process_loses_nothing(cluster: Stack) -> Non
         org, token, conversation_id, [p1, p2, p3], [p3], fault()
     )
     stored = await _stored(cluster.database_url, org.id, conversation_id)
-    assert [s for s, _ in stored] == list(range(1, 62))
-    assert follower.received == list(range(2, 62))  # 0 lost, 0 duplicated, 0 reordered
+    # seq 1 the visitor's message, 2 the rep taking it, then the rep's 60
+    assert [s for s, _ in stored] == list(range(1, 63))
+    assert follower.received == list(range(3, 63))  # 0 lost, 0 duplicated, 0 reordered
     assert len(sender.acked) == 60 and follower.connections >= 2
 
 
@@ -315,8 +316,8 @@ async def test_redis_restart_recovers_delivery_and_loses_nothing(tmp_path: Path)
             org, token, conversation_id, [p1], [p2], fault()
         )
         stored = await _stored(stack.database_url, org.id, conversation_id)
-        assert [s for s, _ in stored] == list(range(1, 62))
-        assert follower.received == list(range(2, 62))
+        assert [s for s, _ in stored] == list(range(1, 63))
+        assert follower.received == list(range(3, 63))
         assert len(sender.acked) == 60
         metrics = (await _get(p1, "/metrics")).decode()
         assert "pounce_bus_reconnects_total 1.0" in metrics
@@ -365,8 +366,8 @@ async def test_postgres_restart_gives_errors_not_silence_and_keeps_acks(tmp_path
         for client_id, seq in sender.acked.items():
             assert stored[seq] == f"message {client_id[1:]}"
         assert len(sender.acked) == 50
-        assert sorted(stored) == list(range(1, 52))
-        assert follower.received == list(range(2, 52))
+        assert sorted(stored) == list(range(1, 53))
+        assert follower.received == list(range(3, 53))
         stack.stop_all()
     finally:
         redis_server.stop()

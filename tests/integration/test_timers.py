@@ -18,7 +18,11 @@ async def _messages(database_url: str, org_id: str, conversation_id: str) -> lis
     try:
         async with db.read() as conn:
             found = await chat_store.messages_after(
-                conn, org_id=org_id, conversation_id=conversation_id, after_seq=0
+                conn,
+                org_id=org_id,
+                conversation_id=conversation_id,
+                after_seq=0,
+                messages_only=True,
             )
     finally:
         await db.dispose()

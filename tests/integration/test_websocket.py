@@ -240,7 +240,10 @@ async def test_quiet_sockets_are_pinged_and_dead_ones_dropped(fresh_stack: Any) 
 
 
 async def test_a_client_that_stops_reading_is_closed_with_4429(fresh_stack: Any) -> None:
-    stack = fresh_stack(POUNCE_WS_SEND_BUFFER_BYTES=str(64 << 10))
+    stack = fresh_stack(
+        POUNCE_WS_SEND_BUFFER_BYTES=str(64 << 10),
+        POUNCE_WS_REPLAY_BURST_BYTES=str(64 << 20),  # replays are the flood here
+    )
     url = stack.start()
     org = await seed_org(stack.database_url, origins=[url])
     world = World(url=url, stack=stack, org=org)

@@ -17,3 +17,10 @@ def test_published_schemas_match_the_code() -> None:
     assert set(on_disk) == set(expected), "run `pounce schemas` to refresh docs/schemas"
     for name, schema in expected.items():
         assert on_disk[name] == schema, f"{name} is stale: run `pounce schemas`"
+
+
+def test_the_frame_reference_matches_the_code() -> None:
+    from pounce.realtime.frames.protocol import reference_markdown
+
+    on_disk = (DOCS.parent / "frames.md").read_text()
+    assert on_disk == reference_markdown(), "docs/frames.md is stale: run `pounce schemas`"

@@ -6,12 +6,14 @@ import {
   reduce,
   replyDeadlines,
   seenSeq,
+  streamOf,
   takenBy,
   unreadIn,
   visitorLabel,
   type ConsoleAction,
   type ConsoleState,
 } from '../src/console/state';
+import { eventText } from '../src/console/components/ConversationView';
 import type { Alert, ConsoleServerFrame, VisitorCard } from '../src/shared/protocol';
 import { ada, bob, conv, msg, presence } from './fixtures';
 
@@ -191,3 +193,52 @@ describe('console state', () => {
   });
 });
 
+
+describe('the conversation stream', () => {
+  const event = (seq: number, e: Extract<ConsoleServerFrame, { type: 'event' }>['event'], actor = ada) =>
+    frame({
+      type: 'event',
+      conversation_id: 'c_1',
+      seq,
+      created_at: '2026-12-06T12:00:00.000Z',
+      actor: { kind: 'rep', id: actor.id, name: actor.name, avatar_url: null },
+      event: e,
+    });
+
+  it('merges events between messages by seq, once each', () => {
+    const s = run([
+      welcome({ conversations: [conv('c_1', { status: 'active', owner: ada })] }),
+      frame({ type: 'message', ...msg(1, 'visitor') }),
+      event(3, { kind: 'closed' }),
+      event(2, { kind: 'owner_changed', owner: ada }),
+      event(2, { kind: 'owner_changed', owner: ada }),
+      frame({ type: 'message', ...msg(4, 'rep') }),
+    ]);
+    expect(streamOf(s, 'c_1').map((it) => `${it.kind}:${it.item.seq}`)).toEqual(['message:1', 'event:2', 'event:3', 'message:4']);
+    expect(s.conversations['c_1']!.last_seq).toBe(4);
+  });
+
+  it('says what an event was, naming the rep', () => {
+    const s = run([welcome(), event(2, { kind: 'owner_changed', owner: bob }, bob), event(3, { kind: 'closed' }, bob), event(4, { kind: 'outcome_set', outcome: 'spam' })]);
+    const texts = (s.events['c_1'] ?? []).map((e) => eventText(e, ada.id));
+    expect(texts).toEqual(['Bob Noyce started the conversation', 'Bob Noyce closed the conversation', 'Outcome: Spam']);
+  });
+
+  it('a history load moves what is loaded; a catch-up after reconnecting does not', () => {
+    let s = run([welcome(), { type: 'request', id: 'h1', request: { kind: 'history', conversationIds: ['c_1'] } }]);
+    s = reduce(s, frame({ type: 'resumed', conversations: { c_1: 7 }, more: ['c_1'], id: 'h1' }));
+    expect(s.loadedThrough['c_1']).toBe(7);
+    s = reduce(s, frame({ type: 'resumed', conversations: { c_1: 40 } }));
+    expect(s.loadedThrough['c_1']).toBe(7);
+  });
+
+  it('closing offers an undo until it is dismissed or used', () => {
+    let s = run([welcome({ conversations: [conv('c_1', { status: 'active', owner: ada })] }), { type: 'request', id: 'x1', request: { kind: 'close', conversationId: 'c_1' } }]);
+    s = reduce(s, frame({ type: 'ack', id: 'x1' }));
+    expect(s.justClosed).toBe('c_1');
+    s = reduce(s, { type: 'request', id: 'r1', request: { kind: 'reopen', conversationId: 'c_1' } });
+    s = reduce(s, frame({ type: 'ack', id: 'r1', conversation: conv('c_1', { status: 'active', owner: ada }) }));
+    expect(s.justClosed).toBeNull();
+    expect(s.conversations['c_1']!.status).toBe('active');
+  });
+});

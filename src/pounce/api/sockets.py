@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, ClassVar, TypeVar
@@ -25,7 +26,7 @@ from pounce.realtime.frames import client as cf
 from pounce.realtime.frames import server as sf
 from pounce.realtime.frames import shapes
 from pounce.realtime.websocket import Endpoint, Request, WebSocketProtocol
-from pounce.services import auth, chat, events, proactive, reps, visitors
+from pounce.services import auth, chat, events, proactive, reps, stream, visitors
 from pounce.services.errors import ServiceError
 from pounce.services.runtime import Runtime
 from pounce.store.db import StoreUnavailable
@@ -107,6 +108,44 @@ class Budgets:
         return self.bucket(type(frame).budget).take()
 
 
+class ByteBudget:
+    """A token bucket of bytes; it may go below zero, and then waits longer."""
+
+    __slots__ = ("burst", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.stamp = burst, time.monotonic()
+
+    def wait(self) -> float:
+        """Seconds until there is something to spend (0: now)."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        return 0.0 if self.tokens > 0 else (1 - self.tokens) / self.rate
+
+    def spend(self, n: int) -> None:
+        self.tokens -= n
+
+
+# Bytes of replay a socket may ask for (POUNCE_WS_REPLAY_*: a burst, then bytes per
+# second), and a visitor twice that over all their sockets on this node: a client that
+# asks for the same history again and again gets `rate_limited` with `retry_after_ms`
+# instead of gigabytes.
+_VISITOR_BUDGETS_KEPT = 10_000
+_visitor_budgets: OrderedDict[str, ByteBudget] = OrderedDict()
+
+
+def visitor_replay_budget(visitor_id: str, rate: float, burst: float) -> ByteBudget:
+    budget = _visitor_budgets.pop(visitor_id, None)
+    if budget is None:
+        budget = ByteBudget(2 * rate, 2 * burst)
+        if len(_visitor_budgets) >= _VISITOR_BUDGETS_KEPT:
+            _visitor_budgets.popitem(last=False)
+    _visitor_budgets[visitor_id] = budget
+    return budget
+
+
 F = TypeVar("F", bound=f.ClientFrame)
 S = TypeVar("S", bound="_Session")
 Handler = Callable[[Any, Any], Awaitable[None]]
@@ -166,6 +205,7 @@ class _Session:
         "_inflight",
         "_paused",
         "_pending",
+        "_replayed",
         "_worker",
         "conn",
         "ready",
@@ -189,6 +229,7 @@ class _Session:
         self._paused = False
         self._hello_timer: asyncio.TimerHandle | None = None
         self._budgets = Budgets()
+        self._replayed: ByteBudget | None = None
 
     # -- called by the socket ---------------------------------------------------------
     def opened(self, socket: WebSocketProtocol) -> None:
@@ -353,8 +394,10 @@ class _Session:
         after: dict[str, int],
         *,
         visitor: Visitor | None = None,
+        frame_id: str | None = None,
     ) -> None:
-        """Send what the client missed, in order, then what the bus brought meanwhile.
+        """Send a page of what the client missed, in order, then `resumed`, then what the
+        bus brought meanwhile; past the replay budget, `rate_limited` instead.
 
         The caller put the connection on hold before this, so a live frame never
         overtakes the replay; a frame both replayed and held arrives twice and the
@@ -363,13 +406,35 @@ class _Session:
         conn = self.conn
         assert conn is not None
         try:
-            if after:
-                replayed, last = await chat.replay(
-                    self.rt, org_id=org_id, after=dict(after), visitor=visitor
+            if not after:
+                return
+            rate = float(self.rt.settings.ws_replay_bytes_per_second)
+            burst = float(self.rt.settings.ws_replay_burst_bytes)
+            mine = self._replayed
+            if mine is None:
+                mine = self._replayed = ByteBudget(rate, burst)
+            theirs = visitor_replay_budget(visitor.id, rate, burst) if visitor else None
+            wait = max(mine.wait(), theirs.wait() if theirs else 0.0)
+            if wait > 0:
+                conn.send_frame(
+                    error_frame(
+                        "rate_limited",
+                        "Too much history asked for; resume again later.",
+                        frame_id,
+                        retry_after_ms=math.ceil(wait * 1000),
+                    )
                 )
-                for item in replayed:
-                    conn.send_frame(item)
-                conn.send_frame(sf.Resumed(conversations=last))
+                return
+            page = await stream.replay(self.rt, org_id=org_id, after=dict(after), visitor=visitor)
+            sent = 0
+            for item in page.frames:
+                sent += conn.send_frame(item)
+            resumed = sf.Resumed(conversations=page.last, more=page.more, id=frame_id)
+            sent += conn.send_frame(resumed)
+            mine.spend(sent)
+            if theirs is not None:
+                theirs.spend(sent)
+            metrics.REPLAYED_BYTES.inc(sent)
         finally:
             conn.release()
 
@@ -515,7 +580,7 @@ class MessengerSession(_Session):
     async def _resume(self, frame: cf.Resume) -> None:
         assert self.visitor is not None and self.conn is not None
         self.conn.hold()
-        await self.replay(self.visitor.org_id, frame.after, visitor=self.visitor)
+        await self.replay(self.visitor.org_id, frame.after, visitor=self.visitor, frame_id=frame.id)
 
     @MESSENGER.on(cf.LeaveEmail)
     async def _leave_email(self, frame: cf.LeaveEmail) -> None:
@@ -683,7 +748,7 @@ class ConsoleSession(_Session):
     async def _resume(self, frame: cf.Resume) -> None:
         assert self.conn is not None
         self.conn.hold()
-        await self.replay(self.user.org_id, frame.after)
+        await self.replay(self.user.org_id, frame.after, frame_id=frame.id)
 
     @CONSOLE.on(cf.CloseConversation)
     async def _close(self, frame: cf.CloseConversation) -> None:
@@ -692,6 +757,33 @@ class ConsoleSession(_Session):
             self.rt, actor=self.user.actor, conversation_id=frame.conversation_id
         )
         self.conn.send_frame(sf.RepAck(id=frame.id))
+
+    @CONSOLE.on(cf.ReopenConversation)
+    async def _reopen(self, frame: cf.ReopenConversation) -> None:
+        assert self.conn is not None
+        conv, owner = await chat.reopen_conversation(
+            self.rt, actor=self.user.actor, conversation_id=frame.conversation_id
+        )
+        self.conn.send_frame(sf.RepAck(id=frame.id, conversation=events.conversation(conv, owner)))
+
+    @CONSOLE.on(cf.AddNote)
+    async def _note(self, frame: cf.AddNote) -> None:
+        assert self.conn is not None
+        sent = await chat.add_note(
+            self.rt,
+            actor=self.user.actor,
+            conversation_id=frame.conversation_id,
+            client_id=frame.id,
+            body=frame.body,
+        )
+        self.conn.send_frame(
+            sf.RepAck(
+                id=frame.id,
+                conversation_id=sent.message.conversation_id,
+                seq=sent.message.seq,
+                message=events.message_for_rep(sent.message, self.user),
+            )
+        )
 
     @CONSOLE.on(cf.Pounce)
     async def _pounce(self, frame: cf.Pounce) -> None:

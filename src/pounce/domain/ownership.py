@@ -1,4 +1,4 @@
-"""Who may claim, write in and close a conversation."""
+"""Who may claim, write in, close and reopen a conversation."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ class Refusal(StrEnum):
     ALREADY_TAKEN = "already_taken"
     NOT_OWNER = "not_owner"
     CLOSED = "closed"
+    NOT_CLOSED = "not_closed"
     FORBIDDEN = "forbidden"
 
 
@@ -63,6 +64,17 @@ def close_refusal(actor: Actor, conv: ConversationState) -> Refusal | None:
         return Refusal.NOT_FOUND
     if conv.status is ConversationStatus.CLOSED:
         return Refusal.CLOSED
+    if conv.owner_id != actor.user_id and not actor.is_admin:
+        return Refusal.NOT_OWNER
+    return None
+
+
+def reopen_refusal(actor: Actor, conv: ConversationState) -> Refusal | None:
+    """The owner or an admin may reopen a closed conversation (the undo of a close)."""
+    if actor.org_id != conv.org_id:
+        return Refusal.NOT_FOUND
+    if conv.status is not ConversationStatus.CLOSED:
+        return Refusal.NOT_CLOSED
     if conv.owner_id != actor.user_id and not actor.is_admin:
         return Refusal.NOT_OWNER
     return None

@@ -53,12 +53,14 @@ class Connection:
         if self.socket.send(data):
             metrics.frame_out(self.kind)
 
-    def send_frame(self, frame: ServerFrame) -> None:
+    def send_frame(self, frame: ServerFrame) -> int:
         """Send one frame of this endpoint's kind (a console frame never goes to a
-        messenger)."""
+        messenger); returns its size in bytes."""
         if not isinstance(frame, self.accepts):
             raise TypeError(f"a {type(frame).__name__} may not go to a {self.kind} socket")
-        self.send(encode(frame))
+        data = encode(frame)
+        self.send(data)
+        return len(data)
 
     def on_bus(self, _topic: str, data: bytes) -> None:
         if self._held is not None:

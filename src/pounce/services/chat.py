@@ -9,11 +9,18 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pounce.domain.model import Actor, AuthorKind, ConversationStatus, Source
-from pounce.domain.ownership import Refusal, claim_refusal, close_refusal, send_refusal
+from pounce.domain.model import Actor, Audience, AuthorKind, ConversationStatus, Source
+from pounce.domain.ownership import (
+    Refusal,
+    claim_refusal,
+    close_refusal,
+    reopen_refusal,
+    send_refusal,
+)
 from pounce.domain.routing import VisitorContext
 from pounce.realtime.frames import server as sf
 from pounce.realtime.frames import shapes as s
+from pounce.realtime.frames import stream as ev
 from pounce.services import events, proactive, stream
 from pounce.services.errors import ServiceError
 from pounce.services.formatting import render_markdown
@@ -47,6 +54,8 @@ def _refuse(code: str, what: str = "conversation") -> ServiceError:
         "already_taken": "Another rep already started this conversation.",
         "not_owner": "Only the rep who owns this conversation can do that.",
         "closed": "This conversation is closed.",
+        "not_closed": "This conversation is not closed.",
+        "conflict": "The visitor is in another conversation now.",
         "forbidden": "Your role may not do that.",
     }
     return ServiceError(code, messages.get(code, code))
@@ -335,6 +344,40 @@ async def send_rep_message(
     return Sent(result.message, result.conversation, created=result.created)
 
 
+async def add_note(
+    rt: Runtime, *, actor: Actor, conversation_id: str, client_id: str, body: str
+) -> Sent:
+    """A note only reps see (a handoff, a reminder); any rep of the org may add one.
+    Resending the same client id returns the stored note."""
+    async with unit_of_work(rt) as uow:
+        conn = uow.conn
+        conv = await _load_conversation(conn, org_id=actor.org_id, conversation_id=conversation_id)
+        existing = await chat.find_message_by_client_id(
+            conn,
+            org_id=actor.org_id,
+            author_kind=AuthorKind.REP,
+            author_id=actor.user_id,
+            client_id=client_id,
+        )
+        if existing is not None:
+            return Sent(existing, conv, created=False)
+        note = await chat.append_message(
+            conn,
+            org_id=actor.org_id,
+            conversation_id=conv.id,
+            author_kind=AuthorKind.REP,
+            author_id=actor.user_id,
+            client_id=client_id,
+            body=body,
+            html=render_markdown(body),
+            audience=Audience.REPS,
+        )
+        conv = await _load_conversation(conn, org_id=actor.org_id, conversation_id=conv.id)
+        author = await _user(conn, actor.org_id, actor.user_id)
+        stream.post_message(uow, conv, note, author)
+    return Sent(note, conv, created=True)
+
+
 async def start_conversation(
     rt: Runtime, *, actor: Actor, conversation_id: str
 ) -> tuple[Conversation, User | None]:
@@ -354,11 +397,13 @@ async def start_conversation(
         won = await chat.claim_conversation(
             conn, org_id=actor.org_id, conversation_id=conv.id, user_id=actor.user_id
         )
-        if won:
-            await jobs.cancel(conn, org_id=actor.org_id, dedupe_key=f"{UNANSWERED_JOB}:{conv.id}")
         conv = await _load_conversation(conn, org_id=actor.org_id, conversation_id=conv.id)
         owner = await _user(conn, actor.org_id, conv.owner_id)
         if won:
+            await jobs.cancel(conn, org_id=actor.org_id, dedupe_key=f"{UNANSWERED_JOB}:{conv.id}")
+            event = ev.OwnerChanged(owner=events.rep_card(owner))
+            await stream.append_event(uow, conv, event, actor=owner)
+            conv = await _load_conversation(conn, org_id=actor.org_id, conversation_id=conv.id)
             stream.post_conversation(uow, conv, owner)
     if not won:
         if conv.owner_id == actor.user_id:
@@ -394,10 +439,45 @@ async def close_conversation(
             conn, org_id=actor.org_id, conversation_id=conv.id, outcome=outcome
         )
         await jobs.cancel(conn, org_id=actor.org_id, dedupe_key=f"{UNANSWERED_JOB}:{conv.id}")
+        closer = await _user(conn, actor.org_id, actor.user_id)
+        await stream.append_event(uow, conv, ev.Closed(), actor=closer)
         conv = await _load_conversation(conn, org_id=actor.org_id, conversation_id=conv.id)
         owner = await _user(conn, actor.org_id, conv.owner_id)
         stream.post_conversation(uow, conv, owner)
     return conv
+
+
+async def reopen_conversation(
+    rt: Runtime, *, actor: Actor, conversation_id: str
+) -> tuple[Conversation, User | None]:
+    """Open a closed conversation again (the undo of a close): the owner or an admin,
+    while its visitor has no other conversation open."""
+    async with unit_of_work(rt) as uow:
+        conn = uow.conn
+        conv = await _load_conversation(conn, org_id=actor.org_id, conversation_id=conversation_id)
+        refusal = reopen_refusal(actor, conv.state)
+        if refusal is not None:
+            raise _refuse(refusal.value)
+        current = await chat.current_conversation(
+            conn, org_id=actor.org_id, visitor_id=conv.visitor_id
+        )
+        if current is not None:
+            raise ServiceError(
+                "conflict",
+                "The visitor is in another conversation now.",
+                conversation_id=current.id,
+            )
+        if not await chat.reopen_conversation(conn, org_id=actor.org_id, conversation_id=conv.id):
+            raise _refuse("not_closed")
+        opener = await _user(conn, actor.org_id, actor.user_id)
+        await stream.append_event(uow, conv, ev.Reopened(), actor=opener)
+        conv = await _load_conversation(conn, org_id=actor.org_id, conversation_id=conv.id)
+        owner = await _user(conn, actor.org_id, conv.owner_id)
+        stream.post_conversation(uow, conv, owner)
+        visitor = await chat.get_visitor(conn, org_id=actor.org_id, visitor_id=conv.visitor_id)
+        reopened = conv
+        uow.after_commit(lambda: stream.in_conversation(rt, reopened, visitor))
+    return conv, owner
 
 
 async def visitor_typing(rt: Runtime, *, visitor: Visitor, typing: bool) -> None:
@@ -466,64 +546,22 @@ async def mark_read(
             )
 
 
-async def replay(
-    rt: Runtime,
-    *,
-    org_id: str,
-    after: dict[str, int],
-    visitor: Visitor | None = None,
-    limit: int = 1000,
-) -> tuple[list[sf.MessageToVisitor | sf.MessageToRep], dict[str, int]]:
-    """Every stored message after each given seq, in order, as `message` frames for a
-    visitor (`visitor` given) or for reps."""
-    frames: list[sf.MessageToVisitor | sf.MessageToRep] = []
-    last: dict[str, int] = {}
-    async with rt.db.read() as conn:
-        reps = {u.id: u for u in await accounts.list_users(conn, org_id=org_id)}
-        for conversation_id, after_seq in after.items():
-            conv = await chat.get_conversation(conn, org_id=org_id, conversation_id=conversation_id)
-            if conv is None or (visitor is not None and conv.visitor_id != visitor.id):
-                continue
-            seq = after_seq
-            while True:
-                batch = await chat.messages_after(
-                    conn, org_id=org_id, conversation_id=conv.id, after_seq=seq, limit=limit
-                )
-                for message in batch:
-                    author = reps.get(message.author_id or "")
-                    if message.author_kind is not AuthorKind.REP:
-                        author = None
-                    if visitor is not None:
-                        shown = events.message(message, author)
-                        frames.append(
-                            sf.MessageToVisitor(
-                                conversation_id=shown.conversation_id,
-                                seq=shown.seq,
-                                client_id=shown.client_id,
-                                author=shown.author,
-                                body=shown.body,
-                                html=shown.html,
-                                created_at=shown.created_at,
-                            )
-                        )
-                    else:
-                        frames.append(stream.message_to_rep(message, author))
-                    seq = message.seq
-                if len(batch) < limit:
-                    break
-            last[conv.id] = max(seq, after_seq)
-    return frames, last
-
-
 async def transcript(
     rt: Runtime, *, actor: Actor, conversation_id: str, after_seq: int, limit: int
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """A page of a conversation for the console; `next_after_seq` is None at the end."""
+    """A page of a conversation's messages for the REST API; `next_after_seq` is None at
+    the end. (Consoles replay the whole stream, events too, over their socket.)"""
     async with rt.db.read() as conn:
         conv = await _load_conversation(conn, org_id=actor.org_id, conversation_id=conversation_id)
         reps = {u.id: u for u in await accounts.list_users(conn, org_id=actor.org_id)}
         batch = await chat.messages_after(
-            conn, org_id=actor.org_id, conversation_id=conv.id, after_seq=after_seq, limit=limit
+            conn,
+            org_id=actor.org_id,
+            conversation_id=conv.id,
+            after_seq=after_seq,
+            limit=limit,
+            audiences=stream.REPS_SEE,
+            messages_only=True,
         )
     items = [
         events.as_json(

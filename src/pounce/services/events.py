@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from pounce.domain.model import Audience
 from pounce.realtime.frames import CONSOLE, ServerFrame, ToConsole, ToMessenger, encode
 from pounce.realtime.frames import shapes as s
 from pounce.realtime.frames.base import tag_of
@@ -177,12 +178,13 @@ def message_for_rep(message: Message, user: User | None = None) -> s.MessageWith
         html=message.html,
         created_at=stamp(message.created_at),
         meta=message.meta or None,
+        audience=message.audience.value,
     )
 
 
 def rep_shape_differs(message: Message) -> bool:
     """Whether reps see more of this message than its visitor does."""
-    return bool(message.meta)
+    return bool(message.meta) or message.audience is not Audience.ALL
 
 
 def conversation_for_visitor(conv: Conversation, owner: User | None) -> s.ConversationForVisitor:

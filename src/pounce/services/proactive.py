@@ -23,6 +23,7 @@ from pounce.integrations.ai.base import CopilotRequest
 from pounce.integrations.ai.offline import OfflineCopilot
 from pounce.integrations.ai.openai_compat import OpenAICompatibleCopilot
 from pounce.realtime.frames import server as sf
+from pounce.realtime.frames import stream as ev
 from pounce.services import copilot, events, presence, routing, stream
 from pounce.services.admin import require_admin
 from pounce.services.errors import ServiceError
@@ -629,9 +630,10 @@ async def rep_replied(rt: Runtime, *, conv: Conversation, message: Message) -> N
         ):
             return
         await _cancel(conn, conv, step)
-        await store.set_outcome(
+        if await store.set_outcome(
             conn, org_id=conv.org_id, conversation_id=conv.id, outcome=Outcome.REPLIED
-        )
+        ):
+            await stream.append_event(uow, conv, ev.OutcomeSet(outcome=Outcome.REPLIED.value))
         fresh = await _conversation(conn, conv.org_id, conv.id)
         owner = await accounts.get_user(conn, org_id=conv.org_id, user_id=row.pounce.rep_id)
         stream.post_conversation_to_reps(uow, fresh, owner)
@@ -677,6 +679,9 @@ async def set_outcome(
         await chat_store.close_conversation(
             conn, org_id=conv.org_id, conversation_id=conv.id, outcome=outcome.value
         )
+        marker = await accounts.get_user(conn, org_id=actor.org_id, user_id=actor.user_id)
+        await stream.append_event(uow, conv, ev.OutcomeSet(outcome=outcome.value), actor=marker)
+        await stream.append_event(uow, conv, ev.Closed(), actor=marker)
         await jobs.cancel(conn, org_id=conv.org_id, dedupe_key=f"{UNANSWERED_JOB}:{conv.id}")
         conv = await _conversation(conn, conv.org_id, conv.id)
         owner = (
@@ -728,12 +733,15 @@ async def handle_rep_timeout(rt: Runtime, uow: UnitOfWork, job: jobs.Job) -> Non
     ):
         return
     if engine.Effect.REROUTE not in step.effects:
-        await store.set_outcome(conn, org_id=org_id, conversation_id=conv.id, outcome=outcome)
+        if await store.set_outcome(conn, org_id=org_id, conversation_id=conv.id, outcome=outcome):
+            await stream.append_event(uow, conv, ev.OutcomeSet(outcome=outcome.value))
         return
     await store.set_rep_switch(
         conn, org_id=org_id, user_id=p.rep_id, enabled=False, reason="missed_response"
     )
     await store.hand_back(conn, org_id=org_id, conversation_id=conv.id)
+    await stream.append_event(uow, conv, ev.OutcomeSet(outcome=Outcome.MISSED_RESPONSE.value))
+    await stream.append_event(uow, conv, ev.OwnerChanged(owner=None))
     visitor = await chat_store.get_visitor(conn, org_id=org_id, visitor_id=conv.visitor_id)
     assert visitor is not None
     info = await rt.presence.visitor_info(org_id, visitor.id)

@@ -1,17 +1,33 @@
-"""A conversation's live traffic: who sees it, and the frames for its messages, its
-changes and its alerts. Every service that changes a conversation publishes here."""
+"""A conversation's stream and live traffic: its messages and events, who sees each
+(`seen_by`, the one rule for live delivery and replay), replay a page at a time, and
+the frames for its changes and alerts. Every service that changes a conversation
+publishes here."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pounce.domain.model import Audience, AuthorKind, seen_by
+from pounce.realtime.frames import ServerFrame
 from pounce.realtime.frames import server as sf
 from pounce.realtime.frames import shapes as s
+from pounce.realtime.frames import stream as ev
 from pounce.services import events
 from pounce.services.events import Sink
 from pounce.services.runtime import Runtime
+from pounce.services.uow import UnitOfWork
 from pounce.store import accounts, chat
 from pounce.store.records import Conversation, Message, User, Visitor, hot_record
+
+VISITOR_SEES = seen_by("visitor")
+REPS_SEE = seen_by("reps")
+# A replay sends at most this many items of one conversation, and of all of them, per
+# request; `resumed.more` names the conversations with more to fetch.
+REPLAY_PAGE = 100
+REPLAY_TOTAL = 400
 
 UNANSWERED_JOB = "conversation.unanswered"
 
@@ -31,10 +47,35 @@ def rep_audience(conv: Conversation) -> list[str]:
     return [conv.owner_id] if conv.owner_id else list(conv.routed_to)
 
 
+def post_item(sink: Sink, conv: Conversation, item: Message, author: User | None) -> None:
+    """A stored item (message or event) to those of its visitor and the reps who see the
+    conversation live whom its audience allows."""
+    if item.is_event:
+        post_event(sink, conv, item, author)
+    else:
+        post_message(sink, conv, item, author)
+
+
 def post_message(sink: Sink, conv: Conversation, message: Message, author: User | None) -> None:
-    """A stored message to its visitor and the reps who see the conversation live."""
+    """A stored message to its visitor and the reps who see the conversation live, as
+    far as its audience allows."""
+    to_visitor, to_reps = message.audience in VISITOR_SEES, message.audience in REPS_SEE
+    if to_visitor and to_reps and not events.rep_shape_differs(message):
+        # both audiences get the same bytes
+        frame = message_to_visitor(message, author)
+        events.to_visitors_and_users(sink, [conv.visitor_id], rep_audience(conv), frame)
+        return
+    if to_visitor:
+        events.to_visitors(sink, [conv.visitor_id], message_to_visitor(message, author))
+    if to_reps:
+        events.to_users(sink, rep_audience(conv), message_to_rep(message, author))
+
+
+def message_to_visitor(message: Message, author: User | None) -> sf.MessageToVisitor:
+    if message.audience not in VISITOR_SEES:
+        raise ValueError(f"seq {message.seq} is not for the visitor")
     shown = events.message(message, author)
-    visitor_frame = sf.MessageToVisitor(
+    return sf.MessageToVisitor(
         conversation_id=shown.conversation_id,
         seq=shown.seq,
         client_id=shown.client_id,
@@ -43,14 +84,11 @@ def post_message(sink: Sink, conv: Conversation, message: Message, author: User 
         html=shown.html,
         created_at=shown.created_at,
     )
-    if not events.rep_shape_differs(message):  # both audiences get the same bytes
-        events.to_visitors_and_users(sink, [conv.visitor_id], rep_audience(conv), visitor_frame)
-        return
-    events.to_visitors(sink, [conv.visitor_id], visitor_frame)
-    events.to_users(sink, rep_audience(conv), message_to_rep(message, author))
 
 
 def message_to_rep(message: Message, author: User | None) -> sf.MessageToRep:
+    if message.audience not in REPS_SEE:
+        raise ValueError(f"seq {message.seq} is not for reps")
     shown = events.message_for_rep(message, author)
     return sf.MessageToRep(
         conversation_id=shown.conversation_id,
@@ -61,6 +99,7 @@ def message_to_rep(message: Message, author: User | None) -> sf.MessageToRep:
         html=shown.html,
         created_at=shown.created_at,
         meta=shown.meta,
+        audience=shown.audience,
     )
 
 
@@ -136,3 +175,139 @@ def alert_frame(shown: s.Alert) -> sf.AlertFrame:
         routed_to=shown.routed_to,
         deadline=shown.deadline,
     )
+
+
+# -- events -------------------------------------------------------------------------------------
+
+
+async def append_event(
+    uow: UnitOfWork,
+    conv: Conversation,
+    event: ev.Event,
+    *,
+    actor: User | None = None,
+    actor_kind: AuthorKind | None = None,
+) -> Message:
+    """Store an event in the conversation's stream (its next seq) and publish it to its
+    audience after the commit. The actor is `actor` (a rep), else the system or
+    `actor_kind` (the visitor)."""
+    kind = actor_kind or (AuthorKind.REP if actor else AuthorKind.SYSTEM)
+    item = await chat.append_event(
+        uow.conn,
+        org_id=conv.org_id,
+        conversation_id=conv.id,
+        kind=ev.kind_of(type(event)),
+        data=ev.data_of(event),
+        audience=type(event).audience,
+        actor_kind=kind,
+        actor_id=actor.id if actor else (conv.visitor_id if kind is AuthorKind.VISITOR else None),
+    )
+    post_event(uow, conv, item, actor)
+    return item
+
+
+_KINDS: dict[str, type[ev.Event]] = {ev.kind_of(k): k for k in ev.kinds()}
+
+
+def event_of(item: Message) -> ev.Event:
+    """The typed event a stored item holds."""
+    return msgspec.convert(item.meta, type=_KINDS[item.kind])
+
+
+def _actor(item: Message, user: User | None) -> s.Author | None:
+    if item.author_kind is AuthorKind.SYSTEM:
+        return None
+    return events.author(item, user)
+
+
+def event_to_visitor(item: Message, actor: User | None) -> sf.EventToVisitor:
+    if item.audience not in VISITOR_SEES:
+        raise ValueError(f"seq {item.seq} is not for the visitor")
+    return sf.EventToVisitor(
+        conversation_id=item.conversation_id,
+        seq=item.seq,
+        created_at=events.stamp(item.created_at),
+        actor=_actor(item, actor),
+        event=event_of(item),
+    )
+
+
+def event_to_rep(item: Message, actor: User | None) -> sf.EventToRep:
+    if item.audience not in REPS_SEE:
+        raise ValueError(f"seq {item.seq} is not for reps")
+    return sf.EventToRep(
+        conversation_id=item.conversation_id,
+        seq=item.seq,
+        created_at=events.stamp(item.created_at),
+        actor=_actor(item, actor),
+        event=event_of(item),
+    )
+
+
+def post_event(sink: Sink, conv: Conversation, item: Message, actor: User | None) -> None:
+    if item.audience in VISITOR_SEES:
+        events.to_visitors(sink, [conv.visitor_id], event_to_visitor(item, actor))
+    if item.audience in REPS_SEE:
+        events.to_users(sink, rep_audience(conv), event_to_rep(item, actor))
+
+
+# -- replay ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Replayed:
+    """A page of replay: the frames, the last seq covered per conversation, and the
+    conversations with more after it."""
+
+    frames: list[ServerFrame] = field(default_factory=list)
+    last: dict[str, int] = field(default_factory=dict)
+    more: list[str] = field(default_factory=list)
+
+
+async def replay(
+    rt: Runtime, *, org_id: str, after: dict[str, int], visitor: Visitor | None = None
+) -> Replayed:
+    """The items after each given seq that the visitor (`visitor` given) or reps may see,
+    in order: at most REPLAY_PAGE per conversation and REPLAY_TOTAL in all."""
+    out = Replayed()
+    audiences: tuple[Audience, ...] = VISITOR_SEES if visitor is not None else REPS_SEE
+    left = REPLAY_TOTAL
+    async with rt.db.read() as conn:
+        convs = await chat.get_conversations(conn, org_id=org_id, conversation_ids=list(after))
+        users: dict[str, User] | None = None
+        for conversation_id, after_seq in after.items():
+            conv = convs.get(conversation_id)
+            if conv is None or (visitor is not None and conv.visitor_id != visitor.id):
+                continue
+            out.last[conv.id] = after_seq
+            if left <= 0:
+                out.more.append(conv.id)
+                continue
+            page = min(REPLAY_PAGE, left)
+            batch = await chat.messages_after(
+                conn,
+                org_id=org_id,
+                conversation_id=conv.id,
+                after_seq=after_seq,
+                limit=page + 1,
+                audiences=audiences,
+            )
+            if len(batch) > page:
+                batch = batch[:page]
+                out.more.append(conv.id)
+            if batch and users is None:
+                users = {u.id: u for u in await accounts.list_users(conn, org_id=org_id)}
+            for item in batch:
+                author = (users or {}).get(item.author_id or "")
+                if item.author_kind is not AuthorKind.REP:
+                    author = None
+                out.frames.append(_frame(item, author, for_visitor=visitor is not None))
+                out.last[conv.id] = item.seq
+            left -= len(batch)
+    return out
+
+
+def _frame(item: Message, author: User | None, *, for_visitor: bool) -> ServerFrame:
+    if for_visitor:
+        return event_to_visitor(item, author) if item.is_event else message_to_visitor(item, author)
+    return event_to_rep(item, author) if item.is_event else message_to_rep(item, author)

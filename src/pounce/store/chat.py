@@ -7,10 +7,10 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pounce.domain.model import AuthorKind, ConversationStatus, Source, new_id
+from pounce.domain.model import Audience, AuthorKind, ConversationStatus, Source, new_id
 from pounce.store import tables as t
 from pounce.store.records import Conversation, Message, Visitor, as_utc, now
 
@@ -294,6 +294,27 @@ async def close_conversation(
     return result.rowcount == 1
 
 
+async def reopen_conversation(conn: AsyncConnection, *, org_id: str, conversation_id: str) -> bool:
+    """Open a closed conversation again (active if it has an owner); True if it was closed."""
+    result = await conn.execute(
+        update(t.conversations)
+        .where(
+            t.conversations.c.org_id == org_id,
+            t.conversations.c.id == conversation_id,
+            t.conversations.c.status == ConversationStatus.CLOSED.value,
+        )
+        .values(
+            status=case(
+                (t.conversations.c.owner_id.is_(None), ConversationStatus.OPEN.value),
+                else_=ConversationStatus.ACTIVE.value,
+            ),
+            closed_at=None,
+            updated_at=now(),
+        )
+    )
+    return result.rowcount == 1
+
+
 async def mark_read(
     conn: AsyncConnection, *, org_id: str, conversation_id: str, by_visitor: bool, seq: int
 ) -> bool:
@@ -344,8 +365,67 @@ async def append_message(
     body: str,
     html: str,
     meta: dict[str, Any] | None = None,
+    audience: Audience = Audience.ALL,
 ) -> Message:
     """Store a message with the conversation's next sequence number, in this transaction."""
+    return await _append(
+        conn,
+        org_id=org_id,
+        conversation_id=conversation_id,
+        kind="message",
+        audience=audience,
+        author_kind=author_kind,
+        author_id=author_id,
+        client_id=client_id,
+        body=body,
+        html=html,
+        meta=meta or {},
+    )
+
+
+async def append_event(
+    conn: AsyncConnection,
+    *,
+    org_id: str,
+    conversation_id: str,
+    kind: str,
+    data: dict[str, Any],
+    audience: Audience,
+    actor_kind: AuthorKind,
+    actor_id: str | None,
+) -> Message:
+    """Store an event of the conversation's stream with its next sequence number."""
+    if kind == "message":
+        raise ValueError("an event needs a kind of its own")
+    return await _append(
+        conn,
+        org_id=org_id,
+        conversation_id=conversation_id,
+        kind=kind,
+        audience=audience,
+        author_kind=actor_kind,
+        author_id=actor_id,
+        client_id=None,
+        body="",
+        html="",
+        meta=data,
+    )
+
+
+async def _append(
+    conn: AsyncConnection,
+    *,
+    org_id: str,
+    conversation_id: str,
+    kind: str,
+    audience: Audience,
+    author_kind: AuthorKind,
+    author_id: str | None,
+    client_id: str | None,
+    body: str,
+    html: str,
+    meta: dict[str, Any],
+) -> Message:
     stamp = now()
     seq = (
         await conn.execute(
@@ -365,8 +445,10 @@ async def append_message(
             client_id=client_id,
             body=body,
             html=html,
-            meta=meta or {},
+            meta=meta,
             created_at=stamp,
+            kind=kind,
+            audience=audience.value,
         )
     )
     return Message(
@@ -378,8 +460,10 @@ async def append_message(
         client_id=client_id,
         body=body,
         html=html,
-        meta=meta or {},
+        meta=meta,
         created_at=stamp,
+        kind=kind,
+        audience=audience,
     )
 
 
@@ -391,7 +475,11 @@ async def messages_after(
     after_seq: int,
     limit: int = 500,
     kinds: Sequence[AuthorKind] = (),
+    audiences: Sequence[Audience] = (),
+    messages_only: bool = False,
 ) -> list[Message]:
+    """A conversation's stream after `after_seq`, in order: items these audiences may
+    see (all if none given), chat messages only if `messages_only`."""
     query = select(t.messages).where(
         t.messages.c.org_id == org_id,
         t.messages.c.conversation_id == conversation_id,
@@ -399,6 +487,10 @@ async def messages_after(
     )
     if kinds:
         query = query.where(t.messages.c.author_kind.in_([k.value for k in kinds]))
+    if audiences:
+        query = query.where(t.messages.c.audience.in_([a.value for a in audiences]))
+    if messages_only:
+        query = query.where(t.messages.c.kind == "message")
     rows = await conn.execute(query.order_by(t.messages.c.seq).limit(limit))
     return [Message.from_row(r) for r in rows]
 
@@ -413,6 +505,7 @@ async def first_visitor_message(
         after_seq=0,
         limit=1,
         kinds=(AuthorKind.VISITOR,),
+        messages_only=True,
     )
     return rows[0] if rows else None
 
@@ -432,6 +525,7 @@ async def first_visitor_messages(
                 m.org_id == org_id,
                 m.conversation_id.in_(chunk),
                 m.author_kind == AuthorKind.VISITOR.value,
+                m.kind == "message",
             )
             .group_by(m.conversation_id)
             .subquery()

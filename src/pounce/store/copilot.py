@@ -358,7 +358,12 @@ async def recent_exchanges(
             t.messages.c.author_kind,
             t.messages.c.body,
         )
-        .where(t.messages.c.org_id == org_id, t.messages.c.author_kind.in_(("visitor", "rep")))
+        .where(
+            t.messages.c.org_id == org_id,
+            t.messages.c.author_kind.in_(("visitor", "rep")),
+            t.messages.c.kind == "message",
+            t.messages.c.audience == "all",
+        )
         .order_by(t.messages.c.id.desc())
         .limit(limit_messages)
     )
@@ -391,6 +396,8 @@ async def conversation_turns(
             t.messages.c.org_id == org_id,
             t.messages.c.conversation_id == conversation_id,
             t.messages.c.author_kind.in_(("visitor", "rep")),
+            t.messages.c.kind == "message",
+            t.messages.c.audience == "all",
         )
         .order_by(t.messages.c.seq.desc())
         .limit(limit)

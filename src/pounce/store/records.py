@@ -10,6 +10,7 @@ from typing_extensions import dataclass_transform
 
 from pounce.domain.model import (
     Actor,
+    Audience,
     AuthorKind,
     Availability,
     ConversationStatus,
@@ -175,6 +176,9 @@ class Conversation:
 
 @hot_record
 class Message:
+    """An item of a conversation's stream: a chat message (`kind` "message") or an
+    event (its data in `meta`), with the audience that may see it."""
+
     conversation_id: str
     org_id: str
     seq: int
@@ -185,6 +189,12 @@ class Message:
     html: str
     meta: dict[str, Any]
     created_at: datetime
+    kind: str = "message"
+    audience: Audience = Audience.ALL
+
+    @property
+    def is_event(self) -> bool:
+        return self.kind != "message"
 
     @classmethod
     def from_row(cls, row: Any) -> Message:
@@ -199,4 +209,6 @@ class Message:
             html=row.html,
             meta=dict(row.meta or {}),
             created_at=as_utc(row.created_at),
+            kind=row.kind,
+            audience=Audience(row.audience),
         )

@@ -157,6 +157,10 @@ messages = Table(
     Column("html", Text, nullable=False),
     Column("meta", JSON, nullable=False, default=dict),
     _ts("created_at"),
+    # An item of the conversation's stream: a chat message or an event (its data in
+    # `meta`), and who may see it (pounce.domain.model.Audience).
+    Column("kind", String(24), nullable=False, server_default="message"),
+    Column("audience", String(8), nullable=False, server_default="all"),
     UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
     UniqueConstraint(
         "org_id", "author_kind", "author_id", "client_id", name="uq_messages_author_client"

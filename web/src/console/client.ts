@@ -2,7 +2,7 @@
 import { Connection, type ConnectionState } from '../shared/connection';
 import { previewText, wsUrl } from '../shared/format';
 import { newId } from '../shared/ids';
-import { highestSeq, resumeAfter } from '../shared/messages';
+import { highestSeq, resumeAfter, RESUME_MAX_CONVERSATIONS } from '../shared/messages';
 import {
   conversationOf,
   type RepAck,
@@ -37,7 +37,8 @@ export class ConsoleClient {
   private listeners = new Set<() => void>();
   private conn: Connection<ConsoleServerFrame, ConsoleClientFrame>;
   private welcomed = false;
-  private loading = new Map<string, Promise<void>>();
+  /** History loads in flight, by conversation: resolved once it is loaded through. */
+  private loading = new Map<string, { promise: Promise<void>; resolve: () => void }>();
   private typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private myTyping: { conversationId: string; timer: ReturnType<typeof setTimeout> } | null = null;
   private lastTitle = '';
@@ -58,7 +59,7 @@ export class ConsoleClient {
       url: () => wsUrl('/ws/console'),
       // After a reconnect the hello asks for what we missed; the server replays it in order.
       hello: () => {
-        const resume = resumeAfter(this.state.log);
+        const resume = resumeAfter(this.state.log, [], RESUME_MAX_CONVERSATIONS, this.state.events);
         return Object.keys(resume).length ? { type: 'hello', v: 1, resume } : { type: 'hello', v: 1 };
       },
       onFrame: (f) => this.onFrame(f),
@@ -124,9 +125,14 @@ export class ConsoleClient {
     switch (f.type) {
       case 'welcome': {
         this.resendPending();
+        // History loads asked for on the old socket are not answered on this one.
+        const waiting = [...this.loading.keys()];
+        for (const cid of waiting) this.loading.get(cid)!.resolve();
+        this.loading.clear();
+        if (this.welcomed && waiting.length) void this.loadHistory(waiting);
         if (!this.welcomed) {
           // Load my open conversations so their unread dots are right after a reload.
-          for (const c of f.conversations) void this.loadMessages(c.id);
+          void this.loadHistory(f.conversations.map((c) => c.id));
           void this.loadProactive();
         }
         this.welcomed = true;
@@ -140,6 +146,8 @@ export class ConsoleClient {
       }
       case 'conversation': {
         const c = conversationOf(f);
+        // Handed to me (started, transferred): everything said before is mine to see now.
+        if (isMine(this.state, c) && !isMine(before, before.conversations[c.id])) void this.loadHistory([c.id]);
         if (c.owner && !isMine(this.state, c) && before.alerts.some((a) => a.alert.conversation.id === c.id)) {
           setTimeout(() => this.dispatch({ type: 'drop_alert', conversationId: c.id }), TAKEN_NOTICE_MS);
         }
@@ -149,6 +157,29 @@ export class ConsoleClient {
         const req = f.id ? before.requests[f.id] : undefined;
         if (req?.kind === 'start' && f.code === 'already_taken') {
           setTimeout(() => this.dispatch({ type: 'drop_alert', conversationId: req.conversationId }), TAKEN_NOTICE_MS);
+        }
+        if (req?.kind === 'history') {
+          // Too much history at once (`rate_limited`): ask again when the server says.
+          const ids = req.conversationIds.filter((cid) => this.loading.has(cid));
+          for (const cid of ids) this.loading.delete(cid);
+          if (f.code === 'rate_limited') setTimeout(() => void this.loadHistory(ids), f.retry_after_ms ?? 1000);
+        }
+        break;
+      }
+      case 'resumed': {
+        const req = f.id ? before.requests[f.id] : undefined;
+        const more = f.more ?? [];
+        if (req?.kind === 'history') {
+          for (const cid of req.conversationIds) {
+            if (more.includes(cid)) continue;
+            this.loading.get(cid)?.resolve();
+            this.loading.delete(cid);
+          }
+          if (more.length) this.sendHistory(more);
+        } else if (more.length) {
+          // A catch-up after reconnecting stopped at a page: go on from where it did.
+          const after = Object.fromEntries(more.map((cid) => [cid, f.conversations[cid] ?? 0]));
+          this.conn.send({ type: 'resume', after });
         }
         break;
       }
@@ -192,19 +223,46 @@ export class ConsoleClient {
   async loadVisitor(visitorId: string): Promise<void> {
     const conversations = await this.api.conversationsOf(visitorId);
     this.dispatch({ type: 'loaded', conversations });
-    await Promise.all(conversations.map((c) => this.loadMessages(c.id)));
+    await this.loadHistory(conversations.map((c) => c.id));
   }
 
-  /** Fetch what we miss of one conversation (REST), merged with live frames by seq. */
+  /** Load a conversation's whole history (messages and events), merged with live frames by seq. */
   loadMessages(conversationId: string): Promise<void> {
-    const running = this.loading.get(conversationId);
-    if (running) return running;
-    const p = this.api
-      .messages(conversationId, highestSeq(this.state.log[conversationId]))
-      .then((messages) => this.dispatch({ type: 'loaded', messages }))
-      .finally(() => this.loading.delete(conversationId));
-    this.loading.set(conversationId, p);
-    return p;
+    return this.loadHistory([conversationId]);
+  }
+
+  /**
+   * Load what we have not loaded yet of these conversations' streams over the socket,
+   * a page at a time, from where the last load stopped (a conversation handed to me
+   * shows everything before my alert too, auto pounce greeting and nudge included).
+   */
+  loadHistory(conversationIds: readonly string[]): Promise<void> {
+    const fresh = conversationIds.filter((cid) => !this.loading.has(cid));
+    for (const cid of fresh) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.loading.set(cid, { promise, resolve });
+    }
+    if (fresh.length) this.sendHistory(fresh);
+    return Promise.all(conversationIds.map((cid) => this.loading.get(cid)?.promise)).then(() => undefined);
+  }
+
+  private sendHistory(conversationIds: readonly string[]): void {
+    for (let i = 0; i < conversationIds.length; i += RESUME_MAX_CONVERSATIONS) {
+      const ids = conversationIds.slice(i, i + RESUME_MAX_CONVERSATIONS);
+      const id = newId();
+      const after = Object.fromEntries(ids.map((cid) => [cid, this.state.loadedThrough[cid] ?? 0]));
+      this.dispatch({ type: 'request', id, request: { kind: 'history', conversationIds: ids } });
+      // Offline: the welcome after reconnecting asks again for what is still loading.
+      this.conn.send({ type: 'resume', id, after });
+    }
+  }
+
+  /** Open a conversation I closed again (the close's Undo). */
+  reopenConversation(conversationId: string): void {
+    const id = newId();
+    this.dispatch({ type: 'request', id, request: { kind: 'reopen', conversationId } });
+    this.conn.send({ type: 'reopen_conversation', id, conversation_id: conversationId });
   }
 
   // ---- rep actions -------------------------------------------------------------------

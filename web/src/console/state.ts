@@ -1,6 +1,6 @@
 /** The console's live state and how frames and rep actions change it (pure, no DOM, no socket). */
 import type { ConnectionState } from '../shared/connection';
-import { addToLog, lastSeqBy, type MessageLog } from '../shared/messages';
+import { addToLog, lastSeqBy, type EventLog, type MessageLog } from '../shared/messages';
 import type { ProactiveSettings } from './api';
 import {
   conversationOf,
@@ -9,6 +9,7 @@ import {
   type Availability,
   type ConsoleServerFrame,
   type Conversation,
+  type EventItem,
   type Message,
   type Org,
   type Rep,
@@ -37,6 +38,8 @@ export type Request =
   | { kind: 'message'; conversationId: string }
   | { kind: 'start'; conversationId: string }
   | { kind: 'close'; conversationId: string }
+  | { kind: 'reopen'; conversationId: string }
+  | { kind: 'history'; conversationIds: readonly string[] }
   | { kind: 'availability'; status: Availability }
   | { kind: 'pounce'; visitorId: string }
   | { kind: 'outcome'; conversationId: string };
@@ -61,6 +64,12 @@ export interface ConsoleState {
   alerts: readonly AlertEntry[];
   conversations: Readonly<Record<string, Conversation>>;
   log: MessageLog;
+  /** Events of each conversation's stream (closed, owner changed …), by seq. */
+  events: EventLog;
+  /** Per conversation, how far its history has been loaded from the server. */
+  loadedThrough: Readonly<Record<string, number>>;
+  /** The conversation I just closed, while its Undo is offered. */
+  justClosed: string | null;
   pending: Readonly<Record<string, readonly PendingMessage[]>>;
   requests: Readonly<Record<string, Request>>;
   visitorTyping: Readonly<Record<string, boolean>>;
@@ -86,7 +95,8 @@ export type ConsoleAction =
   | { type: 'typing_timeout'; conversationId: string }
   | { type: 'proactive'; settings: ProactiveSettings }
   | { type: 'auto_pounce'; enabled: boolean; notice?: AutoPounceNotice | null }
-  | { type: 'dismiss_auto_pounce_notice' };
+  | { type: 'dismiss_auto_pounce_notice' }
+  | { type: 'dismiss_closed' };
 
 export function initialState(myRead: ReadMarks = {}): ConsoleState {
   return {
@@ -100,6 +110,9 @@ export function initialState(myRead: ReadMarks = {}): ConsoleState {
     alerts: [],
     conversations: {},
     log: {},
+    events: {},
+    loadedThrough: {},
+    justClosed: null,
     pending: {},
     requests: {},
     visitorTyping: {},
@@ -166,6 +179,18 @@ function addMessages(s: ConsoleState, messages: readonly Message[]): ConsoleStat
   return next;
 }
 
+function addEvents(s: ConsoleState, items: readonly EventItem[]): ConsoleState {
+  const events = addToLog(s.events, items);
+  let next: ConsoleState = events === s.events ? s : { ...s, events };
+  for (const e of items) {
+    const c = next.conversations[e.conversation_id];
+    if (c && c.last_seq < e.seq) {
+      next = { ...next, conversations: { ...next.conversations, [c.id]: { ...c, last_seq: e.seq } } };
+    }
+  }
+  return next;
+}
+
 function addAlert(s: ConsoleState, alert: Alert): ConsoleState {
   let next = upsertConversations(s, [alert.conversation]);
   if (alert.message) next = addMessages(next, [alert.message]);
@@ -194,13 +219,17 @@ function applyAck(s: ConsoleState, f: Extract<ConsoleServerFrame, { type: 'ack' 
     }
     case 'close': {
       const c = next.conversations[req.conversationId];
-      return c ? upsertConversations(next, [{ ...c, status: 'closed' }]) : next;
+      const closed = c ? upsertConversations(next, [{ ...c, status: 'closed' }]) : next;
+      return { ...closed, justClosed: req.conversationId };
     }
+    case 'reopen':
+      return next.justClosed === req.conversationId ? { ...next, justClosed: null } : next;
     case 'availability':
       return next.me ? { ...next, me: { ...next.me, availability: f.status ?? req.status } } : next;
     case 'start':
     case 'pounce':
     case 'outcome':
+    case 'history':
       return next;
   }
 }
@@ -231,10 +260,12 @@ function applyError(s: ConsoleState, f: Extract<ConsoleServerFrame, { type: 'err
       return { ...next, errors: { ...next.errors, [req.conversationId]: f.code } };
     }
     case 'close':
+    case 'reopen':
     case 'outcome':
       return { ...next, errors: { ...next.errors, [req.conversationId]: f.code } };
     case 'availability':
     case 'pounce':
+    case 'history':
       return next;
   }
 }
@@ -268,6 +299,10 @@ function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
     case 'message': {
       const { type: _t, ...m } = f;
       return addMessages(s, [m]);
+    }
+    case 'event': {
+      const { type: _t, ...e } = f;
+      return addEvents(s, [e]);
     }
     case 'typing':
       if (!!s.visitorTyping[f.conversation_id] === f.typing) return s;
@@ -310,7 +345,16 @@ function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
       return applyAck(s, f);
     case 'error':
       return applyError(s, f);
-    case 'resumed':
+    case 'resumed': {
+      // Only a history load (a `resume` from what was loaded, by id) extends what is loaded.
+      if (!f.id || s.requests[f.id]?.kind !== 'history') return s;
+      const requests = without(s.requests, f.id);
+      let loadedThrough = s.loadedThrough;
+      for (const [cid, seq] of Object.entries(f.conversations)) {
+        if (seq !== undefined && (loadedThrough[cid] ?? -1) < seq) loadedThrough = { ...loadedThrough, [cid]: seq };
+      }
+      return { ...s, requests, loadedThrough };
+    }
     case 'pong':
       return s;
     default:
@@ -336,7 +380,9 @@ export function reduce(s: ConsoleState, a: ConsoleAction): ConsoleState {
           errors: without(next.errors, r.conversationId),
         };
       }
-      if (r.kind === 'start') return { ...next, errors: without(next.errors, r.conversationId) };
+      if (r.kind === 'start' || r.kind === 'close' || r.kind === 'reopen') {
+        return { ...next, errors: without(next.errors, r.conversationId) };
+      }
       return next;
     }
     case 'retry': {
@@ -372,6 +418,8 @@ export function reduce(s: ConsoleState, a: ConsoleAction): ConsoleState {
     }
     case 'dismiss_auto_pounce_notice':
       return s.autoPounceNotice ? { ...s, autoPounceNotice: null } : s;
+    case 'dismiss_closed':
+      return s.justClosed ? { ...s, justClosed: null } : s;
   }
 }
 
@@ -438,4 +486,29 @@ export function visitorInfo(s: ConsoleState, visitorId: string): VisitorCard | u
   const card = s.cards[visitorId];
   if (presence && card) return { ...card, ...presence };
   return presence ?? card;
+}
+
+
+/** A conversation's messages and events, in stream order. */
+export type StreamItem = { kind: 'message'; item: Message } | { kind: 'event'; item: EventItem };
+
+export function streamOf(s: ConsoleState, conversationId: string): StreamItem[] {
+  const messages = s.log[conversationId] ?? [];
+  const events = s.events[conversationId] ?? [];
+  if (events.length === 0) return messages.map((item) => ({ kind: 'message', item }));
+  const out: StreamItem[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < messages.length || j < events.length) {
+    const m = messages[i];
+    const e = events[j];
+    if (m && (!e || m.seq < e.seq)) {
+      out.push({ kind: 'message', item: m });
+      i++;
+    } else if (e) {
+      out.push({ kind: 'event', item: e });
+      j++;
+    }
+  }
+  return out;
 }

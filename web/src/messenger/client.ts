@@ -74,6 +74,8 @@ export class MessengerClient {
   /** The visitor closed the panel: later rep messages badge the launcher instead of popping it open. */
   private closedByVisitor = false;
   private started = false;
+  /** `resume` frames awaiting their `resumed`, by id. */
+  private resumes = new Map<string, Record<string, number>>();
   /** The `resume` map sent in the current socket's hello, if any. */
   private helloResume: Record<string, number> | null = null;
   /** Also kept in memory: reconnects work even where the browser blocks third-party storage. */
@@ -163,11 +165,9 @@ export class MessengerClient {
     if (f.type === 'welcome') {
       // A current conversation the hello could not ask for (a fresh page, or one that
       // began while we were away): replay it whole.
+      this.resumes.clear(); // asked on an old socket: never answered on this one
       const cid = f.conversation?.id;
-      if (cid && !(this.helloResume && cid in this.helloResume)) {
-        this.dispatch({ type: 'resuming' });
-        this.conn.send({ type: 'resume', after: { [cid]: 0 } });
-      }
+      if (cid && !(this.helloResume && cid in this.helloResume)) this.resume({ [cid]: 0 });
       for (const p of this.state.pending) {
         if (p.status === 'sending') this.conn.send({ type: 'message', id: p.id, body: p.body });
       }
@@ -177,6 +177,18 @@ export class MessengerClient {
         this.conn.send({ type: 'leave_email', id: away.requestId, email: away.email });
       }
     }
+    if (f.type === 'resumed' && f.more?.length) {
+      // The replay comes a page at a time: ask for the next from where this one stopped.
+      this.resume(Object.fromEntries(f.more.map((cid) => [cid, f.conversations[cid] ?? 0])));
+    }
+    if (f.type === 'error' && f.id && this.resumes.has(f.id)) {
+      // Too much history asked for at once: the server says when to ask again.
+      const after = this.resumes.get(f.id)!;
+      this.resumes.delete(f.id);
+      this.dispatch({ type: 'resume_failed' });
+      if (f.code === 'rate_limited') setTimeout(() => this.resume(after), f.retry_after_ms ?? 1000);
+    }
+    if (f.type === 'resumed' && f.id) this.resumes.delete(f.id);
     if (f.type === 'typing') {
       clearTimeout(this.staleTypingTimer);
       if (f.typing) this.staleTypingTimer = setTimeout(() => this.dispatch({ type: 'typing_timeout' }), TYPING_STALE_MS);
@@ -185,6 +197,14 @@ export class MessengerClient {
     if (incoming && incoming.author.kind !== 'visitor' && wasLive && !this.panelOpen && !this.closedByVisitor) {
       this.onOpenRequest();
     }
+  }
+
+  /** Ask for what came after these seqs; `resumed` (or a refusal) answers it. */
+  private resume(after: Record<string, number>): void {
+    const id = newId();
+    if (!this.conn.send({ type: 'resume', id, after })) return;
+    this.resumes.set(id, after);
+    this.dispatch({ type: 'resuming' });
   }
 
   // ---- visitor actions -----------------------------------------------------------

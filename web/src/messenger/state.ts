@@ -48,6 +48,7 @@ export type MessengerAction =
   | { type: 'connection'; state: ConnectionState }
   /** A resume was asked for (in `hello` or a `resume` frame). */
   | { type: 'resuming' }
+  | { type: 'resume_failed' }
   | { type: 'frame'; frame: MessengerServerFrame }
   | { type: 'send'; id: string; body: string }
   | { type: 'retry'; id: string }
@@ -182,6 +183,8 @@ export function reduce(s: MessengerState, a: MessengerAction): MessengerState {
       return { ...s, connection: a.state, typing: a.state === 'online' ? s.typing : null, replaying: a.state === 'online' ? s.replaying : 0 };
     case 'resuming':
       return { ...s, replaying: s.replaying + 1 };
+    case 'resume_failed':
+      return { ...s, replaying: Math.max(0, s.replaying - 1) };
     case 'frame':
       return applyFrame(s, a.frame);
     case 'send':

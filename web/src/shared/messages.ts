@@ -1,17 +1,27 @@
-/** Per-conversation message logs: merge live, replayed and fetched messages without loss or duplicates. */
-import type { Message } from './protocol';
+/** Per-conversation logs of a stream's items: merge live, replayed and fetched messages and events without loss or duplicates. */
+import type { EventItem, Message } from './protocol';
 
+/** conversation_id → its items, sorted by seq, one per seq. */
+export type Log<T extends Item> = Readonly<Record<string, readonly T[]>>;
 /** conversation_id → its messages, sorted by seq, one per seq. */
-export type MessageLog = Readonly<Record<string, readonly Message[]>>;
+export type MessageLog = Log<Message>;
+/** conversation_id → its events (closed, owner changed …), sorted by seq. */
+export type EventLog = Log<EventItem>;
+
+interface Item {
+  conversation_id: string;
+  seq: number;
+  created_at: string;
+}
 
 /**
  * Merge `incoming` into a sorted list. A seq already present is dropped (the
  * first copy wins: live and replayed copies of a message are identical).
  * Returns the same array when nothing changed, so renders can be skipped.
  */
-export function mergeMessages(list: readonly Message[], incoming: readonly Message[]): readonly Message[] {
+export function mergeMessages<T extends Item>(list: readonly T[], incoming: readonly T[]): readonly T[] {
   if (incoming.length === 0) return list;
-  const bySeq = new Map<number, Message>();
+  const bySeq = new Map<number, T>();
   for (const m of list) bySeq.set(m.seq, m);
   let changed = false;
   for (const m of incoming) {
@@ -25,9 +35,9 @@ export function mergeMessages(list: readonly Message[], incoming: readonly Messa
 }
 
 /** Add messages (of any conversations) to a log. Same object back when nothing is new. */
-export function addToLog(log: MessageLog, incoming: readonly Message[]): MessageLog {
-  let next: Record<string, readonly Message[]> | null = null;
-  const groups = new Map<string, Message[]>();
+export function addToLog<T extends Item>(log: Log<T>, incoming: readonly T[]): Log<T> {
+  let next: Record<string, readonly T[]> | null = null;
+  const groups = new Map<string, T[]>();
   for (const m of incoming) {
     const g = groups.get(m.conversation_id);
     if (g) g.push(m);
@@ -48,7 +58,7 @@ export function hasMessage(log: MessageLog, conversationId: string, seq: number)
   return (log[conversationId] ?? []).some((m) => m.seq === seq);
 }
 
-export function highestSeq(messages: readonly Message[] | undefined): number {
+export function highestSeq(messages: readonly Item[] | undefined): number {
   if (!messages || messages.length === 0) return 0;
   return messages[messages.length - 1]!.seq;
 }
@@ -65,10 +75,12 @@ export function resumeAfter(
   log: MessageLog,
   known: Iterable<string> = [],
   limit = RESUME_MAX_CONVERSATIONS,
+  events: EventLog = {},
 ): Record<string, number> {
   const after: Record<string, number> = {};
   for (const cid of known) after[cid] = 0;
   for (const [cid, msgs] of Object.entries(log)) after[cid] = highestSeq(msgs);
+  for (const [cid, items] of Object.entries(events)) after[cid] = Math.max(after[cid] ?? 0, highestSeq(items));
   const ids = Object.keys(after);
   if (ids.length <= limit) return after;
   const lastAt = (cid: string): string => {

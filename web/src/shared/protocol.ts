@@ -28,6 +28,8 @@ export type ResumedFrame = G.Resumed;
 export type PongFrame = G.Pong;
 /** An event of a conversation's stream (closed, owner changed …), as reps see it. */
 export type StreamEvent = G.EventToRep['event'];
+/** An event in a conversation's log: its frame without the `type`. */
+export type EventItem = Omit<G.EventToRep, 'type'>;
 
 export type MessengerServerFrame = G.Protocol['messenger_server'];
 export type MessengerClientFrame = G.Protocol['messenger_client'];

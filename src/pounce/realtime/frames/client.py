@@ -94,6 +94,8 @@ class VisitorSend(FromMessenger, tag="message"):
 
 
 class VisitorTyping(FromMessenger, tag="typing"):
+    """The visitor started or stopped typing (the conversation's reps see it)."""
+
     budget: ClassVar[Budget] = "control"
     typing: bool
 
@@ -109,6 +111,8 @@ class LeaveEmail(FromMessenger, tag="leave_email"):
 
 
 class SetAvailability(FromConsole, tag="availability"):
+    """I am Available or Away (every tab of mine and the other reps hear it)."""
+
     id: ClientId
     status: Literal["available", "away"]
 
@@ -129,14 +133,33 @@ class RepSend(FromConsole, tag="message"):
 
 
 class RepTyping(FromConsole, tag="typing"):
+    """I started or stopped typing in a conversation I own (its visitor sees it)."""
+
     budget: ClassVar[Budget] = "control"
     conversation_id: EntityId
     typing: bool
 
 
 class CloseConversation(FromConsole, tag="close_conversation"):
+    """Close a conversation I own (an admin: any); its visitor sees it end."""
+
     id: ClientId
     conversation_id: EntityId
+
+
+class ReopenConversation(FromConsole, tag="reopen_conversation"):
+    """Open a closed conversation again (the undo of a close)."""
+
+    id: ClientId
+    conversation_id: EntityId
+
+
+class AddNote(FromConsole, tag="note"):
+    """A note in the conversation that only reps see (its visitor never does)."""
+
+    id: ClientId
+    conversation_id: EntityId
+    body: Body
 
 
 class Pounce(FromConsole, tag="pounce"):

@@ -71,11 +71,12 @@ class ReadReceipt(ToMessenger, ToConsole, tag="read"):
 
 
 class Resumed(ToMessenger, ToConsole, tag="resumed"):
-    """The replay is out: the last seq sent per conversation; `more` lists those with
-    more to send (ask again with `resume`)."""
+    """The replay is out: the last seq it covered per conversation; `more` lists those
+    with more to send (ask again with `resume` from there); `id` is the `resume`'s."""
 
     conversations: dict[str, int]
     more: list[str] = []
+    id: str | None = None
 
 
 # -- messenger ------------------------------------------------------------------------------
@@ -95,6 +96,8 @@ class MessengerWelcome(ToMessenger, tag="welcome"):
 
 
 class VisitorAck(ToMessenger, tag="ack"):
+    """The frame `id` is done: for a `message`, what was stored."""
+
     id: str
     conversation_id: str | None = None
     seq: int | None = None
@@ -116,6 +119,8 @@ class EventToVisitor(ToMessenger, tag="event"):
 
 
 class TypingToVisitor(ToMessenger, tag="typing"):
+    """The rep is typing (or stopped)."""
+
     conversation_id: str
     author: RepCard | None
     typing: bool
@@ -135,6 +140,8 @@ class Away(ToMessenger, tag="away"):
 
 
 class RepsAvailable(ToMessenger, tag="reps_available"):
+    """Whether any rep can answer now."""
+
     available: bool
 
 
@@ -155,6 +162,8 @@ class ConsoleWelcome(ToConsole, tag="welcome"):
 
 
 class RepAck(ToConsole, tag="ack"):
+    """The frame `id` is done, with what it changed (a message, a conversation, my status)."""
+
     id: str
     conversation_id: str | None = None
     seq: int | None = None
@@ -178,6 +187,8 @@ class EventToRep(ToConsole, tag="event"):
 
 
 class TypingToRep(ToConsole, tag="typing"):
+    """The visitor is typing (or stopped)."""
+
     conversation_id: str
     author: Typist
     typing: bool

@@ -55,9 +55,11 @@ class Message(Shape):
 
 
 class MessageWithMeta(Message, omit_defaults=True):
-    """A stored message as reps see it: rep-only `meta` (e.g. auto pounce markers)."""
+    """A stored message as reps see it: rep-only `meta` (e.g. auto pounce markers), and
+    `audience` "reps" for a note its visitor never sees."""
 
     meta: dict[str, Any] | None = None
+    audience: Literal["all", "reps", "visitor"] = "all"
 
 
 class ConversationForVisitor(Shape):
@@ -91,6 +93,8 @@ class Conversation(Shape):
 
 
 class PageInfo(Shape):
+    """A page a visitor viewed."""
+
     url: str
     title: str
     referrer: str | None = None
@@ -115,6 +119,8 @@ class VisitorPresence(OptionalShape):
 
 
 class RepPresence(Shape):
+    """A rep as the console's team list shows them."""
+
     id: str
     name: str
     first_name: str
@@ -137,6 +143,8 @@ class Alert(OptionalShape):
 
 
 class WelcomeUser(Shape):
+    """The signed-in rep."""
+
     id: str
     name: str
     first_name: str
@@ -148,5 +156,7 @@ class WelcomeUser(Shape):
 
 
 class Org(OptionalShape):
+    """The organisation."""
+
     name: str
     id: str | None = None

@@ -2,11 +2,21 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { formatClock, formatDuration } from '../../shared/format';
 import { useNow } from '../../shared/hooks';
-import type { Conversation, Message } from '../../shared/protocol';
+import type { Conversation, EventItem, Message } from '../../shared/protocol';
 import { RichText } from '../../shared/RichText';
 import type { Api } from '../api';
 import type { ConsoleClient } from '../client';
-import { isMine, seenSeq, takenBy, visitorInfo, visitorLabel, type ConsoleState, type PendingMessage } from '../state';
+import {
+  isMine,
+  seenSeq,
+  streamOf,
+  takenBy,
+  visitorInfo,
+  visitorLabel,
+  type ConsoleState,
+  type PendingMessage,
+  type StreamItem,
+} from '../state';
 import { Composer } from './Composer';
 import { PounceButton, PounceComposer } from './Pounce';
 import { Avatar, Countdown, Icon } from './ui';
@@ -47,8 +57,42 @@ function isAutoPounce(c: Conversation | undefined, m: Message): boolean {
   return c?.source === 'auto_pounce' && m.author.kind === 'rep' && !m.client_id;
 }
 
+/** What an event of the stream says, in a line (names the rep who did it). */
+export function eventText(e: EventItem, meId: string | undefined): string {
+  const who = e.actor?.kind === 'rep' ? (e.actor.id === meId ? 'You' : (e.actor.name ?? 'A rep')) : null;
+  switch (e.event.kind) {
+    case 'owner_changed': {
+      const owner = e.event.owner;
+      if (!owner) return 'Back in the queue: no rep owns this conversation now';
+      const name = owner.id === meId ? 'You' : owner.name;
+      return who && e.actor?.id === owner.id ? `${name} started the conversation` : `${name} now owns this conversation`;
+    }
+    case 'closed':
+      return who ? `${who} closed the conversation` : 'The conversation was closed';
+    case 'reopened':
+      return who ? `${who} reopened the conversation` : 'The conversation was reopened';
+    case 'outcome_set':
+      return `Outcome: ${OUTCOME[e.event.outcome] ?? e.event.outcome.replace(/_/g, ' ')}`;
+  }
+}
+
+function EventRow({ e, meId }: { e: EventItem; meId: string | undefined }) {
+  return (
+    <div class="msg msg-event" data-seq={e.seq} data-event={e.event.kind} data-testid="event">
+      <span>{eventText(e, meId)}</span>
+      <time dateTime={e.created_at}>{formatClock(e.created_at)}</time>
+    </div>
+  );
+}
+
+function StreamRow({ it, c, meId, seen }: { it: StreamItem; c: Conversation | undefined; meId: string | undefined; seen: number }) {
+  if (it.kind === 'event') return <EventRow e={it.item} meId={meId} />;
+  return <MessageRow m={it.item} c={c} meId={meId} seen={it.item.seq === seen} />;
+}
+
 function MessageRow({ m, c, meId, seen }: { m: Message; c: Conversation | undefined; meId: string | undefined; seen: boolean }) {
   const kind = m.author.kind;
+  const note = m.audience === 'reps';
   const auto = isAutoPounce(c, m);
   const autoKind = auto && typeof m.meta?.['kind'] === 'string' ? (m.meta['kind'] as string) : null;
   const side = kind === 'rep' ? 'right' : kind === 'system' ? 'center' : 'left';
@@ -64,9 +108,10 @@ function MessageRow({ m, c, meId, seen }: { m: Message; c: Conversation | undefi
   }
   return (
     <div
-      class={`msg msg-${side} msg-${kind}${auto ? ' msg-auto' : ''}`}
+      class={`msg msg-${side} msg-${kind}${auto ? ' msg-auto' : ''}${note ? ' msg-note' : ''}`}
       data-seq={m.seq}
       data-author-kind={kind}
+      data-audience={m.audience ?? 'all'}
       data-auto-pounce={auto ? 'true' : undefined}
       data-testid="message"
     >
@@ -78,6 +123,11 @@ function MessageRow({ m, c, meId, seen }: { m: Message; c: Conversation | undefi
           </span>
         ) : null}
         {kind === 'bot' ? <span class="tag">Bot</span> : null}
+        {note ? (
+          <span class="tag tag-note" title="Only reps see notes; the visitor never does">
+            note · reps only
+          </span>
+        ) : null}
         <time dateTime={m.created_at}>{formatClock(m.created_at)}</time>
       </div>
       <RichText class="bubble rich" html={m.html} openImageLabel="Open image" />
@@ -114,6 +164,7 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
   const [loadError, setLoadError] = useState<string | null>(null);
   const [pouncing, setPouncing] = useState(false);
   const [loading, setLoading] = useState(true);
+  const [confirmClose, setConfirmClose] = useState(false);
   const now = useNow(1000);
   const scroller = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
@@ -133,12 +184,15 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
 
   const c = s.conversations[conversationId];
   const messages = s.log[conversationId] ?? [];
+  const items = streamOf(s, conversationId);
   const pending = s.pending[conversationId] ?? [];
   const mine = isMine(s, c);
   const owner = takenBy(s, conversationId);
   const starting = Object.values(s.requests).some((r) => r.kind === 'start' && r.conversationId === conversationId);
   const closing = Object.values(s.requests).some((r) => r.kind === 'close' && r.conversationId === conversationId);
-  const canWrite = mine && c?.status !== 'closed' && s.connection === 'online';
+  // Offline, the owner still types: messages wait and go out once the socket is back.
+  const canWrite = mine && c?.status !== 'closed';
+  const offline = s.connection !== 'online';
   const seen = seenSeq(s, conversationId);
   const v = visitorInfo(s, visitorId);
   const name = visitorLabel(v, visitorId);
@@ -164,7 +218,9 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
     .sort((a, b) => a.created_at.localeCompare(b.created_at));
 
   const placeholder = canWrite
-    ? 'Type your message…'
+    ? offline
+      ? 'Reconnecting… type on: your messages go out when the connection is back'
+      : 'Type your message…'
     : owner
       ? `${owner.name} owns this conversation`
       : c?.status === 'closed'
@@ -239,15 +295,36 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
           {canMark && !deadline ? markButtons : null}
           {canPounce ? <PounceButton open={pouncing} size="sm" onToggle={() => setPouncing(!pouncing)} disabled={s.connection !== 'online'} /> : null}
           {mine && c?.status !== 'closed' ? (
-            <button
-              type="button"
-              class="btn btn-secondary btn-sm"
-              disabled={closing}
-              onClick={() => client.closeConversation(conversationId)}
-              data-testid="close-conversation"
-            >
-              Close conversation
-            </button>
+            confirmClose ? (
+              <span class="confirm" role="group" aria-label="Close this conversation?" data-testid="confirm-close">
+                Close it?{' '}
+                <button
+                  type="button"
+                  class="btn btn-primary btn-sm"
+                  disabled={closing || offline}
+                  onClick={() => {
+                    setConfirmClose(false);
+                    client.closeConversation(conversationId);
+                  }}
+                  data-testid="confirm-close-yes"
+                >
+                  Close
+                </button>{' '}
+                <button type="button" class="btn btn-secondary btn-sm" onClick={() => setConfirmClose(false)}>
+                  Cancel
+                </button>
+              </span>
+            ) : (
+              <button
+                type="button"
+                class="btn btn-secondary btn-sm"
+                disabled={closing || offline}
+                onClick={() => setConfirmClose(true)}
+                data-testid="close-conversation"
+              >
+                Close conversation
+              </button>
+            )
           ) : null}
         </div>
       </header>
@@ -284,6 +361,14 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
           >
             <Icon name="chat" /> {starting ? 'Starting…' : 'Start a conversation'}
           </button>
+        </div>
+      ) : null}
+      {s.justClosed === conversationId && c?.status === 'closed' ? (
+        <ClosedNotice client={client} conversationId={conversationId} offline={offline} />
+      ) : null}
+      {offline && mine ? (
+        <div class="offline-notice" role="status" data-testid="offline-notice">
+          The server is unreachable: reconnecting. What you send waits and goes out when it is back.
         </div>
       ) : null}
       {owner ? (
@@ -324,8 +409,8 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
                   Earlier conversation · {dateLabel(h.created_at)} · {SOURCE[h.source]}
                 </span>
               </div>
-              {(s.log[h.id] ?? []).map((m) => (
-                <MessageRow key={`${h.id}:${m.seq}`} m={m} c={h} meId={s.me?.id} seen={false} />
+              {streamOf(s, h.id).map((it) => (
+                <StreamRow key={`${h.id}:${it.item.seq}`} it={it} c={h} meId={s.me?.id} seen={0} />
               ))}
             </section>
           ))}
@@ -335,13 +420,17 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
             </div>
           ) : null}
           {loading && messages.length === 0 ? <p class="muted center">Loading conversation…</p> : null}
-          {messages.map((m) => (
-            <MessageRow key={`${conversationId}:${m.seq}`} m={m} c={c} meId={s.me?.id} seen={m.seq === seen} />
+          {items.map((it) => (
+            <StreamRow key={`${conversationId}:${it.item.seq}`} it={it} c={c} meId={s.me?.id} seen={seen} />
           ))}
           {pending.map((p) => (
             <PendingRow key={p.id} p={p} onRetry={() => client.retry(conversationId, p.id)} />
           ))}
-          {c?.status === 'closed' ? <div class="divider"><span>Conversation closed</span></div> : null}
+          {c?.status === 'closed' && items[items.length - 1]?.kind !== 'event' ? (
+            <div class="divider">
+              <span>Conversation closed</span>
+            </div>
+          ) : null}
         </div>
         {s.visitorTyping[conversationId] ? (
           <div class="typing" data-testid="visitor-typing">
@@ -356,6 +445,30 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
       </div>
 
       <Composer client={client} api={api} conversationId={conversationId} enabled={canWrite} placeholder={placeholder} />
+    </div>
+  );
+}
+
+const UNDO_MS = 10_000;
+
+/** "Conversation closed" with an Undo for a few seconds after I close one. */
+function ClosedNotice({ client, conversationId, offline }: { client: ConsoleClient; conversationId: string; offline: boolean }) {
+  useEffect(() => {
+    const timer = setTimeout(() => client.dispatch({ type: 'dismiss_closed' }), UNDO_MS);
+    return () => clearTimeout(timer);
+  }, [client, conversationId]);
+  return (
+    <div class="closed-notice" role="status" data-testid="closed-notice">
+      Conversation closed.{' '}
+      <button
+        type="button"
+        class="link-button"
+        disabled={offline}
+        onClick={() => client.reopenConversation(conversationId)}
+        data-testid="undo-close"
+      >
+        Undo
+      </button>
     </div>
   );
 }

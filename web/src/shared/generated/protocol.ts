@@ -14,6 +14,8 @@ export interface Protocol {
     | RepSend
     | RepTyping
     | CloseConversation
+    | ReopenConversation
+    | AddNote
     | Pounce
     | SetOutcome;
   console_server:
@@ -95,6 +97,8 @@ export interface Resume {
   type: "resume";
 }
 /**
+ * I am Available or Away (every tab of mine and the other reps hear it).
+ *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "SetAvailability".
  */
@@ -127,6 +131,8 @@ export interface RepSend {
   type: "message";
 }
 /**
+ * I started or stopped typing in a conversation I own (its visitor sees it).
+ *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "RepTyping".
  */
@@ -136,6 +142,8 @@ export interface RepTyping {
   typing: boolean;
 }
 /**
+ * Close a conversation I own (an admin: any); its visitor sees it end.
+ *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "CloseConversation".
  */
@@ -143,6 +151,29 @@ export interface CloseConversation {
   conversation_id: string;
   id: string;
   type: "close_conversation";
+}
+/**
+ * Open a closed conversation again (the undo of a close).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "ReopenConversation".
+ */
+export interface ReopenConversation {
+  conversation_id: string;
+  id: string;
+  type: "reopen_conversation";
+}
+/**
+ * A note in the conversation that only reps see (its visitor never does).
+ *
+ * This interface was referenced by `Protocol`'s JSON-Schema
+ * via the `definition` "AddNote".
+ */
+export interface AddNote {
+  body: string;
+  conversation_id: string;
+  id: string;
+  type: "note";
 }
 /**
  * Write first to a visitor on the site: a new conversation that I own.
@@ -219,8 +250,8 @@ export interface ReadReceipt {
   type: "read";
 }
 /**
- * The replay is out: the last seq sent per conversation; `more` lists those with
- * more to send (ask again with `resume`).
+ * The replay is out: the last seq it covered per conversation; `more` lists those
+ * with more to send (ask again with `resume` from there); `id` is the `resume`'s.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "Resumed".
@@ -229,6 +260,7 @@ export interface Resumed {
   conversations: {
     [k: string]: number | undefined;
   };
+  id?: string | null;
   more?: string[];
   type: "resumed";
 }
@@ -285,12 +317,14 @@ export interface Conversation {
   visitor_read_seq: number;
 }
 /**
- * A stored message as reps see it: rep-only `meta` (e.g. auto pounce markers).
+ * A stored message as reps see it: rep-only `meta` (e.g. auto pounce markers), and
+ * `audience` "reps" for a note its visitor never sees.
  *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "MessageWithMeta".
  */
 export interface MessageWithMeta {
+  audience?: "all" | "reps" | "visitor";
   author: Author;
   body: string;
   client_id: string | null;
@@ -337,6 +371,8 @@ export interface VisitorPresence {
   session_started_at: string | null;
 }
 /**
+ * A page a visitor viewed.
+ *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "PageInfo".
  */
@@ -347,6 +383,8 @@ export interface PageInfo {
   viewed_at?: string | null;
 }
 /**
+ * The organisation.
+ *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "Org".
  */
@@ -355,6 +393,8 @@ export interface Org {
   name: string;
 }
 /**
+ * A rep as the console's team list shows them.
+ *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "RepPresence".
  */
@@ -369,6 +409,8 @@ export interface RepPresence {
   role: "admin" | "rep";
 }
 /**
+ * The signed-in rep.
+ *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "WelcomeUser".
  */
@@ -383,6 +425,8 @@ export interface WelcomeUser {
   role: "admin" | "rep";
 }
 /**
+ * The frame `id` is done, with what it changed (a message, a conversation, my status).
+ *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "RepAck".
  */
@@ -402,6 +446,7 @@ export interface RepAck {
  * via the `definition` "MessageToRep".
  */
 export interface MessageToRep {
+  audience?: "all" | "reps" | "visitor";
   author: Author;
   body: string;
   client_id: string | null;
@@ -468,6 +513,8 @@ export interface OutcomeSet {
   outcome: string;
 }
 /**
+ * The visitor is typing (or stopped).
+ *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "TypingToRep".
  */
@@ -596,6 +643,8 @@ export interface VisitorSend {
   type: "message";
 }
 /**
+ * The visitor started or stopped typing (the conversation's reps see it).
+ *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "VisitorTyping".
  */
@@ -647,6 +696,8 @@ export interface ConversationForVisitor {
   visitor_id: string;
 }
 /**
+ * The frame `id` is done: for a `message`, what was stored.
+ *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "VisitorAck".
  */
@@ -703,6 +754,8 @@ export interface EventToVisitor {
   type: "event";
 }
 /**
+ * The rep is typing (or stopped).
+ *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "TypingToVisitor".
  */
@@ -734,6 +787,8 @@ export interface Away {
   type: "away";
 }
 /**
+ * Whether any rep can answer now.
+ *
  * This interface was referenced by `Protocol`'s JSON-Schema
  * via the `definition` "RepsAvailable".
  */
