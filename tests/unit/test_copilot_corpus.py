@@ -285,6 +285,21 @@ def harper_fixable(output: str, facts: tuple[str, ...]) -> list[str]:
     return found
 
 
+# Harper does not flag "It have all models" (issue 18): a singular pronoun opening a clause
+# with a plural verb form is checked here too.
+DISAGREEMENT = re.compile(
+    r"(?:^|[.!?,;]\s+|\b(?:and|but|so|because|if|when)\s+)(?:he|she|it)\s+"
+    r"(?:have|do|don't|dont|are|were|aren't|haven't)\b",
+    re.IGNORECASE,
+)
+
+
+def grammar_errors(output: str, facts: tuple[str, ...]) -> list[str]:
+    found = harper_fixable(output, facts)
+    found += [f"Agreement: {m.group(0).strip()!r}" for m in DISAGREEMENT.finditer(output)]
+    return found
+
+
 # --- The measurements ---------------------------------------------------------------------
 
 
@@ -323,12 +338,12 @@ def measure(copilot: OfflineCopilot, drafts: list[Draft]) -> Figures:
             figures.sentences += len(sentences_of(expanded))
             figures.full_sentences += len(sentences_of(expanded)) - len(bad)
             figures.expand_full += not bad
-            expand_lints = harper_fixable(expanded, draft.facts)
+            expand_lints = grammar_errors(expanded, draft.facts)
             figures.expand_fixable += len(expand_lints)
             tuned = copilot.tune_text(draft.draft, tone)
             tune_lost = missing_facts(tuned, draft.facts)
             figures.tune_facts_kept += not tune_lost
-            lints = harper_fixable(tuned, draft.facts)
+            lints = grammar_errors(tuned, draft.facts)
             figures.tune_fixable += len(lints)
             figures.tune_clean += not lints
             for label, problem in (
@@ -440,6 +455,20 @@ def test_full_sentences_pass(sentence: str) -> None:
 )
 def test_fragments_fail(sentence: str) -> None:
     assert sentence_problems(sentence) != []
+
+
+@pytest.mark.parametrize(
+    ("output", "errors"),
+    [
+        ("It have all models.", 1),
+        ("Yes, it have SSO and he dont know.", 3),  # and Harper: dont → don't
+        ("There is a 14 day trial.", 1),  # Harper: 14-day
+        ("Does it have SSO? It has.", 0),
+        ("Your account manager is Priya.", 0),  # a name the draft carries is a fact
+    ],
+)
+def test_grammar_errors(output: str, errors: int) -> None:
+    assert len(grammar_errors(output, ("Priya", "SSO"))) == errors
 
 
 if __name__ == "__main__":

@@ -93,6 +93,13 @@ TUNE = [
         "casual",
         "There is a 14-day trial and we have SSO on the enterprise plan.",
     ),
+    # The two drafts of issue 18 (Tune fixes words and grammar; Expand writes sentences).
+    ("It have all models", "friendly", "It has all models."),
+    (
+        "Growth 899 per mo. Annual saves 20pct. Want demo Thurs?",
+        "casual",
+        "Growth 899 per month. Annual saves 20%. Want demo Thursday?",
+    ),
     ("", "friendly", ""),
 ]
 
@@ -132,8 +139,8 @@ EXPAND = [
         "friendly",
         None,
         "Hi there! Thanks for reaching out. It integrates with slack. SSO is available on the "
-        "enterprise plan. Setup takes 10 minutes. Let me know if there's anything else I can "
-        "help with!",
+        "enterprise plan. The setup takes 10 minutes. Let me know if there's anything else I "
+        "can help with!",
     ),
     (
         "we dont support on prem",
@@ -157,6 +164,25 @@ EXPAND = [
         None,
         "Hi there! Thanks for reaching out. Annual plans save 20%. SSO is included. Let me "
         "know if there's anything else I can help with!",
+    ),
+]
+
+
+# The two drafts of issue 18.
+EXPAND += [
+    (
+        "Growth 899 per mo. Annual saves 20pct. Want demo Thurs?",
+        "friendly",
+        None,
+        "Hi there! Thanks for reaching out. The Growth plan is 899 per month. Annual billing "
+        "saves 20%. Would you like a demo on Thursday?",
+    ),
+    (
+        "It have all models",
+        "professional",
+        "Ann Lee",
+        "Hello Ann, thank you for reaching out. It has all models. Please let me know if you "
+        "have any further questions.",
     ),
 ]
 

@@ -139,11 +139,20 @@ _ITS_VERB: Final = re.compile(
 )
 
 
+_LETS: Final = re.compile(r"\b[Ll]ets(?=\s+(?P<verb>[a-z]+)\b)")
+
+
 def agree(text: str) -> str:
     """Subject-verb agreement after a singular pronoun, which Harper does not fix:
     `It have all models` → `It has all models`, `he dont` → `he doesn't`; and `its`
     before a verb or an article: `its included in your plan` → `it's included …`."""
     text = _ITS_VERB.sub(lambda m: m.group("its")[0] + "t's ", text)
+    text = _LETS.sub(
+        lambda m: (
+            m.group(0)[0] + "et's" if lexicon.is_verb(m.group("verb"), "base") else m.group(0)[:4]
+        ),
+        text,
+    )
 
     def swap(match: re.Match[str]) -> str:
         verb = match.group("verb")

@@ -151,7 +151,10 @@ _REGULAR: Final = (
     "use verify wait waive want watch work cover route handle enjoy hope like list appreciate "
     "happen consider respond return note notice finish fill suggest expect exceed rate "
     "remind reschedule qualify scale seat serve solve stay stream subscribe tweak unlock "
-    "value visit wonder worry help guarantee operate comply onboard demo".split()
+    "value visit wonder worry help guarantee operate comply onboard demo depend matter differ "
+    "vary appear seem remain belong exist increase decrease reduce count fail succeed "
+    "downgrade load crash lag affect replace mention own generate calculate ensure involve "
+    "prevent protect limit display learn continue arrive handle unlock".split()
 )
 _BASE_VERBS: Final = frozenset(_REGULAR) | frozenset(_IRREGULAR)
 
@@ -354,12 +357,14 @@ COUNTABLE: Final[dict[str, str]] = {
     "day": "a",
     "hour": "an",
     "minute": "a",
+    "setup": "the",
+    "payment": "the",
 }
 # Nouns without an article in general statements ("Storage is 100GB", "Data is hosted").
 UNCOUNTABLE: Final = frozenset(
     "pricing storage data support training access information billing software feedback help "
-    "onboarding engineering security uptime shipping proof setup sales marketing compliance "
-    "hosting bandwidth usage documentation docs analytics reporting traffic payment "
+    "onboarding engineering security uptime shipping proof sales marketing compliance "
+    "hosting bandwidth usage documentation docs analytics reporting traffic "
     "delivery availability sso".split()
 )
 # Nouns for a group the visitor may belong to: "team of 12?" asks "Are you a team of 12?"

@@ -226,6 +226,9 @@ def _main_verb(words: list[str]) -> int | None:
         if _low(words[i]) in lx.SUBORDINATORS and i > 0:
             return None
         if _can_be_finite_verb(words, i):
+            later = i + 2 < len(words) and _nounish(words[i + 1])
+            if later and not _is_finite(words[i]) and lx.is_verb(words[i + 2], "past"):
+                continue  # `password reset link sent …`: `reset` is part of the noun
             return i
     return None
 
@@ -479,7 +482,8 @@ def _definite(subject: list[str]) -> list[str]:
     if any(w.startswith("#") or re.match(r"^[A-Z]+-\d", w) for w in subject):
         return subject  # `invoice #INV-2209`
     head = [w for w in core if not _is_value(w)][-1:] or core[-1:]
-    if _low(head[0]) in lx.COUNTABLE and _low(head[0]) not in lx.UNCOUNTABLE:
+    unknown = _nounish(lower_known(head[0])) and not _plural_noun(head[0]) and not _is_noun(head[0])
+    if (_low(head[0]) in lx.COUNTABLE and _low(head[0]) not in lx.UNCOUNTABLE) or unknown:
         if not (len(subject) == 1 and _is_name(subject[0]) and _low(subject[0]) != "api"):
             return ["the", lower_known(subject[0]), *subject[1:]]
     return subject
@@ -558,6 +562,16 @@ def _predicate_fragment(words: list[str]) -> bool:
 def _shape(words: list[str], low: list[str], *, question: bool) -> tuple[list[str], bool]:
     """The note's words as a sentence with a subject and a verb; (words, is `X is Y`)."""
     first = low[0]
+    label = next((k for k, w in enumerate(words[:-1]) if w.endswith(":")), None)
+    if label is not None and low[label + 1] in lx.QUESTION_WORDS:
+        asked, copula = _shape(words[label + 1 :], low[label + 1 :], question=question)
+        return [*words[: label + 1], *asked], copula  # `Quick question: how many …?`
+    if first in {"how", "what", "which"} and _main_verb(words) is None and len(words) > 2:
+        k = 2 if low[1] in {"many", "much"} else 1
+        np_end = k + len(_split_noun_phrase(words[k:])[0])
+        if np_end < len(words):  # `how many reps on your team` → `… reps are on …`
+            verb = _be(words[k:np_end])
+            return [*words[:np_end], verb, *phrase(words[np_end:], before=verb)], False
     if first in _LEADING_ADVERBS and len(words) > 1:
         shaped, copula = _shape(words[1:], low[1:], question=question)
         return _place_adverb(words[0].lower(), shaped), copula
@@ -720,8 +734,11 @@ def _noun_clause(words: list[str], low: list[str], *, question: bool) -> tuple[l
     first = low[0]
     if low[-1] == "here" and _is_name(words[0]) and len(words) > 1:
         return ["This", "is", *words[:-1]], True  # `Tom from sales here`
-    if first in {"max", "min"} and len(words) > 1:
-        limit = "maximum" if first == "max" else "minimum"
+    if first in {"max", "min", "maximum", "minimum"} and len(words) > 1:
+        limit = "maximum" if first.startswith("max") else "minimum"
+        np, value = _split_noun_phrase(words[1:])
+        if np and value and _is_value_start(value):  # `max file size 25MB`
+            return ["The", limit, *np, _be(np), *phrase(value, before="is")], True
         return ["There", "is", "a", limit, "of", *phrase(words[1:], before="of")], True
     if first in lx.PREPOSITIONS and first != "up":
         return ["It", "is", *phrase(words, before="is")], True
@@ -756,8 +773,10 @@ def _noun_clause(words: list[str], low: list[str], *, question: bool) -> tuple[l
         if first in lx.ADJECTIVES or first in lx.ADVERBS:
             return ["It", "is", *phrase(words, before="is")], True
         return ["There", "is", *phrase(words)], True
-    if len(subject) == 1 and _low(subject[0]) in lx.ADJECTIVES and not _is_value_start(predicate):
-        return ["It", "is", *phrase(words, before="is")], True  # `free for up to 5 users`
+    if len(subject) == 1 and _low(subject[0]) in lx.ADJECTIVES - {"annual", "monthly"}:
+        # `free for up to 5 users`, `valid 24 hours` → `It is valid for 24 hours`
+        extra = ["for"] if _duration(predicate) and _NUMBER.match(predicate[0]) else []
+        return ["It", "is", lower_known(subject[0]), *extra, *phrase(predicate, before="is")], True
     if predicate and _low(predicate[0]) == "here":
         np = _definite(subject)
         if _low(np[0]) not in lx.DETERMINERS:
@@ -790,6 +809,8 @@ def _noun_clause(words: list[str], low: list[str], *, question: bool) -> tuple[l
         value = _with_extras(phrase(predicate, before="is"))
         if predicate[0].startswith("#") and _low(subject[-1]) != "number":
             np = [*np, "number"]
+        if _duration(predicate) and not any(_low(w) in lx.PLAN_NAMES for w in subject):
+            return [*np, "takes" if not _plural(subject) else "take", *value], True
         return [*np, _be(subject), *value], True
     if nxt in lx.PREPOSITIONS:
         if _low(subject[0]) == "no":
@@ -802,8 +823,26 @@ def _lower_first(words: list[str]) -> list[str]:
     return [lower_known(words[0]), *words[1:]] if words else words
 
 
+_APPROXIMATELY: Final = frozenset(
+    "about around approximately roughly under over only just almost nearly".split()
+)
+
+
 def _is_value_start(words: list[str]) -> bool:
-    return bool(words) and (_is_value(words[0]) or _low(words[0]) in {"up", "from", "only"})
+    """A predicate that states a figure: `899 per month`, `up to 5`, `about 10 minutes`."""
+    if not words:
+        return False
+    if _low(words[0]) in _APPROXIMATELY and len(words) > 1:
+        return _is_value(words[1])
+    return _is_value(words[0]) or _low(words[0]) in {"up", "from"}
+
+
+def _duration(words: list[str]) -> bool:
+    """`about 10 minutes`, `2 weeks`: a figure of time (what something takes)."""
+    return any(
+        _NUMBER.match(w) and k + 1 < len(words) and _low(words[k + 1]) in _DURATION
+        for k, w in enumerate(words[:3])
+    )
 
 
 def _times_then_noun(words: list[str]) -> bool:
@@ -841,7 +880,9 @@ def _split_noun_phrase(words: list[str]) -> tuple[list[str], list[str]]:
         ):
             break
         if i > 0 and lx.is_verb(word, "participle", "past", "ing") and not _is_noun(word):
-            break
+            compound = i + 2 < len(words) and _nounish(words[i + 1])
+            if not (compound and lx.is_verb(words[i + 2], "past")):
+                break  # but `password reset link sent`: `reset` is part of the noun
         i += 1
     return words[:i], words[i:]
 

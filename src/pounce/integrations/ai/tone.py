@@ -97,6 +97,9 @@ SHORTHAND: Final[dict[str, str]] = {
     "reqs": "requests",
     "ok": "okay",
     "kk": "okay",
+    "pw": "password",
+    "pwd": "password",
+    "q": "question",
     "ea": "each",
     "incl": "including",
     "w/e": "whatever",
@@ -117,7 +120,8 @@ _SYMBOLIC: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (re.compile(r"(?<![\w/])w/o(?![\w/])", re.IGNORECASE), "without"),
     (re.compile(r"(?<![\w/])b/c(?![\w/])", re.IGNORECASE), "because"),
     (re.compile(r"(?<![\w/])w/in(?![\w/])", re.IGNORECASE), "within"),
-    (re.compile(r"(?<![\w/])w/\s*(?=[A-Za-z\u27e6])", re.IGNORECASE), "with "),
+    (re.compile(r"(?<![\w/])w/\s*(?=[A-Za-z0-9$\u27e6])", re.IGNORECASE), "with "),
+    (re.compile(r"(?<![\w~])~\s*(?=[$\d])"), "about "),
     (re.compile(r"(?<=\w)\s*/\s*(?:mo|mth|month)\b", re.IGNORECASE), " per month"),
     (re.compile(r"(?<=\w)\s*/\s*(?:yr|year)\b", re.IGNORECASE), " per year"),
     (re.compile(r"(?<=\w)\s*/\s*(?:wk|week)\b", re.IGNORECASE), " per week"),
@@ -372,7 +376,7 @@ def match_case(source: str, replacement: str) -> str:
 def _word_table(table: dict[str, str]) -> Callable[[str], str]:
     words = sorted(table, key=len, reverse=True)
     pattern = re.compile(
-        r"(?<![\w'\u2019/])(" + "|".join(re.escape(w) for w in words) + r")(?![\w'\u2019/])",
+        r"(?<![\w'\u2019/&])(" + "|".join(re.escape(w) for w in words) + r")(?![\w'\u2019/&])",
         re.IGNORECASE,
     )
 
@@ -431,12 +435,12 @@ def _weekday(text: str) -> str:
             )
             if dated:
                 return MONTHS[lower] + (" " if after[:1] == "." else "")
-            if (
-                word[0].isupper()
-                and lower not in {"mar", "jun", "jan"}
-                and re.search(r"\b(?:in|since|until|by|from)\s*$", before, re.IGNORECASE)
+            if lower != "mar" and re.search(
+                r"\b(?:in|since|until|by|from|for|of|during|before|after|this|next|last)\s*$",
+                before,
+                re.IGNORECASE,
             ):
-                return MONTHS[lower]
+                return MONTHS[lower]  # `invoice for Nov`, `since jan`
             return word
         full = next((d for d in FULL_DAYS if d.lower() == lower), None)
         return full or word
