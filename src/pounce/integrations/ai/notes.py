@@ -612,8 +612,7 @@ def _shape(words: list[str], low: list[str], *, question: bool) -> tuple[list[st
     if low[:2] == ["want", "to"]:
         return ["Would", "you", "like", "to", *phrase(words[2:], before="to")], False
 
-    verb = _leading_verb(words, low)
-    if verb:
+    if _leading_verb(words, low):
         return _verb_clause(words, low, question=question), False
     return _noun_clause(words, low, question=question)
 
