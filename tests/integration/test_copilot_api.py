@@ -216,8 +216,8 @@ async def test_tune_and_expand_follow_the_conversations_tone(world: World) -> No
             )
         ).json()
         assert expanded["text"] == (
-            "Hello, thank you for reaching out. Pricing 49 per month. Call you tomorrow. "
-            "Please let me know if you have any further questions."
+            "Hello, thank you for reaching out. Pricing is 49 per month. I will call you "
+            "tomorrow. Please let me know if you have any further questions."
         )
         bad = [
             ("PUT", f"/conversations/{conversation_id}/tone", {"tone": "grumpy"}, 422),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pounce.integrations.ai.grammar import Proofreader, shared_proofreader
+from pounce.integrations.ai.grammar import Proofreader, agree, shared_proofreader
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +52,26 @@ def test_fixes(proofreader: Proofreader, text: str, expected: str) -> None:
 )
 def test_correct_text_is_left_alone(proofreader: Proofreader, text: str) -> None:
     assert proofreader.fix(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("It have all models", "It has all models"),
+        ("he dont have admin rights", "he doesn't have admin rights"),
+        ("she do not know", "she does not know"),
+        ("and it work fine", "and it works fine"),
+        ("everyone love it", "everyone loves it"),
+        ("its included in your plan", "it's included in your plan"),
+        ("lets book a call", "let's book a call"),
+        # Right as typed: objects, questions, past forms, possessives, subjunctives.
+        ("make it work", "make it work"),
+        ("does it have SSO", "does it have SSO"),
+        ("it cost $5", "it cost $5"),
+        ("if it were free", "if it were free"),
+        ("its price is fine", "its price is fine"),
+        ("it lets you book", "it lets you book"),
+    ],
+)
+def test_agreement(text: str, expected: str) -> None:
+    assert agree(text) == expected

@@ -91,7 +91,14 @@ TUNE = [
     (
         "their is a 14 day trial and we has SSO on the enterprize plan",
         "casual",
-        "There is a 14 day trial and we have SSO on the enterprise plan.",
+        "There is a 14-day trial and we have SSO on the enterprise plan.",
+    ),
+    # The two drafts of issue 18 (Tune fixes words and grammar; Expand writes sentences).
+    ("It have all models", "friendly", "It has all models."),
+    (
+        "Growth 899 per mo. Annual saves 20pct. Want demo Thurs?",
+        "casual",
+        "Growth 899 per month. Annual saves 20%. Want demo Thursday?",
     ),
     ("", "friendly", ""),
 ]
@@ -108,29 +115,32 @@ EXPAND = [
         NOTES,
         "casual",
         "Jane Doe",
-        "Hey Jane! Pricing 49 per month. 14-day free trial. Can set up demo tomorrow. "
-        "Let me know if you've got any other questions!",
+        "Hey Jane! Pricing is 49 per month. There is a 14-day free trial. We can set up a demo "
+        "tomorrow. Let me know if you've got any other questions!",
     ),
     (
         NOTES,
         "friendly",
         "Jane Doe",
-        "Hi Jane! Thanks for reaching out. Pricing 49 per month. 14-day free trial. Can set "
-        "up demo tomorrow. Let me know if there's anything else I can help with!",
+        "Hi Jane! Thanks for reaching out. Pricing is 49 per month. There is a 14-day free "
+        "trial. We can set up a demo tomorrow. Let me know if there's anything else I can "
+        "help with!",
     ),
     (
         NOTES,
         "professional",
         "jane doe",
-        "Hello Jane, thank you for reaching out. Pricing 49 per month. 14-day free trial. "
-        "Can set up demo tomorrow. Please let me know if you have any further questions.",
+        "Hello Jane, thank you for reaching out. Pricing is 49 per month. There is a 14-day "
+        "free trial. We can set up a demo tomorrow. Please let me know if you have any "
+        "further questions.",
     ),
     (
         "- integrates w/ slack\n- SSO on enterprise plan\n- setup takes 10 mins",
         "friendly",
         None,
-        "Hi there! Thanks for reaching out. Integrates with slack. SSO on enterprise plan. "
-        "Setup takes 10 minutes. Let me know if there's anything else I can help with!",
+        "Hi there! Thanks for reaching out. It integrates with slack. SSO is available on the "
+        "enterprise plan. The setup takes 10 minutes. Let me know if there's anything else I "
+        "can help with!",
     ),
     (
         "we dont support on prem",
@@ -144,7 +154,7 @@ EXPAND = [
         "call u tmrw",
         "casual",
         "[x](https://evil.test)",
-        "Hey there! Call you tomorrow. Let me know if you've got any other questions!",
+        "Hey there! I'll call you tomorrow. Let me know if you've got any other questions!",
     ),
     ("  \n - \n", "friendly", "Jane", ""),
     # A figure with its unit ends a sentence too.
@@ -152,8 +162,27 @@ EXPAND = [
         "annual plans save 20%\nSSO included",
         "friendly",
         None,
-        "Hi there! Thanks for reaching out. Annual plans save 20%. SSO included. Let me know "
-        "if there's anything else I can help with!",
+        "Hi there! Thanks for reaching out. Annual plans save 20%. SSO is included. Let me "
+        "know if there's anything else I can help with!",
+    ),
+]
+
+
+# The two drafts of issue 18.
+EXPAND += [
+    (
+        "Growth 899 per mo. Annual saves 20pct. Want demo Thurs?",
+        "friendly",
+        None,
+        "Hi there! Thanks for reaching out. The Growth plan is 899 per month. Annual billing "
+        "saves 20%. Would you like a demo on Thursday?",
+    ),
+    (
+        "It have all models",
+        "professional",
+        "Ann Lee",
+        "Hello Ann, thank you for reaching out. It has all models. Please let me know if you "
+        "have any further questions.",
     ),
 ]
 

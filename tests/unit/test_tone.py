@@ -42,6 +42,32 @@ from pounce.integrations.ai.base import Tone
         ("99 / yr", "99 per year"),
         ("on prem", "on-premises"),
         ("sales & marketing", "sales and marketing"),
+        # Figures and their units, percentages, weekdays, months, acronyms.
+        ("20pct", "20%"),
+        ("99.9 pct", "99.9%"),
+        ("899 per mo", "899 per month"),
+        ("2 wks", "2 weeks"),
+        ("1 hr", "1 hour"),
+        ("15 min max", "15 minutes max"),
+        ("14 day free trial", "14-day free trial"),
+        ("2 hrs free training", "2 hours of free training"),
+        ("1000 req/min", "1000 requests per minute"),
+        ("$1,500/mo", "$1,500 per month"),
+        ("w/ 30 days notice", "with 30 days notice"),
+        ("setup ~10 min", "setup about 10 minutes"),
+        ("demo Thurs", "demo Thursday"),
+        ("by fri", "by Friday"),
+        ("Mon-Fri", "Monday to Friday"),
+        ("closed Sat/Sun", "closed Saturday and Sunday"),
+        ("wed 10am", "Wednesday 10am"),
+        ("sign by Mar 31", "sign by March 31"),
+        ("invoice for Nov", "invoice for November"),
+        ("8am-6pm", "8am to 6pm"),
+        ("Slack/Teams", "Slack or Teams"),
+        ("api access, ios app", "API access, iOS app"),
+        ("2pm est", "2pm EST"),
+        ("b4 EOD", "before the end of the day"),
+        ("sry, avail til Weds", "sorry, available until Wednesday"),
     ],
 )
 def test_shorthand_table(typed: str, expected: str) -> None:
@@ -59,6 +85,10 @@ def test_shorthand_table(typed: str, expected: str) -> None:
         "and/or",
         "u2",
         "user's",
+        "the sun is out",  # `sun`, `wed`, `mon`, `mar` are words unless a date is near
+        "we wed in May",
+        "24/7",
+        "R&D",
     ],
 )
 def test_shorthand_leaves_words_alone(kept: str) -> None:

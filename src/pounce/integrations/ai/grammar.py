@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from functools import cache
 from typing import Final
@@ -9,7 +10,8 @@ from typing import Final
 from harper import Language, Lint, Linter, SuggestionKind
 from wordfreq import zipf_frequency
 
-from pounce.integrations.ai.tone import SENTINEL_MASK
+from pounce.integrations.ai import lexicon
+from pounce.integrations.ai.tone import SENTINEL_MASK, match_case
 
 # Harper's lints whose first suggestion we apply: these kinds whole, and these rules of
 # other kinds. Others are opinions (style, word choice) or misfire on chat text, such
@@ -27,6 +29,8 @@ SAFE_RULES: Final = frozenset(
         "Intact",  # in tact → intact
         "ItsContraction",  # its a great day → it's
         "ModalOf",  # should of → should have
+        "OkToOkay",  # ok → okay
+        "RoadMap",  # roadmap → road map
         "PronounInflectionBe",  # we was → we were
         "PronounVerbAgreement",  # we has → we have
         "TheirToThere",  # their is → there is
@@ -119,6 +123,64 @@ def _replacement(text: str, rule: str, lint: Lint) -> str | None:
     return lint.suggestions[0].replacement_text
 
 
+_SINGULAR_PRONOUN: Final = re.compile(
+    r"(?P<before>(?:^|[.!?;:,\n]\s*|\b(?:and|but|so|because|if|when|since|while|as|though|"
+    r"although|once|unless)\s+))"
+    r"(?P<subject>he|she|it|everything|everyone|everybody|someone|somebody|nothing|nobody|"
+    r"anyone|anybody|something|anything)\s+(?P<verb>[A-Za-z']+)\b",
+    re.IGNORECASE,
+)
+
+
+_ITS_VERB: Final = re.compile(
+    r"\b(?P<its>[Ii]ts)\s+(?=(?:a|an|the|not|been|so|also|just|already|still|ready|available|"
+    r"free|fine|okay|live|done|down|up|on|off|possible|included|going|\w+ed\s+(?:in|on|to|for|"
+    r"with|by|via|at|from)\b|\w+ing\b))"
+)
+
+
+_LETS: Final = re.compile(r"\b[Ll]ets(?=\s+(?P<verb>[a-z]+)\b)")
+
+
+def agree(text: str) -> str:
+    """Subject-verb agreement after a singular pronoun, which Harper does not fix:
+    `It have all models` → `It has all models`, `he dont` → `he doesn't`; and `its`
+    before a verb or an article: `its included in your plan` → `it's included …`."""
+    text = _ITS_VERB.sub(lambda m: m.group("its")[0] + "t's ", text)
+    text = _LETS.sub(
+        lambda m: (
+            m.group(0)[0] + "et's" if lexicon.is_verb(m.group("verb"), "base") else m.group(0)[:4]
+        ),
+        text,
+    )
+
+    def swap(match: re.Match[str]) -> str:
+        verb = match.group("verb")
+        lower = verb.lower().replace("\u2019", "'")
+        if lower in {"don't", "dont"}:
+            fixed = "doesn't"
+        elif lower == "do" and re.match(r"\s+not\b", match.string[match.end() :]):
+            fixed = "does"
+        elif lower in {"are", "am"}:
+            fixed = "is"
+        elif lower == "were" or lower == "weren't":
+            return match.group(0)  # "if it were", subjunctive
+        elif lower == "aren't":
+            fixed = "isn't"
+        elif lower == "haven't":
+            fixed = "hasn't"
+        elif any(form == "base" for _, form in lexicon.verb_forms(lower)) and not any(
+            form == "past" for _, form in lexicon.verb_forms(lower)
+        ):
+            fixed = lexicon.third_person(lower)
+        else:
+            return match.group(0)
+        start = match.start("verb") - match.start()
+        return match.group(0)[:start] + match_case(verb, fixed)
+
+    return _SINGULAR_PRONOUN.sub(swap, text)
+
+
 class Proofreader:
     """One Harper linter for the process (building it loads a dictionary, ~1-3 s).
 
@@ -140,14 +202,20 @@ class Proofreader:
             self._get()
             zipf("warm")
 
-    def fix(self, text: str, *, passes: int = 2) -> str:
-        """Apply the spelling and grammar fixes Harper is sure of; sentinels are skipped."""
+    def fix(self, text: str, *, passes: int = 2, capitals: bool = True) -> str:
+        """Apply the spelling and grammar fixes Harper is sure of; sentinels are skipped.
+        `capitals=False` leaves capitalisation as typed (for notes not yet in sentences)."""
         with self._lock:
             linter = self._get()
             for _ in range(passes):
                 by_rule = linter.organized_lints(
                     text, language=Language.MARKDOWN, regex_mask=SENTINEL_MASK
                 )
+                if not capitals:
+                    by_rule = {
+                        rule: [lint for lint in lints if lint.lint_kind != "Capitalization"]
+                        for rule, lints in by_rule.items()
+                    }
                 fixed = self._apply(text, by_rule)
                 if fixed == text:
                     break

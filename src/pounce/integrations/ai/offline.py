@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Final
 
+from pounce.integrations.ai import notes
 from pounce.integrations.ai import tone as rules
 from pounce.integrations.ai.base import (
     OFFLINE,
@@ -20,7 +21,8 @@ from pounce.integrations.ai.base import (
     Tone,
     run,
 )
-from pounce.integrations.ai.grammar import Proofreader, shared_proofreader
+from pounce.integrations.ai.grammar import Proofreader, agree, shared_proofreader
+from pounce.integrations.ai.notes import Message
 
 SUGGESTIONS: Final = 3
 NO_ANSWER: Final = "No stored answer matches this question yet."
@@ -64,7 +66,7 @@ class OfflineCopilot:
     def _clean(self, text: str) -> str:
         """Shorthand, spelling and grammar, sentence breaks and capitals (links kept intact)."""
         masked, kept = rules.protect(text)
-        masked = rules.tidy_spacing(rules.expand_shorthand(masked))
+        masked = agree(rules.tidy_spacing(rules.expand_shorthand(masked)))
         masked = self.proofreader.fix(masked)
         masked = rules.split_comma_splices(masked)
         masked = rules.capitalise_sentences(masked)
@@ -73,7 +75,8 @@ class OfflineCopilot:
     def tune_text(self, text: str, tone: Tone) -> str:
         """Fix the draft, then apply the tone's greeting, vocabulary, contractions, sign-off."""
         masked, kept = rules.protect(text)
-        masked = rules.tidy_spacing(rules.expand_shorthand(masked))
+        masked = agree(rules.tidy_spacing(rules.expand_shorthand(masked)))
+        masked = notes.definite_subjects(masked)
         masked = self.proofreader.fix(masked)
         masked = rules.split_comma_splices(masked)
         masked = rules.apply_tone(masked, tone, sign_off=False)
@@ -82,34 +85,48 @@ class OfflineCopilot:
         masked = rules.add_sign_off(masked, tone)
         return rules.restore(masked, kept)
 
-    def expand_text(self, notes: str, tone: Tone, visitor_name: str | None = None) -> str:
-        """Notes → opening (with the visitor's first name if known) + sentences + closing."""
-        sentences = []
-        for item in _items(notes):
-            sentence = self._clean(item)
-            sentence = rules.apply_tone(sentence, tone, sign_off=False)
-            sentence = rules.capitalise_sentences(rules.end_sentence(sentence))
-            sentences.append(sentence)
-        if not sentences:
+    def expand_text(self, draft: str, tone: Tone, visitor_name: str | None = None) -> str:
+        """Notes → opening (with the visitor's first name if known) + one or more full
+        sentences per note + closing. Every figure, name, date and link is kept."""
+        masked, kept = rules.protect(draft)
+        message = Message(name=_safe_name(visitor_name))
+        for item in _items(masked):
+            text = agree(rules.tidy_spacing(rules.expand_shorthand(item)))
+            text = self.proofreader.fix(text, capitals=False)
+            for unit, end in notes.units(text):
+                notes.compose(message, unit, end=end)
+        if not message.sentences:
             return ""
-        name = _safe_name(visitor_name)
-        opening = rules.EXPAND_OPENING[tone].format(
+        sentences = []
+        for sentence in message.sentences:
+            written = rules.apply_tone(sentence.text(), tone, sign_off=False)
+            sentences.append(rules.capitalise_sentences(rules.end_sentence(written)))
+        name = message.name
+        opening = rules.EXPAND_GREETING[tone].format(
             name=name or "there", comma_name=f" {name}" if name else ""
         )
-        return " ".join([opening, *sentences, rules.EXPAND_CLOSING[tone]])
+        if not message.thanked:
+            sentences.insert(0, rules.EXPAND_THANKS[tone])
+        if opening.endswith(","):  # "Hello Kim, thank you …" or "Hello Kim."
+            if sentences[0].startswith("Thank"):
+                sentences[0] = sentences[0][0].lower() + sentences[0][1:]
+            elif not sentences[0].startswith("thank"):
+                opening = opening[:-1] + "."
+        parts = [opening, *sentences]
+        last = message.sentences[-1]
+        if last.end != "?" and not re.match(r"(?i)(?:please )?let me know", " ".join(last.words)):
+            parts.append(rules.EXPAND_CLOSING[tone])
+        body = " ".join(p for p in parts if p)
+        body = self.proofreader.fix(body)
+        return rules.restore(body, kept)
 
 
 def _items(notes: str) -> list[str]:
-    """Note lines, bullets or `;`-separated items; commas split only between phrases."""
+    """Note lines, bullets or `;`-separated items."""
     items: list[str] = []
     for raw in _ITEM_SPLIT.split(notes.strip()):
-        line = _BULLET.sub("", raw).strip(" ,.")
-        if not any(ch.isalnum() for ch in line):
-            continue
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) > 1 and all(len(p.split()) >= 2 for p in parts):
-            items.extend(parts)
-        else:
+        line = _BULLET.sub("", raw).strip(" ,")
+        if any(ch.isalnum() for ch in line):
             items.append(line)
     return items
 

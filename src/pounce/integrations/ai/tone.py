@@ -84,16 +84,134 @@ SHORTHAND: Final[dict[str, str]] = {
     "theyre": "they're",
     "weve": "we've",
     "youll": "you'll",
+    "sry": "sorry",
+    "srry": "sorry",
+    "avail": "available",
+    "chk": "check",
+    "til": "until",
+    "vol": "volume",
+    "eng": "engineering",
+    "q's": "questions",
+    "qs": "questions",
+    "req": "request",
+    "reqs": "requests",
+    "ok": "okay",
+    "kk": "okay",
+    "pw": "password",
+    "pwd": "password",
+    "q": "question",
+    "ea": "each",
+    "incl": "including",
+    "w/e": "whatever",
+    "yday": "yesterday",
+    "thru": "through",
+    "mgmt": "management",
+    "pkg": "package",
+    "biz": "business",
 }
-# Shorthand that is not a plain word: `w/`, `49/mo`, ` & `.
+# Abbreviations that keep their meaning in capitals too: `EOD` is shorthand, `ASAP` is not.
+CAPS_SHORTHAND: Final[dict[str, str]] = {
+    "eod": "the end of the day",
+    "eow": "the end of the week",
+    "cob": "the close of business",
+}
+# Shorthand that is not a plain word: `w/`, `49/mo`, ` & `, `20pct`.
 _SYMBOLIC: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (re.compile(r"(?<![\w/])w/o(?![\w/])", re.IGNORECASE), "without"),
     (re.compile(r"(?<![\w/])b/c(?![\w/])", re.IGNORECASE), "because"),
-    (re.compile(r"(?<![\w/])w/(?=\s)", re.IGNORECASE), "with"),
-    (re.compile(r"(?<=\d)\s*/\s*(?:mo|mth|month)\b", re.IGNORECASE), " per month"),
-    (re.compile(r"(?<=\d)\s*/\s*(?:yr|year)\b", re.IGNORECASE), " per year"),
+    (re.compile(r"(?<![\w/])w/in(?![\w/])", re.IGNORECASE), "within"),
+    (re.compile(r"(?<![\w/])w/\s*(?=[A-Za-z0-9$\u27e6])", re.IGNORECASE), "with "),
+    (re.compile(r"(?<![\w~])~\s*(?=[$\d])"), "about "),
+    (re.compile(r"(?<=\w)\s*/\s*(?:mo|mth|month)\b", re.IGNORECASE), " per month"),
+    (re.compile(r"(?<=\w)\s*/\s*(?:yr|year)\b", re.IGNORECASE), " per year"),
+    (re.compile(r"(?<=\w)\s*/\s*(?:wk|week)\b", re.IGNORECASE), " per week"),
+    (re.compile(r"(?<=\w)\s*/\s*(?:hr|hour)\b", re.IGNORECASE), " per hour"),
+    (re.compile(r"(?<=\w)\s*/\s*(?:min|minute)\b", re.IGNORECASE), " per minute"),
+    (re.compile(r"(?<=\w)\s*/\s*(user|seat|license|licence)\b", re.IGNORECASE), r" per \1"),
+    (re.compile(r"\b(per|a|each|every|the)\s+(?:mo|mth)\b", re.IGNORECASE), r"\1 month"),
+    (re.compile(r"\b(per|a|each|every|the)\s+yr\b", re.IGNORECASE), r"\1 year"),
+    (re.compile(r"\b(per|a|each|every|the)\s+wk\b", re.IGNORECASE), r"\1 week"),
+    (re.compile(r"\b(per|an|each|every|the)\s+hr\b", re.IGNORECASE), r"\1 hour"),
+    (re.compile(r"(?<=\d)\s*(?:pct|percent)\b", re.IGNORECASE), "%"),
     (re.compile(r"(?<=\w) & (?=\w)"), " and "),
+    (re.compile(r"(?<=\w) \+ (?=[A-Za-z])"), " and "),
     (re.compile(r"\bon[- ]prem\b", re.IGNORECASE), "on-premises"),
+    (re.compile(r"\bno cc\b", re.IGNORECASE), "no credit card"),
+)
+# A figure's unit: `2 wks` → `2 weeks`, `1 hr` → `1 hour`, `30min` → `30 minutes`.
+_UNITS: Final[dict[str, str]] = {
+    "mo": "month",
+    "mos": "month",
+    "mth": "month",
+    "mths": "month",
+    "yr": "year",
+    "yrs": "year",
+    "wk": "week",
+    "wks": "week",
+    "hr": "hour",
+    "hrs": "hour",
+    "min": "minute",
+    "mins": "minute",
+    "sec": "second",
+    "secs": "second",
+    "req": "request",
+    "reqs": "request",
+    "day": "day",
+    "days": "day",
+    **{
+        w: w.rstrip("s")
+        for w in "hour hours minute minutes week weeks month months year years".split()
+    },
+}
+_UNIT: Final = re.compile(
+    r"(?<![\w.,])(\d+(?:\.\d+)?|\d+-\d+)\s*(" + "|".join(_UNITS) + r")\b(?!/)"
+    r"(?P<after>\s+[A-Za-z]+)?",
+    re.IGNORECASE,
+)
+# Words after a figure's unit that are not what it measures: `15 min max`, `2 hrs each`.
+_NOT_MEASURED: Final = frozenset(
+    "max min maximum minimum each total left ago later away before after per and or to a an "
+    "the of from at by in on for with until till if is are was will can so then but".split()
+)
+# Weekdays and months as reps shorten them. Lower-case `mon`, `wed`, `sat`, `sun` and
+# `mar` are words too: they count as dates only next to a time, a day or a date word.
+WEEKDAYS: Final[dict[str, str]] = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "tues": "Tuesday",
+    "wed": "Wednesday",
+    "weds": "Wednesday",
+    "thu": "Thursday",
+    "thur": "Thursday",
+    "thurs": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+    "sun": "Sunday",
+}
+FULL_DAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTHS: Final[dict[str, str]] = {
+    "jan": "January",
+    "feb": "February",
+    "mar": "March",
+    "apr": "April",
+    "jun": "June",
+    "jul": "July",
+    "aug": "August",
+    "sep": "September",
+    "sept": "September",
+    "oct": "October",
+    "nov": "November",
+    "dec": "December",
+}
+_AMBIGUOUS_DAYS: Final = frozenset({"mon", "wed", "sat", "sun", "tue"})
+_TIME: Final = (
+    r"(?:\d{1,2}(?::\d\d)?\s*(?:am|pm)|\d{1,2}:\d\d|noon|midnight|morning|afternoon|evening)"
+)
+_DAY_WORD: Final = re.compile(r"[A-Za-z]+")
+_DAY_CONTEXT_BEFORE: Final = re.compile(
+    r"(?:\b(?:on|by|until|till|til|from|before|after|this|next|every|last|thru|through|or|and|"
+    r"to|from)|[-/])\s*$",
+    re.IGNORECASE,
 )
 
 GREETING: Final[dict[Tone, str]] = {"casual": "Hey", "friendly": "Hi", "professional": "Hello"}
@@ -102,10 +220,15 @@ SIGN_OFF: Final[dict[Tone, str]] = {
     "friendly": "Thanks!",
     "professional": "Best regards",
 }
-EXPAND_OPENING: Final[dict[Tone, str]] = {
+EXPAND_GREETING: Final[dict[Tone, str]] = {
     "casual": "Hey {name}!",
-    "friendly": "Hi {name}! Thanks for reaching out.",
-    "professional": "Hello{comma_name}, thank you for reaching out.",
+    "friendly": "Hi {name}!",
+    "professional": "Hello{comma_name},",
+}
+EXPAND_THANKS: Final[dict[Tone, str]] = {
+    "casual": "",
+    "friendly": "Thanks for reaching out.",
+    "professional": "thank you for reaching out.",
 }
 EXPAND_CLOSING: Final[dict[Tone, str]] = {
     "casual": "Let me know if you've got any other questions!",
@@ -253,7 +376,7 @@ def match_case(source: str, replacement: str) -> str:
 def _word_table(table: dict[str, str]) -> Callable[[str], str]:
     words = sorted(table, key=len, reverse=True)
     pattern = re.compile(
-        r"(?<![\w'\u2019/])(" + "|".join(re.escape(w) for w in words) + r")(?![\w'\u2019/])",
+        r"(?<![\w'\u2019/&])(" + "|".join(re.escape(w) for w in words) + r")(?![\w'\u2019/&])",
         re.IGNORECASE,
     )
 
@@ -271,14 +394,117 @@ def _word_table(table: dict[str, str]) -> Callable[[str], str]:
 
 
 _shorthand = _word_table(SHORTHAND)
+_CAPS: Final = re.compile(
+    r"(?<![\w'\u2019/])(" + "|".join(CAPS_SHORTHAND) + r")(?![\w'\u2019/])", re.IGNORECASE
+)
+
+
+def _unit(match: re.Match[str]) -> str:
+    """`2 wks` → `2 weeks`; a singular unit before a noun makes a compound (`14 day free
+    trial` → `14-day free trial`); a plural one takes `of` (`2 hrs free training` →
+    `2 hours of free training`)."""
+    figure, typed, unit = match.group(1), match.group(2), _UNITS[match.group(2).lower()]
+    after = match.group("after") or ""
+    measured = after and after.strip().lower() not in _NOT_MEASURED
+    singular = {"mo", "mth", "yr", "wk", "hr", "min", "sec", "day", "hour", "minute", "week"}
+    if measured and typed.lower() in singular | {"month", "year"}:
+        if "-" not in figure:
+            return f"{figure}-{unit}{after}"
+    plural = f"{figure} {unit}" if figure == "1" else f"{figure} {unit}s"
+    noun_follows = bool(re.match(r"\s+[A-Za-z]{3,}", match.string[match.end() :]))
+    if measured and noun_follows and after.strip().lower() in {"free", "paid", "extra", "live"}:
+        return f"{plural} of{after}"
+    return plural + after
+
+
+def _weekday(text: str) -> str:
+    def swap(match: re.Match[str]) -> str:
+        word = match.group(0)
+        lower = word.lower()
+        if lower in WEEKDAYS:
+            if lower in _AMBIGUOUS_DAYS and not word[0].isupper():
+                before, after = text[: match.start()], text[match.end() :]
+                near_time = re.match(rf"\s*(?:[-/]\s*)?(?:{_TIME}|[A-Za-z]+day\b)", after, re.I)
+                if not (near_time or _DAY_CONTEXT_BEFORE.search(before)):
+                    return word
+            return WEEKDAYS[lower]
+        if lower in MONTHS:
+            before, after = text[: match.start()], text[match.end() :]
+            dated = re.match(r"\.?\s*\d{1,2}(?:st|nd|rd|th)?\b", after) or re.search(
+                r"\b\d{1,2}(?:st|nd|rd|th)?\s*$", before
+            )
+            if dated:
+                return MONTHS[lower] + (" " if after[:1] == "." else "")
+            if lower != "mar" and re.search(
+                r"\b(?:in|since|until|by|from|for|of|during|before|after|this|next|last)\s*$",
+                before,
+                re.IGNORECASE,
+            ):
+                return MONTHS[lower]  # `invoice for Nov`, `since jan`
+            return word
+        full = next((d for d in FULL_DAYS if d.lower() == lower), None)
+        return full or word
+
+    text = re.sub(r"(?<![\w.@])[A-Za-z]+(?![\w@])", swap, text)
+    return re.sub(
+        r"\b(January|February|March|April|June|July|August|September|October|"
+        r"November|December)\.\s+(?=\d)",
+        r"\1 ",
+        text,
+    )
+
+
+def _day_ranges(text: str) -> str:
+    """`Monday-Friday` → `Monday to Friday`, `Saturday/Sunday` → `Saturday and Sunday`."""
+    days = "|".join(FULL_DAYS)
+    text = re.sub(rf"\b({days})\s*-\s*({days})\b", r"\1 to \2", text)
+    text = re.sub(rf"\b({days})\s*/\s*({days})\b", r"\1 and \2", text)
+    return re.sub(rf"(?<!\w)({_TIME})\s*-\s*({_TIME})(?!\w)", r"\1 to \2", text, flags=re.I)
+
+
+def _alternatives(text: str) -> str:
+    """`Slack/Teams` → `Slack or Teams` (words only: not `24/7`, `and/or`, links)."""
+
+    def swap(match: re.Match[str]) -> str:
+        a, b = match.group(1), match.group(2)
+        if a.lower() in {"and", "either", "w", "b"} or len(a) < 2 or len(b) < 2:
+            return match.group(0)
+        return f"{a} or {b}"
+
+    return re.sub(r"(?<![\w/.])([A-Za-z][A-Za-z]+)/([A-Za-z][A-Za-z]+)(?![\w/])", swap, text)
+
+
+# Acronyms reps type in lower case: `api` → `API`, `ios` → `iOS`.
+ACRONYMS: Final[dict[str, str]] = {
+    w.lower(): w
+    for w in (
+        "API SSO SAML CRM CSV PDF FAQ SLA GDPR HIPAA CCPA URL UI UX CEO CTO CFO ROI SaaS SDK "
+        "JSON XML HTML CSS SQL AWS VPN 2FA MFA KPI DPA NDA SEO B2B B2C SMTP SSL TLS SMS iOS "
+        "ETA SOC"
+    ).split()
+}
+_ACRONYM: Final = re.compile(
+    r"(?<![\w'\u2019/.@-])(" + "|".join(ACRONYMS) + r")(?![\w'\u2019/@]|\.\w)", re.IGNORECASE
+)
+_ZONE: Final = re.compile(
+    r"(?<=\d(?:am|pm|AM|PM))(\s+)(est|edt|cet|cest|pst|pdt|gmt|utc|bst|cst|mst)\b", re.IGNORECASE
+)
 
 
 def expand_shorthand(text: str) -> str:
-    """`ur msg` → `your message`, `49/mo` → `49 per month`."""
+    """`ur msg` → `your message`, `49/mo` → `49 per month`, `20pct` → `20%`,
+    `2 wks` → `2 weeks`, `Thurs` → `Thursday`, `Mar 31` → `March 31`."""
     text = _shorthand(text)
+    text = _CAPS.sub(lambda m: CAPS_SHORTHAND[m.group(1).lower()], text)
     for pattern, replacement in _SYMBOLIC:
         text = pattern.sub(replacement, text)
-    return text
+    text = _UNIT.sub(_unit, text)
+    text = _shorthand(text)  # what `/` hid: `req/min` → `req per minute` → `request …`
+    text = _weekday(text)
+    text = _day_ranges(text)
+    text = _ACRONYM.sub(lambda m: ACRONYMS[m.group(1).lower()], text)
+    text = _ZONE.sub(lambda m: m.group(1) + m.group(2).upper(), text)
+    return _alternatives(text)
 
 
 def tidy_spacing(text: str) -> str:
