@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import getpass
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,44 +13,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from pounce.config import ConfigError, Settings
+from pounce.logs import configure_logging
 
 
 def _settings() -> Settings:
     try:
         settings = Settings()
         settings.resolved_secret_key()
-        return settings
     except (ValidationError, ConfigError) as exc:
         print(f"pounce: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line, for log shippers (POUNCE_JSON_LOGS=true)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-            "pid": record.process,
-        }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
-
-
-def configure_logging(*, json_logs: bool) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonFormatter()
-        if json_logs
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
+    configure_logging(json_logs=settings.json_logs)
+    return settings
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -64,9 +37,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.host = args.host
     if args.port:
         settings.port = args.port
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     uvicorn.run(**server_options(create_app(settings), settings))
     return 0
 
