@@ -19,7 +19,7 @@ from pounce.services.routing import route
 from pounce.services.runtime import Runtime
 from pounce.store import accounts, chat, jobs
 from pounce.store.appender import Appended, Draft, settle
-from pounce.store.records import Conversation, Message, User, Visitor, hot_record
+from pounce.store.records import Conversation, HotRecord, Message, User, Visitor
 
 # The away message, in each language the messenger has strings for (web/src/messenger/
 # strings.ts); the visitor's language comes from their messenger's `hello`.
@@ -38,8 +38,7 @@ UNANSWERED_JOB = "conversation.unanswered"
 AfterCommit = Callable[[], Awaitable[None]]
 
 
-@hot_record
-class Sent:
+class Sent(HotRecord, frozen=True):
     """A stored message and whether this call stored it (False: an idempotent resend)."""
 
     message: Message

@@ -37,16 +37,16 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
+import msgspec
 import orjson
 
 from pounce.domain.model import AuthorKind, ConversationStatus, Source
 from pounce.store.errors import DuplicateClientId, StoreUnavailable
-from pounce.store.records import Conversation, Message, hot_record, now
+from pounce.store.records import Conversation, HotRecord, Message, now
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,7 @@ def set_up_sqlite(cur: Any, *, busy_timeout_ms: int) -> str:
     return journal
 
 
-@hot_record
-class Draft:
+class Draft(HotRecord, frozen=True):
     """A message to append: the store assigns its `seq` and checks who may write."""
 
     org_id: str
@@ -83,11 +82,24 @@ class Draft:
     client_id: str | None
     body: str
     html: str
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        # every field but the `meta` dict
+        return hash(
+            (
+                self.org_id,
+                self.conversation_id,
+                self.author_kind,
+                self.author_id,
+                self.client_id,
+                self.body,
+                self.html,
+            )
+        )
 
 
-@hot_record
-class Appended:
+class Appended(HotRecord, frozen=True):
     """The stored message (new or the earlier one with the same client id), or a refusal."""
 
     message: Message | None
