@@ -18,7 +18,8 @@ from pounce.services.formatting import render_markdown
 from pounce.services.routing import route
 from pounce.services.runtime import Runtime
 from pounce.store import accounts, chat, jobs
-from pounce.store.appender import Appended, Draft, settle
+from pounce.store.appender import Appended, Draft, is_resend, settle
+from pounce.store.errors import ClientIdReused
 from pounce.store.records import Conversation, HotRecord, Message, User, Visitor
 
 # The away message, in each language the messenger has strings for (web/src/messenger/
@@ -250,6 +251,8 @@ async def _open_and_send(
             client_id=client_id,
         )
         if existing is not None:
+            if not is_resend(existing, body=body, conversation_id=None):
+                raise ClientIdReused()
             conv = await _load_conversation(
                 conn, org_id=visitor.org_id, conversation_id=existing.conversation_id
             )

@@ -100,11 +100,14 @@ class Draft(HotRecord, frozen=True):
 
 
 class Appended(HotRecord, frozen=True):
-    """The stored message (new or the earlier one with the same client id), or a refusal."""
+    """The stored message (new, or the earlier one this draft resends), or a refusal:
+    `message` None, and `reused` when the draft's client id belongs to a different
+    message (`is_resend`)."""
 
     message: Message | None
     conversation: Conversation | None
     created: bool
+    reused: bool = False
 
 
 # Told a batch's outcomes (or the error) once it has committed.
@@ -139,6 +142,7 @@ Key = tuple[str, str, str | None, str | None]  # org, author kind, author, clien
 RunKey = tuple[str, str, str, str | None]  # org, conversation, author kind, author
 
 _REFUSED = Appended(None, None, created=False)
+_REUSED = Appended(None, None, created=False, reused=True)
 _CONVERSATION_COLUMNS = (
     "id, org_id, site_id, visitor_id, status, owner_id, source, outcome, routed_to, "
     "last_seq, visitor_read_seq, rep_read_seq, created_at, updated_at, closed_at"
@@ -146,6 +150,24 @@ _CONVERSATION_COLUMNS = (
 _MESSAGE_COLUMNS = (
     "org_id, conversation_id, seq, author_kind, author_id, client_id, body, html, meta, created_at"
 )
+
+
+def is_resend(stored: Message, *, body: str, conversation_id: str | None) -> bool:
+    """Whether a message with `stored`'s client id and author resends it, rather than
+    reusing the id for another message: the same body, in the same conversation. A
+    visitor's frames name no conversation (the server picks their current one, which may
+    have changed since the first try): for them `conversation_id` is None and the body
+    decides alone."""
+    return _same(body, conversation_id, stored.body, stored.conversation_id)
+
+
+def _same(body: str, conversation_id: str | None, body_was: str, conversation_was: str) -> bool:
+    return body == body_was and (conversation_id is None or conversation_id == conversation_was)
+
+
+def _scope(d: Draft) -> str | None:
+    """The conversation a draft's resends must name (`is_resend`)."""
+    return None if d.author_kind is AuthorKind.VISITOR else d.conversation_id
 
 
 def _key(d: Draft) -> Key:
@@ -214,11 +236,23 @@ class _Plan:
         for i, result in enumerate(out):
             if result is not None:
                 continue
-            key = self.keys[i]
+            # A draft whose client id is stored, or sent earlier in this batch: a resend
+            # of that message, or a reuse of the id (refused, nothing stored).
+            d, key = drafts[i], self.keys[i]
             earlier = stored.get(key)
             if earlier is None:
-                first = out[self.first_of[key]] if key in self.first_of else None
-                out[i] = Appended(first.message, first.conversation, False) if first else _REFUSED
+                j = self.first_of.get(key)
+                if j is None:
+                    out[i] = _REFUSED
+                elif not _same(d.body, _scope(d), drafts[j].body, drafts[j].conversation_id):
+                    out[i] = _REUSED
+                else:
+                    first = out[j]
+                    out[i] = (
+                        Appended(first.message, first.conversation, False) if first else _REFUSED
+                    )
+            elif not is_resend(earlier, body=d.body, conversation_id=_scope(d)):
+                out[i] = _REUSED
             else:
                 out[i] = Appended(earlier, convs.get(earlier.conversation_id), created=False)
         return [r if r is not None else _REFUSED for r in out]
