@@ -6,7 +6,10 @@ import argparse
 import asyncio
 import getpass
 import json
+import os
 import sys
+import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,23 @@ def _settings() -> Settings:
     return settings
 
 
+# What `uvicorn.run` exits with when the server did not start.
+STARTUP_FAILURE = 3
+# After a failed fsync (`app.store_failed`) the server stops gracefully, or the process
+# exits at once if that takes longer than this many seconds.
+FATAL_STOP_SECONDS = 30.0
+
+
+def _stop_for_good(server: Any) -> None:
+    """Stop `server` (a `uvicorn.Server`) for `app.store_failed`, within FATAL_STOP_SECONDS."""
+    from pounce.app import FATAL_EXIT_CODE
+
+    server.should_exit = True
+    deadline = threading.Timer(FATAL_STOP_SECONDS, os._exit, (FATAL_EXIT_CODE,))
+    deadline.daemon = True
+    deadline.start()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -37,8 +57,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.host = args.host
     if args.port:
         settings.port = args.port
-    uvicorn.run(**server_options(create_app(settings), settings))
-    return 0
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(**server_options(app, settings)))
+    # a failed fsync stops the server, and the process exits non-zero (app.store_failed)
+    app.state.stop_server = partial(_stop_for_good, server)
+    server.run()
+    if not server.started:
+        return STARTUP_FAILURE
+    return int(app.state.exit_code)
 
 
 def server_options(app: Any, settings: Settings) -> dict[str, Any]:

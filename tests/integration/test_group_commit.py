@@ -589,32 +589,85 @@ async def test_the_next_batch_starts_while_the_last_one_is_flushed_and_all_are_t
     assert [r.message and r.message.seq for r in one + two] == [1, 2]
 
 
-async def test_a_failed_fsync_tells_its_callers_and_the_next_batch_still_goes(
+class _SecondFirst(_Chained):
+    """`_Chained` that has taken the second batch before the first one's fsync goes on,
+    so that batch's COMMIT is queued behind that fsync."""
+
+    def released(self) -> None:
+        self.events.append("released")
+        if self.events.count("released") == 1:
+            taken = self.db.try_append_messages([self.second], partial(self.done, 1), self)
+            self.events.append("second taken" if taken else "second declined")
+        self.back.set()
+
+
+async def test_a_failed_fsync_stops_every_write_for_good(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The commit happened but may not survive a power loss: its callers get
-    StoreUnavailable (a resend then finds the stored message), nothing is rolled back,
-    and the log goes on."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'e.db'}"
+    """After an fsync error the kernel may have dropped the pages, and a later fsync can
+    succeed without them: the failed batch's callers get StoreUnavailable, the batch
+    queued behind it is refused and rolled back, every later write is refused (although
+    the fsyncs after the failure would succeed), `stopped` says why, and `on_fatal`
+    hears it once. A restart finds what was committed and can write again."""
+    path = tmp_path / "e.db"
+    url = f"sqlite+aiosqlite:///{path}"
     await upgrade_async(url)
-    db = Database(url, sqlite_synchronous="FULL")
+    fatal: list[StoreUnavailable] = []
+    db = Database(url, sqlite_synchronous="FULL", on_fatal=fatal.append)
     real = os.fdatasync
-    fail = [True]
-
-    def fdatasync(fd: int) -> None:
-        if fail.pop() if fail else False:
-            raise OSError(errno.EIO, "Input/output error")
-        real(fd)
-
+    failures = [OSError(errno.EIO, "Input/output error")]
     try:
         org, conv, visitor, _ = await _conversation(db)
-        monkeypatch.setattr(appender.os, "fdatasync", fdatasync)
         log = MessageLog(db)
-        with pytest.raises(StoreUnavailable, match="may not be durable"):
-            await log.append(_draft(org, conv, AuthorKind.VISITOR, visitor, "a"))
-        again = await log.append(_draft(org, conv, AuthorKind.VISITOR, visitor, "a"))
-        after = await log.append(_draft(org, conv, AuthorKind.VISITOR, visitor, "b"))
+        stored = await log.append(_draft(org, conv, AuthorKind.VISITOR, visitor, "a"))
+        assert stored.created and db.stopped is None
+        chained = _SecondFirst(db, _draft(org, conv, AuthorKind.VISITOR, visitor, "c"))
+
+        def fdatasync(fd: int) -> None:
+            if failures:
+                assert chained.back.wait(5)  # the next batch is queued behind this fsync
+                raise failures.pop()
+            real(fd)
+
+        monkeypatch.setattr(appender.os, "fdatasync", fdatasync)
+        first = [_draft(org, conv, AuthorKind.VISITOR, visitor, "b")]
+        assert db.try_append_messages(first, partial(chained.done, 0), chained)
+        one, two = await asyncio.wait_for(asyncio.gather(*chained.told), 10)
+        assert chained.events == [
+            "released",
+            "second taken",
+            "batch 0 told",
+            "released",
+            "batch 1 told",
+        ]
+        assert isinstance(one, StoreUnavailable) and isinstance(two, StoreUnavailable)
+        assert not failures  # from now on an fsync would succeed again
+        assert db.stopped and "writes are stopped" in db.stopped
+        assert [str(e) for e in fatal] == [db.stopped]
+        with pytest.raises(StoreUnavailable, match="writes are stopped"):
+            await log.append(_draft(org, conv, AuthorKind.VISITOR, visitor, "d"))
+        with pytest.raises(StoreUnavailable, match="writes are stopped"):
+            await log.append(_draft(org, conv, AuthorKind.VISITOR, visitor, "a"))  # a resend
+        with pytest.raises(StoreUnavailable, match="writes are stopped"):
+            await db.append_messages([_draft(org, conv, AuthorKind.VISITOR, visitor, "e")])
+        with pytest.raises(StoreUnavailable, match="writes are stopped"):
+            async with db.write() as conn:
+                await chat.close_conversation(conn, org_id=org, conversation_id=conv)
+        assert await db.ping()  # the database still answers reads
+        assert len(fatal) == 1
     finally:
         await db.dispose()
-    assert again.message and again.message.seq == 1 and not again.created
-    assert after.message and after.message.seq == 2 and after.created
+    monkeypatch.setattr(appender.os, "fdatasync", real)
+    db = Database(url, sqlite_synchronous="FULL")  # a restart
+    try:
+        async with db.read() as conn:
+            found = await chat.messages_after(conn, org_id=org, conversation_id=conv, after_seq=0)
+            row = await chat.get_conversation(conn, org_id=org, conversation_id=conv)
+        # "b" was committed before its fsync failed (its callers were told it may not
+        # be durable); "c", queued behind it, was rolled back
+        assert [(m.seq, m.client_id) for m in found] == [(1, "a"), (2, "b")]
+        assert row is not None and row.last_seq == 2
+        again = await MessageLog(db).append(_draft(org, conv, AuthorKind.VISITOR, visitor, "c"))
+        assert again.created and again.message and again.message.seq == 3
+    finally:
+        await db.dispose()

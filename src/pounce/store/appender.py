@@ -15,7 +15,8 @@ only the COMMIT, the part that waits for the disk, in a thread. With
 `synchronous=FULL` the COMMIT itself runs with NORMAL and the commit thread then
 fsyncs the WAL, as FULL would inside the COMMIT; callers are told only after that
 fsync. Under load the write lock comes back to the loop between the two, so the next
-batch's statements run while the disk flushes this one (`NextBatch`).
+batch's statements run while the disk flushes this one (`NextBatch`). A failed fsync
+stops every write for good (`SqliteAppender._fsync_wal`).
 
 PostgreSQL gets the whole batch as one statement (data-modifying CTEs) on a
 connection of its own: one round trip and one WAL flush per batch. A batch of one
@@ -128,6 +129,9 @@ class NextBatch(Protocol):
 
 
 class Appender(Protocol):
+    # Why writes are stopped for good (an fsync of the WAL failed), or None.
+    failed: str | None
+
     async def append_many(self, drafts: Sequence[Draft]) -> list[Appended]: ...
 
     def try_append(
@@ -402,15 +406,37 @@ def _rollback(conn: sqlite3.Connection) -> None:
 class SqliteAppender:
     """The embedded store's appender (see the module's docstring)."""
 
-    def __init__(self, path: str, *, synchronous: str, write_lock: WriteLock) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        synchronous: str,
+        write_lock: WriteLock,
+        on_fatal: Callable[[StoreUnavailable], None] | None = None,
+    ) -> None:
         self.path = path
         self.synchronous = synchronous.upper()
         self.write_lock = write_lock
+        self.on_fatal = on_fatal
+        self.failed: str | None = None  # set in the commit thread (`_fsync_wal`)
+        self._told_fatal = False
         self._conn: sqlite3.Connection | None = None
         self._committer = _Thread("sqlite-commit")
         # FULL: the COMMIT runs with NORMAL and `_commit` fsyncs the WAL after it
         self._sync_wal = False
         self._wal_fd: int | None = None  # opened and used in the commit thread only
+
+    def _writable(self) -> None:
+        """Raise StoreUnavailable once an fsync has failed: nothing is committed after it."""
+        if self.failed is not None:
+            raise StoreUnavailable(self.failed)
+
+    def _tell_fatal(self) -> None:
+        """On the loop, once: `on_fatal` hears that writes are stopped (`_fsync_wal`)."""
+        if self.failed is not None and not self._told_fatal:
+            self._told_fatal = True
+            if self.on_fatal is not None:
+                self.on_fatal(StoreUnavailable(self.failed))
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -428,7 +454,9 @@ class SqliteAppender:
         return conn
 
     def _commit(self, conn: sqlite3.Connection) -> None:
-        """COMMIT, durably: in the commit thread."""
+        """COMMIT, durably: in the commit thread; refused (the caller rolls back) once an
+        fsync has failed."""
+        self._writable()
         conn.execute("COMMIT")
         if self._sync_wal:
             self._fsync_wal()
@@ -438,17 +466,23 @@ class SqliteAppender:
         WAL, which holds every frame committed so far. (SQLite's own checkpoints, with
         NORMAL, still fsync the WAL before and the database after copying frames back,
         before the WAL starts over.) The WAL is not deleted while our connection is
-        open, so the descriptor stays good until `close`. A failure means the commit may
-        not survive a power loss: StoreUnavailable, for its callers to send again (a
-        resend finds the stored message)."""
+        open, so the descriptor stays good until `close`.
+
+        A failure is fatal, as in PostgreSQL: after an I/O error the kernel may have
+        dropped the dirty pages and marked them clean, so a later fsync can succeed
+        with the data never written. The batch's callers get StoreUnavailable, `failed`
+        is set so that nothing is committed any more (a COMMIT queued behind this one
+        is refused and rolled back), and `on_fatal` is told, for the process to stop;
+        its restart recovers from the WAL what reached the disk."""
         try:
             fd = self._wal_fd
             if fd is None:
                 fd = self._wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY | os.O_CLOEXEC)
             os.fdatasync(fd)
         except OSError as exc:
-            log.error("fsync of the SQLite WAL failed: %s", exc)
-            raise StoreUnavailable(f"the write may not be durable: {exc}") from exc
+            self.failed = f"an fsync of the SQLite WAL failed ({exc}); writes are stopped"
+            log.critical("%s", self.failed)
+            raise StoreUnavailable(self.failed) from exc
 
     def _commit_handing_back(
         self,
@@ -460,7 +494,9 @@ class SqliteAppender:
         the write lock goes back to the loop between the COMMIT and the fsync, so that
         batch's statements run while the disk flushes this one; its own COMMIT queues
         behind this fsync, in order. Returns whether the lock went back early, and the
-        fsync's error if it failed (the COMMIT has happened then)."""
+        fsync's error if it failed (the COMMIT has happened then). Refused before the
+        COMMIT once an fsync has failed."""
+        self._writable()
         conn.execute("COMMIT")
         if not self._sync_wal:
             return False, None
@@ -493,7 +529,9 @@ class SqliteAppender:
         statement fails (nothing is written).
 
         The message log tries this first for every batch; callers that only await can
-        use `append_many` alone, which always works."""
+        use `append_many` alone, which always works. Raises StoreUnavailable once an
+        fsync has failed."""
+        self._writable()
         lock = self.write_lock
         if not lock.try_acquire():
             return False
@@ -530,17 +568,20 @@ class SqliteAppender:
             _rollback(conn)
             self._hand_back(follow)
             done(outcome)
+            self._tell_fatal()
             return
         early, sync_error = outcome
         if not early:
             self._hand_back(follow)
         done(results if sync_error is None else sync_error)
+        self._tell_fatal()
 
     async def append_many(self, drafts: Sequence[Draft]) -> list[Appended]:
         """The way that always works, for what `try_append` declined: it waits for the
         lock and for BEGIN (another process may be writing), and looks for stored
         client ids first (a resend may be among the drafts)."""
         async with self.write_lock:
+            self._writable()
             try:
                 conn = self._conn or self._connect()
                 await self._begin(conn)
@@ -553,6 +594,7 @@ class SqliteAppender:
                 await _settle(self._committer.run(self._commit, conn))
             except BaseException:
                 _rollback(conn)
+                self._tell_fatal()
                 raise
         return results
 
@@ -914,6 +956,7 @@ class PostgresAppender:
     def __init__(self, dsn: str, *, timeout: float = 10.0) -> None:
         self.dsn = dsn
         self.timeout = timeout
+        self.failed: str | None = None  # PostgreSQL handles a failed fsync itself (it stops)
         self._conn: Any = None
         self._lock = asyncio.Lock()
 
