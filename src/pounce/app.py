@@ -5,9 +5,11 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import signal
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -44,6 +46,25 @@ async def _resync_clients() -> None:
     log.info("bus reconnected: asked %d clients to resume", closed)
 
 
+# What a process whose store failed an fsync exits with (`store_failed`).
+FATAL_EXIT_CODE = 1
+
+
+def store_failed(app: FastAPI, exc: StoreUnavailable) -> None:
+    """The store can no longer promise that what it acknowledges is durable (a failed
+    fsync: `store/appender.py`). Writes are already stopped and `/readyz` fails; stop
+    the process so that it exits with FATAL_EXIT_CODE and its supervisor restarts it
+    (SQLite then recovers from the WAL). Under `pounce serve` the server is asked to
+    stop (`app.state.stop_server`, set by the CLI); elsewhere a SIGTERM does it."""
+    log.critical("%s: stopping; restart the process to recover from the WAL", exc)
+    app.state.exit_code = FATAL_EXIT_CODE
+    stop = getattr(app.state, "stop_server", None)
+    if stop is not None:
+        stop()
+    else:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     secret = settings.resolved_secret_key()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
@@ -53,7 +74,11 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         url = settings.resolved_database_url()
         if settings.is_sqlite and settings.run_migrations_on_start:
             await upgrade_async(url)
-        db = Database(url, sqlite_synchronous=settings.sqlite_synchronous)
+        db = Database(
+            url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            on_fatal=partial(store_failed, app),
+        )
         bus, presence = build_realtime(settings)
         await bus.start()
         await presence.start()
@@ -103,6 +128,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
+    app.state.exit_code = 0  # FATAL_EXIT_CODE after `store_failed`
     app.include_router(rest.router)
     app.include_router(copilot.router)
     app.include_router(proactive.router)
@@ -130,7 +156,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> JSONResponse:
         rt: Runtime = request.app.state.runtime
-        checks: dict[str, Any] = {"database": await rt.db.ping()}
+        checks: dict[str, Any] = {"database": await rt.db.ping(), "writes": rt.db.stopped is None}
         if settings.redis_url:
             checks["redis"] = await rt.presence.check() and rt.bus.healthy
         ready = all(checks.values())

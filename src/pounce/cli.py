@@ -6,52 +6,45 @@ import argparse
 import asyncio
 import getpass
 import json
-import logging
+import os
 import sys
+import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from pounce.config import ConfigError, Settings
+from pounce.logs import configure_logging
 
 
 def _settings() -> Settings:
     try:
         settings = Settings()
         settings.resolved_secret_key()
-        return settings
     except (ValidationError, ConfigError) as exc:
         print(f"pounce: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    configure_logging(json_logs=settings.json_logs)
+    return settings
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line, for log shippers (POUNCE_JSON_LOGS=true)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-            "pid": record.process,
-        }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+# What `uvicorn.run` exits with when the server did not start.
+STARTUP_FAILURE = 3
+# After a failed fsync (`app.store_failed`) the server stops gracefully, or the process
+# exits at once if that takes longer than this many seconds.
+FATAL_STOP_SECONDS = 30.0
 
 
-def configure_logging(*, json_logs: bool) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonFormatter()
-        if json_logs
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
+def _stop_for_good(server: Any) -> None:
+    """Stop `server` (a `uvicorn.Server`) for `app.store_failed`, within FATAL_STOP_SECONDS."""
+    from pounce.app import FATAL_EXIT_CODE
+
+    server.should_exit = True
+    deadline = threading.Timer(FATAL_STOP_SECONDS, os._exit, (FATAL_EXIT_CODE,))
+    deadline.daemon = True
+    deadline.start()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -64,11 +57,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.host = args.host
     if args.port:
         settings.port = args.port
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    uvicorn.run(**server_options(create_app(settings), settings))
-    return 0
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(**server_options(app, settings)))
+    # a failed fsync stops the server, and the process exits non-zero (app.store_failed)
+    app.state.stop_server = partial(_stop_for_good, server)
+    server.run()
+    if not server.started:
+        return STARTUP_FAILURE
+    return int(app.state.exit_code)
 
 
 def server_options(app: Any, settings: Settings) -> dict[str, Any]:

@@ -338,3 +338,92 @@ async def test_a_console_starts_with_every_online_visitor_of_its_org_only(world:
         await client.close()
     await theirs.close()
     await rep.close()
+
+
+async def test_a_client_id_reused_for_another_message_gets_id_reused_and_stores_nothing(
+    world: World,
+) -> None:
+    """The same frame id for a different message (another conversation, another body) is
+    refused with `id_reused` on every path: a rep's group-committed message, a visitor's
+    message into their conversation and their first one after it closed, and a pounce.
+    A true resend is still acknowledged with the stored message."""
+    (alice,) = await _reps(world, 1)
+    ann, _ = await clients.visitor(world.url, world.org.site_key)
+    bob, bob_welcome = await clients.visitor(world.url, world.org.site_key)
+    convs = []
+    for visitor in (ann, bob):
+        ack = await visitor.request({"type": "message", "id": "v-1", "body": "hello"})
+        assert ack["type"] == "ack" and ack["seq"] == 1  # the same id, another author: fine
+        convs.append(ack["conversation_id"])
+        await alice.expect(
+            "alert", lambda f, c=ack["conversation_id"]: f["conversation"]["id"] == c
+        )
+        started = await alice.request({"type": "start_conversation", "conversation_id": convs[-1]})
+        assert started["type"] == "ack"
+    a, b = convs
+
+    def rep_message(conversation_id: str, body: str) -> dict[str, str]:
+        return {"type": "message", "id": "r-1", "conversation_id": conversation_id, "body": body}
+
+    first = await alice.request(rep_message(a, "for Ann"))
+    assert first["type"] == "ack" and first["seq"] == 2
+    for reuse in (rep_message(b, "for Ann"), rep_message(a, "something else")):
+        refused = await alice.request(reuse)
+        assert refused["type"] == "error" and refused["code"] == "id_reused", refused
+        assert refused["id"] == "r-1" and refused["message"]
+    resent = await alice.request(rep_message(a, "for Ann"))
+    assert resent["type"] == "ack" and resent["seq"] == 2
+
+    # the visitor's message into their open conversation (group commit)
+    other_body = await ann.request({"type": "message", "id": "v-1", "body": "not hello"})
+    assert other_body["type"] == "error" and other_body["code"] == "id_reused"
+    same = await ann.request({"type": "message", "id": "v-1", "body": "hello"})
+    assert same["type"] == "ack" and same["seq"] == 1 and same["conversation_id"] == a
+
+    # the visitor's next message after their conversation closed, on the socket that saw
+    # it open (group commit, refused there) and on a new one (the slow path)
+    assert (await alice.request({"type": "close_conversation", "conversation_id": b}))[
+        "type"
+    ] == "ack"
+    await bob.expect("conversation", lambda f: f["conversation"]["status"] == "closed")
+    reused = await bob.request({"type": "message", "id": "v-1", "body": "new question"})
+    assert reused["type"] == "error" and reused["code"] == "id_reused", reused
+    await bob.close()
+    bob, welcome = await clients.visitor(
+        world.url, world.org.site_key, token=bob_welcome["visitor_token"]
+    )
+    assert welcome["conversation"] is None
+    reused = await bob.request({"type": "message", "id": "v-1", "body": "new question"})
+    assert reused["type"] == "error" and reused["code"] == "id_reused", reused
+    late_resend = await bob.request({"type": "message", "id": "v-1", "body": "hello"})
+    assert late_resend["type"] == "ack" and late_resend["conversation_id"] == b
+
+    # a pounce: its id may not be reused for another visitor, nor by a message
+    cat, cat_welcome = await clients.visitor(world.url, world.org.site_key)
+    dan, dan_welcome = await clients.visitor(world.url, world.org.site_key)
+    pounced = await alice.request(
+        {"type": "pounce", "id": "p-1", "visitor_id": cat_welcome["visitor_id"], "body": "Hi!"}
+    )
+    assert pounced["type"] == "ack"
+    for reuse in (
+        {"type": "pounce", "id": "p-1", "visitor_id": dan_welcome["visitor_id"], "body": "Hi!"},
+        {"type": "pounce", "id": "p-1", "visitor_id": cat_welcome["visitor_id"], "body": "Yo"},
+        {"type": "message", "id": "p-1", "conversation_id": a, "body": "Hi!"},
+    ):
+        refused = await alice.request(reuse)
+        assert refused["type"] == "error" and refused["code"] == "id_reused", (reuse, refused)
+    again = await alice.request(
+        {"type": "pounce", "id": "p-1", "visitor_id": cat_welcome["visitor_id"], "body": "Hi!"}
+    )
+    assert again["type"] == "ack" and again["conversation_id"] == pounced["conversation_id"]
+
+    stored = {c: await _stored(world, c) for c in (a, b)}
+    assert [(m.seq, m.client_id, m.body) for m in stored[a]] == [
+        (1, "v-1", "hello"),
+        (2, "r-1", "for Ann"),
+    ]
+    assert [(m.client_id, m.body) for m in stored[b]] == [("v-1", "hello")]
+    assert not [f for f in bob.inbox if f.get("type") == "message" and f["body"] != "hello"]
+    assert not [f for f in dan.inbox if f.get("type") in ("conversation", "message")]
+    for client in (alice, ann, bob, cat, dan):
+        await client.close()

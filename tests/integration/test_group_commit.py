@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from pounce.domain.model import AuthorKind, Role, Source
@@ -17,7 +18,7 @@ from pounce.services.ingest import CommitPacer, MessageLog
 from pounce.store import accounts, appender, chat
 from pounce.store.appender import Appended, Draft
 from pounce.store.db import Database
-from pounce.store.errors import StoreUnavailable
+from pounce.store.errors import ClientIdReused, StoreUnavailable
 from pounce.store.migrate import upgrade_async
 from tests.conftest import require_services
 from tests.support.stack import drop_stack, make_stack
@@ -201,6 +202,164 @@ async def test_closed_conversation_refuses(db: Database, store: Store) -> None:
         await chat.close_conversation(conn, org_id=org, conversation_id=conv)
     out = await store([_draft(org, conv, AuthorKind.VISITOR, visitor, "x")])
     assert out[0].message is None
+
+
+async def _second_conversation(db: Database, org: str, rep: str) -> tuple[str, str]:
+    """Another conversation of the same org and owner, with a visitor of its own."""
+    async with db.write() as conn:
+        site = await accounts.create_site(conn, org_id=org, name="s2", allowed_origins=[])
+        visitor = await chat.create_visitor(conn, org_id=org, site_id=site.id)
+        conv = await chat.create_conversation(
+            conn,
+            org_id=org,
+            site_id=site.id,
+            visitor_id=visitor.id,
+            source=Source.INBOUND,
+            owner_id=rep,
+        )
+    return conv.id, visitor.id
+
+
+Told = Callable[[list[Draft]], Awaitable[list[Appended | BaseException]]]
+
+
+@pytest.fixture(params=["served", "awaited"])
+def told(request: pytest.FixtureRequest, db: Database) -> Told:
+    """Like `store`, each draft's outcome as its caller gets it: through the message log
+    a reused client id is `ClientIdReused`; from the store itself, `Appended.reused`."""
+    if request.param == "awaited":
+
+        async def awaited(drafts: list[Draft]) -> list[Appended | BaseException]:
+            return list(await db.append_messages(drafts))
+
+        return awaited
+
+    async def served(drafts: list[Draft]) -> list[Appended | BaseException]:
+        log = MessageLog(db)
+        out = await asyncio.gather(*(log.append(d) for d in drafts), return_exceptions=True)
+        assert log.batches == 1
+        assert not any(isinstance(o, Appended) and o.reused for o in out)  # told as errors
+        return list(out)
+
+    return served
+
+
+def _reused(outcome: Appended | BaseException) -> bool:
+    if isinstance(outcome, BaseException):
+        assert isinstance(outcome, ClientIdReused), outcome
+        assert outcome.code == "id_reused"
+        return True
+    if outcome.reused:  # nothing stored, nothing to acknowledge
+        assert outcome.message is None and outcome.conversation is None
+        assert not outcome.created
+    return outcome.reused
+
+
+def _as(d: Draft, body: str | None = None, conv: str | None = None) -> Draft:
+    """The same author and client id with another body or conversation."""
+    return msgspec.structs.replace(
+        d,
+        body=body or d.body,
+        html=f"<p>{body or d.body}</p>",
+        conversation_id=conv or d.conversation_id,
+    )
+
+
+async def test_a_client_id_reused_for_another_message_is_refused_and_stores_nothing(
+    db: Database, told: Told
+) -> None:
+    """A resend (same id, same body, same conversation; for a visitor the body alone) is
+    answered with the stored message; the same id for another conversation or another
+    body is refused, alone, among new messages and inside one batch, and nothing of it
+    is stored or acknowledged."""
+    org, conv, visitor, rep = await _conversation(db)
+    other, other_visitor = await _second_conversation(db, org, rep)
+    r1 = _draft(org, conv, AuthorKind.REP, rep, "r1")
+    v1 = _draft(org, conv, AuthorKind.VISITOR, visitor, "v1")
+    first = await told([r1, v1])
+    assert all(isinstance(o, Appended) and o.created for o in first)
+    stored_r1 = first[0].message if isinstance(first[0], Appended) else None
+
+    # alone, one at a time (PostgreSQL's one-message statement)
+    for reuse in (_as(r1, conv=other), _as(r1, body="something else"), _as(v1, body="other")):
+        (out,) = await told([reuse])
+        assert _reused(out), reuse
+    # a resend is still a resend; a visitor's names no conversation, so its body decides
+    (again,) = await told([r1])
+    assert isinstance(again, Appended) and not again.created and again.message == stored_r1
+    (visitor_again,) = await told([_as(v1, conv=other)])
+    assert isinstance(visitor_again, Appended) and not visitor_again.created
+    assert visitor_again.message and visitor_again.message.conversation_id == conv
+
+    # among new messages, and the id used twice inside one batch
+    batch = [
+        _draft(org, other, AuthorKind.REP, rep, "n1"),
+        _as(r1, conv=other),  # stored in `conv`: reused
+        _draft(org, conv, AuthorKind.REP, rep, "n2"),
+        _as(_draft(org, conv, AuthorKind.REP, rep, "n2"), conv=other),  # reused in the batch
+        _as(_draft(org, conv, AuthorKind.REP, rep, "n2"), body="n2 again"),  # reused
+        _draft(org, conv, AuthorKind.REP, rep, "n2"),  # resent in the batch
+        _as(_draft(org, other, AuthorKind.VISITOR, other_visitor, "w"), body="a"),
+        _as(_draft(org, other, AuthorKind.VISITOR, other_visitor, "w"), body="b"),  # reused
+    ]
+    out = await told(batch)
+    assert [_reused(o) for o in out] == [False, True, False, True, True, False, False, True]
+    n2 = out[2]
+    assert isinstance(n2, Appended) and n2.created and n2.message
+    assert isinstance(out[5], Appended) and not out[5].created and out[5].message == n2.message
+
+    async with db.read() as conn:
+        here = await chat.messages_after(conn, org_id=org, conversation_id=conv, after_seq=0)
+        there = await chat.messages_after(conn, org_id=org, conversation_id=other, after_seq=0)
+        convs = [
+            await chat.get_conversation(conn, org_id=org, conversation_id=c) for c in (conv, other)
+        ]
+    assert [(m.seq, m.client_id, m.body) for m in here] == [
+        (1, "r1", "body r1"),
+        (2, "v1", "body v1"),
+        (3, "n2", "body n2"),
+    ]
+    assert [(m.seq, m.client_id, m.body) for m in there] == [(1, "n1", "body n1"), (2, "w", "a")]
+    assert [c.last_seq for c in convs if c] == [3, 2]
+
+
+async def test_a_client_id_raced_for_two_conversations_is_stored_once_and_refused_once(
+    tmp_path: Path,
+) -> None:
+    """Two processes' appenders on one PostgreSQL database store the same author's client
+    id for two conversations at once: one stores it, the other is told ClientIdReused,
+    whether it lost the unique index race or found the stored message."""
+    require_services()
+    stack = make_stack("scaleout", tmp_path)
+    one, two = Database(stack.database_url), Database(stack.database_url)
+    try:
+        org, conv, _, rep = await _conversation(one)
+        other, _ = await _second_conversation(one, org, rep)
+        logs = MessageLog(one), MessageLog(two)
+        for i in range(30):
+            drafts = [
+                _draft(org, conv, AuthorKind.REP, rep, f"race-{i}"),
+                _draft(org, other, AuthorKind.REP, rep, f"race-{i}"),
+            ]
+            if i % 2:
+                drafts.reverse()
+            out = await asyncio.gather(
+                *(log.append(d) for log, d in zip(logs, drafts, strict=True)),
+                return_exceptions=True,
+            )
+            stored = [o for o in out if isinstance(o, Appended)]
+            assert len(stored) == 1 and stored[0].created, out
+            assert [type(o) for o in out if o not in stored] == [ClientIdReused], out
+        async with one.read() as conn:
+            counts = [
+                len(await chat.messages_after(conn, org_id=org, conversation_id=c, after_seq=0))
+                for c in (conv, other)
+            ]
+        assert sum(counts) == 30
+    finally:
+        await one.dispose()
+        await two.dispose()
+        drop_stack(stack)
 
 
 async def test_concurrent_appends_share_transactions_and_stay_dense(db: Database) -> None:
@@ -430,32 +589,85 @@ async def test_the_next_batch_starts_while_the_last_one_is_flushed_and_all_are_t
     assert [r.message and r.message.seq for r in one + two] == [1, 2]
 
 
-async def test_a_failed_fsync_tells_its_callers_and_the_next_batch_still_goes(
+class _SecondFirst(_Chained):
+    """`_Chained` that has taken the second batch before the first one's fsync goes on,
+    so that batch's COMMIT is queued behind that fsync."""
+
+    def released(self) -> None:
+        self.events.append("released")
+        if self.events.count("released") == 1:
+            taken = self.db.try_append_messages([self.second], partial(self.done, 1), self)
+            self.events.append("second taken" if taken else "second declined")
+        self.back.set()
+
+
+async def test_a_failed_fsync_stops_every_write_for_good(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The commit happened but may not survive a power loss: its callers get
-    StoreUnavailable (a resend then finds the stored message), nothing is rolled back,
-    and the log goes on."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'e.db'}"
+    """After an fsync error the kernel may have dropped the pages, and a later fsync can
+    succeed without them: the failed batch's callers get StoreUnavailable, the batch
+    queued behind it is refused and rolled back, every later write is refused (although
+    the fsyncs after the failure would succeed), `stopped` says why, and `on_fatal`
+    hears it once. A restart finds what was committed and can write again."""
+    path = tmp_path / "e.db"
+    url = f"sqlite+aiosqlite:///{path}"
     await upgrade_async(url)
-    db = Database(url, sqlite_synchronous="FULL")
+    fatal: list[StoreUnavailable] = []
+    db = Database(url, sqlite_synchronous="FULL", on_fatal=fatal.append)
     real = os.fdatasync
-    fail = [True]
-
-    def fdatasync(fd: int) -> None:
-        if fail.pop() if fail else False:
-            raise OSError(errno.EIO, "Input/output error")
-        real(fd)
-
+    failures = [OSError(errno.EIO, "Input/output error")]
     try:
         org, conv, visitor, _ = await _conversation(db)
-        monkeypatch.setattr(appender.os, "fdatasync", fdatasync)
         log = MessageLog(db)
-        with pytest.raises(StoreUnavailable, match="may not be durable"):
-            await log.append(_draft(org, conv, AuthorKind.VISITOR, visitor, "a"))
-        again = await log.append(_draft(org, conv, AuthorKind.VISITOR, visitor, "a"))
-        after = await log.append(_draft(org, conv, AuthorKind.VISITOR, visitor, "b"))
+        stored = await log.append(_draft(org, conv, AuthorKind.VISITOR, visitor, "a"))
+        assert stored.created and db.stopped is None
+        chained = _SecondFirst(db, _draft(org, conv, AuthorKind.VISITOR, visitor, "c"))
+
+        def fdatasync(fd: int) -> None:
+            if failures:
+                assert chained.back.wait(5)  # the next batch is queued behind this fsync
+                raise failures.pop()
+            real(fd)
+
+        monkeypatch.setattr(appender.os, "fdatasync", fdatasync)
+        first = [_draft(org, conv, AuthorKind.VISITOR, visitor, "b")]
+        assert db.try_append_messages(first, partial(chained.done, 0), chained)
+        one, two = await asyncio.wait_for(asyncio.gather(*chained.told), 10)
+        assert chained.events == [
+            "released",
+            "second taken",
+            "batch 0 told",
+            "released",
+            "batch 1 told",
+        ]
+        assert isinstance(one, StoreUnavailable) and isinstance(two, StoreUnavailable)
+        assert not failures  # from now on an fsync would succeed again
+        assert db.stopped and "writes are stopped" in db.stopped
+        assert [str(e) for e in fatal] == [db.stopped]
+        with pytest.raises(StoreUnavailable, match="writes are stopped"):
+            await log.append(_draft(org, conv, AuthorKind.VISITOR, visitor, "d"))
+        with pytest.raises(StoreUnavailable, match="writes are stopped"):
+            await log.append(_draft(org, conv, AuthorKind.VISITOR, visitor, "a"))  # a resend
+        with pytest.raises(StoreUnavailable, match="writes are stopped"):
+            await db.append_messages([_draft(org, conv, AuthorKind.VISITOR, visitor, "e")])
+        with pytest.raises(StoreUnavailable, match="writes are stopped"):
+            async with db.write() as conn:
+                await chat.close_conversation(conn, org_id=org, conversation_id=conv)
+        assert await db.ping()  # the database still answers reads
+        assert len(fatal) == 1
     finally:
         await db.dispose()
-    assert again.message and again.message.seq == 1 and not again.created
-    assert after.message and after.message.seq == 2 and after.created
+    monkeypatch.setattr(appender.os, "fdatasync", real)
+    db = Database(url, sqlite_synchronous="FULL")  # a restart
+    try:
+        async with db.read() as conn:
+            found = await chat.messages_after(conn, org_id=org, conversation_id=conv, after_seq=0)
+            row = await chat.get_conversation(conn, org_id=org, conversation_id=conv)
+        # "b" was committed before its fsync failed (its callers were told it may not
+        # be durable); "c", queued behind it, was rolled back
+        assert [(m.seq, m.client_id) for m in found] == [(1, "a"), (2, "b")]
+        assert row is not None and row.last_seq == 2
+        again = await MessageLog(db).append(_draft(org, conv, AuthorKind.VISITOR, visitor, "c"))
+        assert again.created and again.message and again.message.seq == 3
+    finally:
+        await db.dispose()

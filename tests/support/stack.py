@@ -83,7 +83,9 @@ class Stack:
         )
         return out.stdout
 
-    def start(self, port: int | None = None) -> str:
+    def start(self, port: int | None = None, *, module: str = "pounce.cli") -> str:
+        """A `pounce serve` process, ready; `module` runs it through a test launcher
+        (e.g. `tests.support.faulty_fsync`) instead of the plain CLI."""
         port = port or free_port()
         log = open(self.var_dir / f"server-{port}.log", "ab")
         self.logs[port] = log
@@ -91,7 +93,7 @@ class Stack:
             [
                 sys.executable,
                 "-m",
-                "pounce.cli",
+                module,
                 "serve",
                 "--host",
                 "127.0.0.1",
@@ -101,6 +103,7 @@ class Stack:
             env=self.env(port),
             stdout=log,
             stderr=subprocess.STDOUT,
+            cwd=ROOT,
         )
         self.procs[port] = proc
         url = f"http://127.0.0.1:{port}"

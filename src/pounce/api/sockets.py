@@ -30,6 +30,7 @@ from pounce.services import auth, chat, events, proactive, reps, stream, visitor
 from pounce.services.errors import ServiceError
 from pounce.services.runtime import Runtime
 from pounce.store.db import StoreUnavailable
+from pounce.store.errors import ClientIdReused
 from pounce.store.records import Site, User, Visitor
 
 log = logging.getLogger(__name__)
@@ -360,6 +361,8 @@ class _Session:
             return error_frame(
                 "unavailable", "The store is unreachable; nothing was stored. Retry.", frame_id
             )
+        if isinstance(exc, ClientIdReused):
+            return error_frame(exc.code, str(exc), frame_id)
         log.error(
             "frame handling failed on %s",
             self.conn.id if self.conn else "?",

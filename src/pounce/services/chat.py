@@ -29,7 +29,8 @@ from pounce.services.runtime import Runtime
 from pounce.services.stream import UNANSWERED_JOB, Sent, rep_audience
 from pounce.services.uow import UnitOfWork, unit_of_work
 from pounce.store import accounts, chat, jobs
-from pounce.store.appender import Appended, Draft, settle
+from pounce.store.appender import Appended, Draft, is_resend, settle
+from pounce.store.errors import ClientIdReused
 from pounce.store.records import Conversation, Message, User, Visitor
 
 # The away message, in each language the messenger has strings for (web/src/messenger/
@@ -228,6 +229,8 @@ async def _open_and_send(
             client_id=client_id,
         )
         if existing is not None:
+            if not is_resend(existing, body=body, conversation_id=None):
+                raise ClientIdReused()
             conv = await _load_conversation(
                 conn, org_id=visitor.org_id, conversation_id=existing.conversation_id
             )
@@ -360,6 +363,8 @@ async def add_note(
             client_id=client_id,
         )
         if existing is not None:
+            if not is_resend(existing, body=body, conversation_id=conv.id):
+                raise ClientIdReused()
             return Sent(existing, conv, created=False)
         note = await chat.append_message(
             conn,

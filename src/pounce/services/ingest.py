@@ -11,11 +11,12 @@ from functools import partial
 from pounce import metrics
 from pounce.store.appender import Appended, Draft, settle
 from pounce.store.db import Database
-from pounce.store.errors import DuplicateClientId
+from pounce.store.errors import ClientIdReused, DuplicateClientId
 
 log = logging.getLogger(__name__)
 
-# Told the outcome of one draft once its batch has committed (or failed).
+# Told the outcome of one draft once its batch has committed (or failed): a draft that
+# reuses a stored client id for a different message is told `ClientIdReused`.
 Done = Callable[[Appended | BaseException], None]
 
 
@@ -195,11 +196,11 @@ class MessageLog:
     async def _one_by_one(self, drafts: list[Draft], waiting: list[Done]) -> None:
         for draft, done in zip(drafts, waiting, strict=True):
             try:
-                (result,) = await self._write([draft])
+                results = await self._write([draft])
             except Exception as exc:
                 _tell(done, exc)
             else:
-                _tell(done, result)
+                _tell_all([done], results)
 
 
 def _tell_all(waiting: list[Done], outcome: list[Appended] | BaseException) -> None:
@@ -208,7 +209,7 @@ def _tell_all(waiting: list[Done], outcome: list[Appended] | BaseException) -> N
             _tell(done, outcome)
     else:
         for done, result in zip(waiting, outcome, strict=True):
-            _tell(done, result)
+            _tell(done, ClientIdReused() if result.reused else result)
 
 
 def _tell(done: Done, outcome: Appended | BaseException) -> None:

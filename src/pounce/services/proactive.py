@@ -36,6 +36,8 @@ from pounce.store import chat as chat_store
 from pounce.store import copilot as copilot_store
 from pounce.store import proactive as store
 from pounce.store import routing as routing_store
+from pounce.store.appender import is_resend
+from pounce.store.errors import ClientIdReused
 from pounce.store.records import Conversation, Message, User, Visitor
 
 log = logging.getLogger(__name__)
@@ -185,6 +187,10 @@ async def pounce(
                 conn, org_id=actor.org_id, conversation_id=existing.conversation_id
             )
             assert conv is not None
+            if conv.visitor_id != visitor_id or not is_resend(
+                existing, body=body, conversation_id=None
+            ):
+                raise ClientIdReused()
             return Sent(existing, conv, created=False), author
         await store.lock_visitor(conn, org_id=actor.org_id, visitor_id=visitor_id)
         visitor = await chat_store.get_visitor(conn, org_id=actor.org_id, visitor_id=visitor_id)

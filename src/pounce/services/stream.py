@@ -20,7 +20,7 @@ from pounce.services.events import Sink
 from pounce.services.runtime import Runtime
 from pounce.services.uow import UnitOfWork
 from pounce.store import accounts, chat
-from pounce.store.records import Conversation, Message, User, Visitor, hot_record
+from pounce.store.records import Conversation, HotRecord, Message, User, Visitor
 
 VISITOR_SEES = seen_by("visitor")
 REPS_SEE = seen_by("reps")
@@ -32,8 +32,7 @@ REPLAY_TOTAL = 400
 UNANSWERED_JOB = "conversation.unanswered"
 
 
-@hot_record
-class Sent:
+class Sent(HotRecord, frozen=True):
     """A stored message and whether this call stored it (False: an idempotent resend)."""
 
     message: Message

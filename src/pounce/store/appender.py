@@ -15,7 +15,8 @@ only the COMMIT, the part that waits for the disk, in a thread. With
 `synchronous=FULL` the COMMIT itself runs with NORMAL and the commit thread then
 fsyncs the WAL, as FULL would inside the COMMIT; callers are told only after that
 fsync. Under load the write lock comes back to the loop between the two, so the next
-batch's statements run while the disk flushes this one (`NextBatch`).
+batch's statements run while the disk flushes this one (`NextBatch`). A failed fsync
+stops every write for good (`SqliteAppender._fsync_wal`).
 
 PostgreSQL gets the whole batch as one statement (data-modifying CTEs) on a
 connection of its own: one round trip and one WAL flush per batch. A batch of one
@@ -37,16 +38,16 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
+import msgspec
 import orjson
 
 from pounce.domain.model import AuthorKind, ConversationStatus, Source
 from pounce.store.errors import DuplicateClientId, StoreUnavailable
-from pounce.store.records import Conversation, Message, hot_record, now
+from pounce.store.records import Conversation, HotRecord, Message, now
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,7 @@ def set_up_sqlite(cur: Any, *, busy_timeout_ms: int) -> str:
     return journal
 
 
-@hot_record
-class Draft:
+class Draft(HotRecord, frozen=True):
     """A message to append: the store assigns its `seq` and checks who may write."""
 
     org_id: str
@@ -83,16 +83,32 @@ class Draft:
     client_id: str | None
     body: str
     html: str
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        # every field but the `meta` dict
+        return hash(
+            (
+                self.org_id,
+                self.conversation_id,
+                self.author_kind,
+                self.author_id,
+                self.client_id,
+                self.body,
+                self.html,
+            )
+        )
 
 
-@hot_record
-class Appended:
-    """The stored message (new or the earlier one with the same client id), or a refusal."""
+class Appended(HotRecord, frozen=True):
+    """The stored message (new, or the earlier one this draft resends), or a refusal:
+    `message` None, and `reused` when the draft's client id belongs to a different
+    message (`is_resend`)."""
 
     message: Message | None
     conversation: Conversation | None
     created: bool
+    reused: bool = False
 
 
 # Told a batch's outcomes (or the error) once it has committed.
@@ -113,6 +129,9 @@ class NextBatch(Protocol):
 
 
 class Appender(Protocol):
+    # Why writes are stopped for good (an fsync of the WAL failed), or None.
+    failed: str | None
+
     async def append_many(self, drafts: Sequence[Draft]) -> list[Appended]: ...
 
     def try_append(
@@ -127,6 +146,7 @@ Key = tuple[str, str, str | None, str | None]  # org, author kind, author, clien
 RunKey = tuple[str, str, str, str | None]  # org, conversation, author kind, author
 
 _REFUSED = Appended(None, None, created=False)
+_REUSED = Appended(None, None, created=False, reused=True)
 _CONVERSATION_COLUMNS = (
     "id, org_id, site_id, visitor_id, status, owner_id, source, outcome, routed_to, "
     "last_seq, visitor_read_seq, rep_read_seq, created_at, updated_at, closed_at"
@@ -134,6 +154,24 @@ _CONVERSATION_COLUMNS = (
 _MESSAGE_COLUMNS = (
     "org_id, conversation_id, seq, author_kind, author_id, client_id, body, html, meta, created_at"
 )
+
+
+def is_resend(stored: Message, *, body: str, conversation_id: str | None) -> bool:
+    """Whether a message with `stored`'s client id and author resends it, rather than
+    reusing the id for another message: the same body, in the same conversation. A
+    visitor's frames name no conversation (the server picks their current one, which may
+    have changed since the first try): for them `conversation_id` is None and the body
+    decides alone."""
+    return _same(body, conversation_id, stored.body, stored.conversation_id)
+
+
+def _same(body: str, conversation_id: str | None, body_was: str, conversation_was: str) -> bool:
+    return body == body_was and (conversation_id is None or conversation_id == conversation_was)
+
+
+def _scope(d: Draft) -> str | None:
+    """The conversation a draft's resends must name (`is_resend`)."""
+    return None if d.author_kind is AuthorKind.VISITOR else d.conversation_id
 
 
 def _key(d: Draft) -> Key:
@@ -202,11 +240,23 @@ class _Plan:
         for i, result in enumerate(out):
             if result is not None:
                 continue
-            key = self.keys[i]
+            # A draft whose client id is stored, or sent earlier in this batch: a resend
+            # of that message, or a reuse of the id (refused, nothing stored).
+            d, key = drafts[i], self.keys[i]
             earlier = stored.get(key)
             if earlier is None:
-                first = out[self.first_of[key]] if key in self.first_of else None
-                out[i] = Appended(first.message, first.conversation, False) if first else _REFUSED
+                j = self.first_of.get(key)
+                if j is None:
+                    out[i] = _REFUSED
+                elif not _same(d.body, _scope(d), drafts[j].body, drafts[j].conversation_id):
+                    out[i] = _REUSED
+                else:
+                    first = out[j]
+                    out[i] = (
+                        Appended(first.message, first.conversation, False) if first else _REFUSED
+                    )
+            elif not is_resend(earlier, body=d.body, conversation_id=_scope(d)):
+                out[i] = _REUSED
             else:
                 out[i] = Appended(earlier, convs.get(earlier.conversation_id), created=False)
         return [r if r is not None else _REFUSED for r in out]
@@ -356,15 +406,37 @@ def _rollback(conn: sqlite3.Connection) -> None:
 class SqliteAppender:
     """The embedded store's appender (see the module's docstring)."""
 
-    def __init__(self, path: str, *, synchronous: str, write_lock: WriteLock) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        synchronous: str,
+        write_lock: WriteLock,
+        on_fatal: Callable[[StoreUnavailable], None] | None = None,
+    ) -> None:
         self.path = path
         self.synchronous = synchronous.upper()
         self.write_lock = write_lock
+        self.on_fatal = on_fatal
+        self.failed: str | None = None  # set in the commit thread (`_fsync_wal`)
+        self._told_fatal = False
         self._conn: sqlite3.Connection | None = None
         self._committer = _Thread("sqlite-commit")
         # FULL: the COMMIT runs with NORMAL and `_commit` fsyncs the WAL after it
         self._sync_wal = False
         self._wal_fd: int | None = None  # opened and used in the commit thread only
+
+    def _writable(self) -> None:
+        """Raise StoreUnavailable once an fsync has failed: nothing is committed after it."""
+        if self.failed is not None:
+            raise StoreUnavailable(self.failed)
+
+    def _tell_fatal(self) -> None:
+        """On the loop, once: `on_fatal` hears that writes are stopped (`_fsync_wal`)."""
+        if self.failed is not None and not self._told_fatal:
+            self._told_fatal = True
+            if self.on_fatal is not None:
+                self.on_fatal(StoreUnavailable(self.failed))
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -382,7 +454,9 @@ class SqliteAppender:
         return conn
 
     def _commit(self, conn: sqlite3.Connection) -> None:
-        """COMMIT, durably: in the commit thread."""
+        """COMMIT, durably: in the commit thread; refused (the caller rolls back) once an
+        fsync has failed."""
+        self._writable()
         conn.execute("COMMIT")
         if self._sync_wal:
             self._fsync_wal()
@@ -392,17 +466,23 @@ class SqliteAppender:
         WAL, which holds every frame committed so far. (SQLite's own checkpoints, with
         NORMAL, still fsync the WAL before and the database after copying frames back,
         before the WAL starts over.) The WAL is not deleted while our connection is
-        open, so the descriptor stays good until `close`. A failure means the commit may
-        not survive a power loss: StoreUnavailable, for its callers to send again (a
-        resend finds the stored message)."""
+        open, so the descriptor stays good until `close`.
+
+        A failure is fatal, as in PostgreSQL: after an I/O error the kernel may have
+        dropped the dirty pages and marked them clean, so a later fsync can succeed
+        with the data never written. The batch's callers get StoreUnavailable, `failed`
+        is set so that nothing is committed any more (a COMMIT queued behind this one
+        is refused and rolled back), and `on_fatal` is told, for the process to stop;
+        its restart recovers from the WAL what reached the disk."""
         try:
             fd = self._wal_fd
             if fd is None:
                 fd = self._wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY | os.O_CLOEXEC)
             os.fdatasync(fd)
         except OSError as exc:
-            log.error("fsync of the SQLite WAL failed: %s", exc)
-            raise StoreUnavailable(f"the write may not be durable: {exc}") from exc
+            self.failed = f"an fsync of the SQLite WAL failed ({exc}); writes are stopped"
+            log.critical("%s", self.failed)
+            raise StoreUnavailable(self.failed) from exc
 
     def _commit_handing_back(
         self,
@@ -414,7 +494,9 @@ class SqliteAppender:
         the write lock goes back to the loop between the COMMIT and the fsync, so that
         batch's statements run while the disk flushes this one; its own COMMIT queues
         behind this fsync, in order. Returns whether the lock went back early, and the
-        fsync's error if it failed (the COMMIT has happened then)."""
+        fsync's error if it failed (the COMMIT has happened then). Refused before the
+        COMMIT once an fsync has failed."""
+        self._writable()
         conn.execute("COMMIT")
         if not self._sync_wal:
             return False, None
@@ -447,7 +529,9 @@ class SqliteAppender:
         statement fails (nothing is written).
 
         The message log tries this first for every batch; callers that only await can
-        use `append_many` alone, which always works."""
+        use `append_many` alone, which always works. Raises StoreUnavailable once an
+        fsync has failed."""
+        self._writable()
         lock = self.write_lock
         if not lock.try_acquire():
             return False
@@ -484,17 +568,20 @@ class SqliteAppender:
             _rollback(conn)
             self._hand_back(follow)
             done(outcome)
+            self._tell_fatal()
             return
         early, sync_error = outcome
         if not early:
             self._hand_back(follow)
         done(results if sync_error is None else sync_error)
+        self._tell_fatal()
 
     async def append_many(self, drafts: Sequence[Draft]) -> list[Appended]:
         """The way that always works, for what `try_append` declined: it waits for the
         lock and for BEGIN (another process may be writing), and looks for stored
         client ids first (a resend may be among the drafts)."""
         async with self.write_lock:
+            self._writable()
             try:
                 conn = self._conn or self._connect()
                 await self._begin(conn)
@@ -507,6 +594,7 @@ class SqliteAppender:
                 await _settle(self._committer.run(self._commit, conn))
             except BaseException:
                 _rollback(conn)
+                self._tell_fatal()
                 raise
         return results
 
@@ -868,6 +956,7 @@ class PostgresAppender:
     def __init__(self, dsn: str, *, timeout: float = 10.0) -> None:
         self.dsn = dsn
         self.timeout = timeout
+        self.failed: str | None = None  # PostgreSQL handles a failed fsync itself (it stops)
         self._conn: Any = None
         self._lock = asyncio.Lock()
 

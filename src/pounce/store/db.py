@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -33,9 +33,20 @@ class Database:
     of our own (`WriteLock`, so they never meet `database is locked`), and each write
     transaction starts with `BEGIN IMMEDIATE` so another process (the CLI) waits on
     the busy timeout instead of failing on a lock upgrade.
+
+    Once an fsync of the SQLite WAL has failed (`SqliteAppender._fsync_wal`) every
+    write raises StoreUnavailable, `stopped` says why, and `on_fatal` has been told, on
+    the loop, once.
     """
 
-    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", echo: bool = False):
+    def __init__(
+        self,
+        url: str,
+        *,
+        sqlite_synchronous: str = "FULL",
+        echo: bool = False,
+        on_fatal: Callable[[StoreUnavailable], None] | None = None,
+    ):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
@@ -56,6 +67,7 @@ class Database:
                 parsed.database or ":memory:",
                 synchronous=sqlite_synchronous,
                 write_lock=self._write_lock,
+                on_fatal=on_fatal,
             )
         else:
             dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -90,12 +102,21 @@ class Database:
                 raise StoreUnavailable(str(exc)) from exc
             raise
 
+    @property
+    def stopped(self) -> str | None:
+        """Why writes are stopped for good (a failed fsync), or None."""
+        return self.appender.failed
+
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One transaction: committed when the block ends, rolled back if it raises."""
+        if self.appender.failed is not None:
+            raise StoreUnavailable(self.appender.failed)
         try:
             if self.is_sqlite:
                 async with self._write_lock, self.engine.connect() as conn:
+                    if self.appender.failed is not None:  # failed while we waited
+                        raise StoreUnavailable(self.appender.failed)
                     conn.sync_connection.info["begin_mode"] = "IMMEDIATE"  # type: ignore[union-attr]
                     try:
                         async with conn.begin():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from typing_extensions import dataclass_transform
+import msgspec
 
 from pounce.domain.model import (
     Actor,
@@ -19,19 +19,22 @@ from pounce.domain.model import (
 )
 from pounce.domain.ownership import ConversationState
 
-_R = TypeVar("_R")
 
+class HotRecord(msgspec.Struct, frozen=True, gc=False):
+    """The records built once or more per chat message: frozen (assigning a field raises
+    `AttributeError`, and `mypy --strict` rejects it), compared by type and value, and
+    built by msgspec's C `__init__`, faster than even a mutable slotted dataclass
+    (a `frozen=True` dataclass sets each field through `object.__setattr__`, several
+    times slower). Subclasses repeat `frozen=True` for the type checker.
 
-@dataclass_transform(frozen_default=True)
-def hot_record(cls: type[_R]) -> type[_R]:
-    """A frozen dataclass, for the records built once or more per chat message.
+    `gc=False`: the collector does not track them. They hold strings, numbers, times,
+    tuples, enums, other records and JSON `meta` dicts, none of which can point back at
+    a record, so they cannot be part of a reference cycle.
 
-    The type checker holds it frozen (assigning a field is an error, as with
-    `frozen=True`); at run time it is built without frozen's `object.__setattr__` per
-    field, which makes `__init__` several times faster. Equality and hashing are the
-    frozen form's (`unsafe_hash` hashes the fields, as `frozen=True` does).
+    Hashing is by value, except that a record with a `meta` dict hashes by the fields
+    that identify it (equal records still hash equal); `meta` is the one mutable part
+    and is never changed once built.
     """
-    return dataclass(slots=True, unsafe_hash=True)(cls)
 
 
 def as_utc(value: datetime) -> datetime:
@@ -109,6 +112,9 @@ class Visitor:
     first_seen_at: datetime
     last_seen_at: datetime
 
+    def __hash__(self) -> int:
+        return hash((self.org_id, self.id))  # by identity: `attributes` is a dict
+
     @classmethod
     def from_row(cls, row: Any) -> Visitor:
         return cls(
@@ -126,8 +132,7 @@ class Visitor:
         )
 
 
-@hot_record
-class Conversation:
+class Conversation(HotRecord, frozen=True):
     id: str
     org_id: str
     site_id: str
@@ -174,8 +179,7 @@ class Conversation:
         )
 
 
-@hot_record
-class Message:
+class Message(HotRecord, frozen=True):
     """An item of a conversation's stream: a chat message (`kind` "message") or an
     event (its data in `meta`), with the audience that may see it."""
 
@@ -195,6 +199,10 @@ class Message:
     @property
     def is_event(self) -> bool:
         return self.kind != "message"
+
+    def __hash__(self) -> int:
+        # A stored message is identified by its conversation and seq (meta is a dict).
+        return hash((self.org_id, self.conversation_id, self.seq))
 
     @classmethod
     def from_row(cls, row: Any) -> Message:
