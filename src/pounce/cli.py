@@ -134,7 +134,7 @@ async def _with_runtime(settings: Settings, action: str, args: argparse.Namespac
             for email, password, role in info.logins:
                 print(f"    {email:<22} {password:<14} {role}")
             return 0
-        if action in ("org-add", "org-link"):
+        if action in ("org-add", "org-link", "org-list"):
             return await _org(rt, action, args)
         if action == "user-add":
             from pounce.services.errors import ServiceError
@@ -163,6 +163,13 @@ async def _org(rt: Runtime, action: str, args: argparse.Namespace) -> int:
     from pounce.services import orgs
     from pounce.services.errors import ServiceError
 
+    if action == "org-list":
+        found = await orgs.list_orgs(rt)
+        for org_id, name, users in found:
+            print(f"{org_id}  {name}  ({users} user{'' if users == 1 else 's'})")
+        if not found:
+            print("pounce: no organisation yet (pounce org add, or the console's set-up screen)")
+        return 0
     try:
         if action == "org-link":
             link = await orgs.link_for_email(rt, args.email)
@@ -193,6 +200,10 @@ async def _org(rt: Runtime, action: str, args: argparse.Namespace) -> int:
 
 def cmd_org_add(args: argparse.Namespace) -> int:
     return asyncio.run(_with_runtime(_settings(), "org-add", args))
+
+
+def cmd_org_list(args: argparse.Namespace) -> int:
+    return asyncio.run(_with_runtime(_settings(), "org-list", args))
 
 
 def cmd_org_link(args: argparse.Namespace) -> int:
@@ -246,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--website", default=None, help="an allowed origin, https://www.example.com"
     )
     org_add.set_defaults(func=cmd_org_add)
+    org_sub.add_parser("list", help="list the orgs: id, name, users").set_defaults(
+        func=cmd_org_list
+    )
     org_link = org_sub.add_parser(
         "password-link", help="print a new set-password link for a user (e.g. when one expired)"
     )

@@ -168,6 +168,8 @@ async def test_org_add_prints_a_one_time_link(fresh_stack: Callable[..., Stack])
     with pytest.raises(subprocess.CalledProcessError) as unknown:
         stack.cli("org", "password-link", "--email", "nobody@initech.test")
     assert "No user" in unknown.value.stderr
+    listed = stack.cli("org", "list")
+    assert re.search(r"^o_\S+  Initech  \(1 user\)$", listed, re.M), listed
 
 
 async def test_links_expire_and_cannot_be_forged(fresh_stack: Callable[..., Stack]) -> None:

@@ -213,6 +213,12 @@ async def set_password(rt: Runtime, *, token: str, password: str) -> SessionInfo
     return await open_session(rt, user)
 
 
+async def list_orgs(rt: Runtime) -> list[tuple[str, str, int]]:
+    """Every org of the install: id, name and number of active users (`pounce org list`)."""
+    async with rt.db.read() as conn:
+        return await org_store.list_orgs(conn)
+
+
 async def link_for_email(rt: Runtime, email: str) -> str:
     """A fresh set-password link for an existing user (e.g. when theirs expired)."""
     async with rt.db.read() as conn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pounce.store import tables as t
@@ -11,6 +11,22 @@ from pounce.store import tables as t
 async def any_org(conn: AsyncConnection) -> bool:
     """Does the install have an org yet (the first-run screen shows until it does)?"""
     return (await conn.execute(select(t.orgs.c.id).limit(1))).first() is not None
+
+
+async def list_orgs(conn: AsyncConnection) -> list[tuple[str, str, int]]:
+    """Every org of the install (for its operator): id, name and active users, oldest first."""
+    users = (
+        select(t.users.c.org_id, func.count().label("n"))
+        .where(t.users.c.active.is_(True))
+        .group_by(t.users.c.org_id)
+        .subquery()
+    )
+    rows = await conn.execute(
+        select(t.orgs.c.id, t.orgs.c.name, func.coalesce(users.c.n, 0))
+        .outerjoin(users, users.c.org_id == t.orgs.c.id)
+        .order_by(t.orgs.c.created_at, t.orgs.c.id)
+    )
+    return [(r[0], r[1], int(r[2])) for r in rows]
 
 
 async def lock_orgs(conn: AsyncConnection) -> None:
