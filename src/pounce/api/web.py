@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from pounce.services import visitors
 from pounce.services.demo import DEMO_SITE_KEY
@@ -169,6 +169,28 @@ async def loader(request: Request) -> Response:
         STATIC / "loader" / "loader.js",
         cache=REVALIDATE,
         headers={"Access-Control-Allow-Origin": "*"},
+    )
+
+
+@router.get("/messenger/embed")
+async def messenger_embed(request: Request) -> Response:
+    """May the messenger of `site_key` show on pages of origin `host`? The loader asks
+    before it makes the frame, so a refused page shows nothing (advisory: the frame's
+    frame-ancestors and the socket's origin check are what enforce it)."""
+    rt: Runtime = request.app.state.runtime
+    site_key = request.query_params.get("site_key", "")[:64]
+    host = visitors.origin_of(request.query_params.get("host", "")[:300])
+    site = await visitors.find_site(rt, site_key) if site_key else None
+    own = visitors.origin_of(rt.settings.resolved_public_url())
+    if site is None:
+        answer: dict[str, object] = {"allowed": False, "reason": "unknown_site"}
+    elif not visitors.origin_allowed(site, host, own_origin=own):
+        answer = {"allowed": False, "reason": "origin"}
+    else:
+        answer = {"allowed": True}
+    return JSONResponse(
+        answer,
+        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"},
     )
 
 
