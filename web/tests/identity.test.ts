@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pageLabel, visitorFacts, visitorIdentity } from '../src/console/identity';
+import { identify, pageLabel, visitorFacts, visitorIdentity } from '../src/console/identity';
 
 const page = { url: 'https://acme.test/pricing?plan=pro', title: 'Pricing — Acme' };
 
@@ -25,6 +25,14 @@ describe('visitorIdentity', () => {
     expect(visitorIdentity({ id: 'v_abcdef123456' })).toBe('Visitor #123456');
     expect(visitorIdentity(undefined, 'v_zz9')).toBe('Visitor #zz9');
     expect(visitorIdentity(undefined)).toBe('Visitor');
+  });
+});
+
+describe('identify', () => {
+  it('says where the identity came from', () => {
+    expect(identify({ email: 'a@b.test' }).via).toBe('email');
+    expect(identify({ current_page: page })).toEqual({ label: 'Visitor on Pricing — Acme', via: 'page' });
+    expect(identify({}, 'v_x1').via).toBe('id');
   });
 });
 

@@ -45,23 +45,27 @@ export function pageLabel(page: KnownVisitor['current_page']): string {
   }
 }
 
+export type IdentitySource = 'name' | 'email' | 'company' | 'country' | 'page' | 'id';
+
 /** The best identity known: name, else email, else company, else where they are
  * ("Visitor from France"), else the page they are on ("Visitor on Pricing"); only with
- * none of those, an id. */
-export function visitorIdentity(v: KnownVisitor | undefined, id = ''): string {
+ * none of those, an id. `via` says which it is. */
+export function identify(v: KnownVisitor | undefined, id = ''): { label: string; via: IdentitySource } {
   const name = clean(v?.name);
-  if (name) return name;
+  if (name) return { label: name, via: 'name' };
   const email = clean(v?.email);
-  if (email) return email;
+  if (email) return { label: email, via: 'email' };
   const company = clean(v?.company);
-  if (company) return `Visitor from ${company}`;
+  if (company) return { label: `Visitor from ${company}`, via: 'company' };
   const country = clean(v?.country);
-  if (country) return `Visitor from ${countryName(country)}`;
+  if (country) return { label: `Visitor from ${countryName(country)}`, via: 'country' };
   const page = pageLabel(v?.current_page);
-  if (page) return `Visitor on ${page}`;
+  if (page) return { label: `Visitor on ${page}`, via: 'page' };
   const anon = (v?.id ?? id).replace(/^v_/, '').slice(-6);
-  return anon ? `Visitor #${anon}` : 'Visitor';
+  return { label: anon ? `Visitor #${anon}` : 'Visitor', via: 'id' };
 }
+
+export const visitorIdentity = (v: KnownVisitor | undefined, id = ''): string => identify(v, id).label;
 
 /** What else is known, for the line under the identity (never repeating it). */
 export function visitorFacts(v: KnownVisitor | undefined): string {

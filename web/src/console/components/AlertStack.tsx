@@ -1,7 +1,7 @@
 /** Incoming chats routed to me: a card per alert, on every page, until someone takes it. */
 import { formatClock } from '../../shared/format';
 import { RichText } from '../../shared/RichText';
-import { pageLabel, visitorFacts, visitorIdentity } from '../identity';
+import { identify, pageLabel, visitorFacts } from '../identity';
 import { chatHref } from '../router';
 import type { AlertEntry, ConsoleState } from '../state';
 import { Avatar, Countdown, Icon } from './ui';
@@ -9,7 +9,7 @@ import { Avatar, Countdown, Icon } from './ui';
 function AlertCard({ entry }: { entry: AlertEntry }) {
   const { alert, takenBy } = entry;
   const v = alert.visitor;
-  const name = visitorIdentity(v, alert.conversation.visitor_id);
+  const { label: name, via } = identify(v, alert.conversation.visitor_id);
   const href = chatHref(alert.conversation.visitor_id, alert.conversation.id);
   const sub = visitorFacts(v);
   const deadline = typeof alert.deadline === 'number' && !takenBy ? alert.deadline : null;
@@ -46,7 +46,7 @@ function AlertCard({ entry }: { entry: AlertEntry }) {
           <Countdown deadline={deadline} />
         </div>
       ) : null}
-      {v.current_page ? (
+      {v.current_page && via !== 'page' ? (
         <p class="alert-page" title={v.current_page.url} data-testid="alert-page">
           <Icon name="page" size={14} /> {pageLabel(v.current_page)}
         </p>
