@@ -83,8 +83,7 @@ def test_the_messenger_costs_a_third_on_the_wire(server: str) -> None:
     urls = [f"{server}/messenger/frame.html?site_key=sk_demo_acme"]
     urls += [server + a for a in messenger_assets(server)]
     sizes = {
-        accept: sum(len(fetch(u, accept)[1]) for u in urls)
-        for accept in ("identity", "gzip", "br")
+        accept: sum(len(fetch(u, accept)[1]) for u in urls) for accept in ("identity", "gzip", "br")
     }
     assert sizes["br"] < sizes["gzip"] < sizes["identity"] / 2.5, sizes
     assert sizes["br"] < 18 * 1024, sizes
@@ -128,7 +127,8 @@ def test_the_loader_goes_compressed_to_any_site(server: str) -> None:
     res, wire = fetch(f"{server}/messenger/loader.js", "br")
     assert res.headers["content-encoding"] == "br"
     assert res.headers["access-control-allow-origin"] == "*"
-    assert res.headers["content-type"].split(";")[0] in {"text/javascript", "application/javascript"}
+    kind = res.headers["content-type"].split(";")[0]
+    assert kind in {"text/javascript", "application/javascript"}
     assert brotli.decompress(wire) == (STATIC / "loader" / "loader.js").read_bytes()
 
 
