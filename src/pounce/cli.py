@@ -1,4 +1,4 @@
-"""The `pounce` command: serve, migrate, demo, user add, schemas."""
+"""The `pounce` command: serve, migrate, demo, org add, user add, schemas."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ import sys
 import threading
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from pounce.config import ConfigError, Settings
 from pounce.logs import configure_logging
+
+if TYPE_CHECKING:
+    from pounce.services.runtime import Runtime
 
 
 def _settings() -> Settings:
@@ -127,6 +130,8 @@ async def _with_runtime(settings: Settings, action: str, args: argparse.Namespac
             for email, password, role in info.logins:
                 print(f"    {email:<22} {password:<14} {role}")
             return 0
+        if action in ("org-add", "org-link", "org-list"):
+            return await _org(rt, action, args)
         if action == "user-add":
             from pounce.services.errors import ServiceError
 
@@ -148,6 +153,57 @@ async def _with_runtime(settings: Settings, action: str, args: argparse.Namespac
     finally:
         await db.dispose()
     return 1
+
+
+async def _org(rt: Runtime, action: str, args: argparse.Namespace) -> int:
+    from pounce.services import orgs
+    from pounce.services.errors import ServiceError
+
+    if action == "org-list":
+        found = await orgs.list_orgs(rt)
+        for org_id, name, users in found:
+            print(f"{org_id}  {name}  ({users} user{'' if users == 1 else 's'})")
+        if not found:
+            print("pounce: no organisation yet (pounce org add, or the console's set-up screen)")
+        return 0
+    try:
+        if action == "org-link":
+            link = await orgs.link_for_email(rt, args.email)
+            print(f"pounce: a new set-password link for {args.email.strip().lower()}")
+        else:
+            made = await orgs.add_org(
+                rt,
+                name=args.name,
+                admin_email=args.admin_email,
+                admin_name=args.admin_name or args.admin_email.split("@")[0],
+                website=args.website,
+            )
+            link = made.link
+            print(
+                f"pounce: created org {made.name!r} ({made.org_id}) with admin {made.admin.email}"
+            )
+            origins = ", ".join(made.site.allowed_origins) or "none yet (add them under Sites)"
+            print(
+                f"  Site {made.site.name!r}, key {made.site.site_key}; allowed origins: {origins}"
+            )
+    except ServiceError as exc:
+        print(f"pounce: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"  Open this link to choose the password (works once, for {orgs.LINK_HOURS} hours):")
+    print(f"    {link}")
+    return 0
+
+
+def cmd_org_add(args: argparse.Namespace) -> int:
+    return asyncio.run(_with_runtime(_settings(), "org-add", args))
+
+
+def cmd_org_list(args: argparse.Namespace) -> int:
+    return asyncio.run(_with_runtime(_settings(), "org-list", args))
+
+
+def cmd_org_link(args: argparse.Namespace) -> int:
+    return asyncio.run(_with_runtime(_settings(), "org-link", args))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -193,6 +249,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="create the demo org and print its logins").set_defaults(
         func=cmd_demo
     )
+    org = sub.add_parser("org", help="set up organisations")
+    org_sub = org.add_subparsers(dest="org_command", required=True)
+    org_add = org_sub.add_parser(
+        "add", help="create an org, its first admin and site; print the admin's password link"
+    )
+    org_add.add_argument("--name", required=True, help="the organisation's name")
+    org_add.add_argument("--admin-email", required=True)
+    org_add.add_argument("--admin-name", default=None, help="defaults to the email's local part")
+    org_add.add_argument(
+        "--website", default=None, help="an allowed origin, https://www.example.com"
+    )
+    org_add.set_defaults(func=cmd_org_add)
+    org_sub.add_parser("list", help="list the orgs: id, name, users").set_defaults(
+        func=cmd_org_list
+    )
+    org_link = org_sub.add_parser(
+        "password-link", help="print a new set-password link for a user (e.g. when one expired)"
+    )
+    org_link.add_argument("--email", required=True)
+    org_link.set_defaults(func=cmd_org_link)
     user = sub.add_parser("user", help="manage users")
     user_sub = user.add_subparsers(dest="user_command", required=True)
     add = user_sub.add_parser("add", help="add a rep or admin to an org")

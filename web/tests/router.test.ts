@@ -12,6 +12,7 @@ describe('console routes', () => {
       { name: 'auto-pounce' },
       { name: 'reports' },
       { name: 'chat', visitorId: 'v_1', conversationId: 'c/odd id' },
+      { name: 'set-password', token: 'eyJvIjoib18xIn0.abc.d-e_f' },
     ] as const) {
       expect(parseRoute(href(r))).toEqual(r);
     }
@@ -21,6 +22,7 @@ describe('console routes', () => {
     expect(parseRoute('')).toEqual({ name: 'home' });
     expect(parseRoute('#/nope')).toEqual({ name: 'home' });
     expect(parseRoute('#/chat/v_1')).toEqual({ name: 'home' });
+    expect(parseRoute('#/set-password')).toEqual({ name: 'home' });
   });
 
   it('builds chat links', () => {

@@ -9,6 +9,7 @@ import { Home } from './components/Home';
 import { Knowledge } from './components/Knowledge';
 import { LiveView } from './components/LiveView';
 import { Login } from './components/Login';
+import { FirstRun, SetPassword } from './components/Setup';
 import { Reports } from './components/Reports';
 import { Shell } from './components/Shell';
 import { Shortcuts } from './components/Shortcuts';
@@ -34,6 +35,7 @@ const TITLES: Record<Route['name'], string> = {
   'auto-pounce': 'Auto pounce',
   reports: 'Reports',
   chat: 'Conversation',
+  'set-password': 'Choose a password',
 };
 
 function SignedIn({ api, session, onLogout }: { api: Api; session: Session; onLogout: () => void }) {
@@ -55,7 +57,7 @@ function SignedIn({ api, session, onLogout }: { api: Api; session: Session; onLo
       page = <LiveView s={s} client={client} />;
       break;
     case 'sites':
-      page = <Sites api={api} />;
+      page = <Sites api={api} admin={admin} />;
       break;
     case 'shortcuts':
       page = <Shortcuts api={api} admin={admin} />;
@@ -84,15 +86,27 @@ function SignedIn({ api, session, onLogout }: { api: Api; session: Session; onLo
 
 export function App({ api }: { api: Api }) {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [setupRequired, setSetupRequired] = useState(false);
   const [bootError, setBootError] = useState(false);
+  const route = useRoute();
   useEffect(() => {
     api.onUnauthorized = () => setSession(null);
-    api.session().then(setSession, () => setBootError(true));
+    // Always a 200 (signed out included), so loading the console logs no failed request.
+    api.start().then(
+      (start) => {
+        setSetupRequired(start.setupRequired);
+        setSession(start.session);
+      },
+      () => setBootError(true),
+    );
   }, [api]);
   useEffect(() => {
-    if (session === null) document.title = 'Sign in · Pounce';
-  }, [session]);
+    if (session === null) document.title = setupRequired ? 'Set up · Pounce' : 'Sign in · Pounce';
+  }, [session, setupRequired]);
 
+  if (route.name === 'set-password') {
+    return <SetPassword api={api} token={route.token} onDone={setSession} />;
+  }
   if (bootError) {
     return (
       <main class="login">
@@ -107,6 +121,13 @@ export function App({ api }: { api: Api }) {
     );
   }
   if (session === undefined) return <div class="boot" aria-busy="true" />;
+  if (session === null && setupRequired) {
+    const done = (s: Session): void => {
+      setSetupRequired(false);
+      setSession(s);
+    };
+    return <FirstRun api={api} onDone={done} onTaken={() => setSetupRequired(false)} />;
+  }
   if (session === null) return <Login api={api} onLogin={setSession} />;
   return <SignedIn key={session.user.id} api={api} session={session} onLogout={() => setSession(null)} />;
 }

@@ -7,6 +7,28 @@ export interface Session {
   csrf_token: string;
 }
 
+/** What the console learns before it draws anything (GET /console/start, always 200). */
+export interface Start {
+  session: Session | null;
+  /** No organisation exists yet: offer the first-run screen. */
+  setupRequired: boolean;
+}
+
+export interface SetupForm {
+  org_name: string;
+  name: string;
+  email: string;
+  password: string;
+  website?: string | null;
+}
+
+/** Whose set-password link this is. */
+export interface PasswordLink {
+  email: string;
+  name: string;
+  org_name: string;
+}
+
 export interface Site {
   id: string;
   name: string;
@@ -136,9 +158,24 @@ export class ApiError extends Error {
     readonly detail: string,
     /** The API's refusal code (`forbidden`, `conflict`, `rate_limited`…), when it gave one. */
     readonly code: string | null = null,
+    /** Validation problems by the body field they are about (a 422's `loc`), to show beside it. */
+    readonly fields: Record<string, string> = {},
   ) {
     super(detail);
   }
+}
+
+/** A 422's problems by body field: `{loc: ["body", "rep_timeout_seconds"], msg}` → that field. */
+export function fieldProblems(body: unknown): Record<string, string> {
+  const d = (body as { detail?: unknown } | null)?.detail;
+  const out: Record<string, string> = {};
+  if (!Array.isArray(d)) return out;
+  for (const item of d) {
+    const { loc, msg } = (item ?? {}) as { loc?: unknown; msg?: unknown };
+    if (!Array.isArray(loc) || loc[0] !== 'body' || typeof loc[1] !== 'string' || typeof msg !== 'string') continue;
+    out[loc[1]] ??= msg.replace(/^Value error, /, '');
+  }
+  return out;
 }
 
 /** FastAPI's `detail` is a string, or a list of validation problems. */
@@ -186,23 +223,44 @@ export class Api {
     }
     if (!res.ok) {
       const code = (data as { code?: unknown } | null)?.code;
-      const err = new ApiError(res.status, detailOf(data, res.status), typeof code === 'string' ? code : null);
+      const err = new ApiError(res.status, detailOf(data, res.status), typeof code === 'string' ? code : null, fieldProblems(data));
       if (res.status === 401 && path !== '/session') this.onUnauthorized();
       throw err;
     }
     return data as T;
   }
 
-  /** The current session, or null when not logged in. */
+  /** The current session (null when signed out) and whether the install needs its first org. */
+  async start(): Promise<Start> {
+    const r = await this.request<{ authenticated: boolean; setup_required: boolean; user: User | null; csrf_token: string | null }>(
+      'GET',
+      '/console/start',
+    );
+    if (!r.authenticated || !r.user || !r.csrf_token) return { session: null, setupRequired: r.setup_required };
+    this.csrf = r.csrf_token;
+    return { session: { user: r.user, csrf_token: r.csrf_token }, setupRequired: false };
+  }
+
+  /** The current session, or null when not logged in (asked without a failing request). */
   async session(): Promise<Session | null> {
-    try {
-      const s = await this.request<Session>('GET', '/session');
-      this.csrf = s.csrf_token;
-      return s;
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 401) return null;
-      throw e;
-    }
+    return (await this.start()).session;
+  }
+
+  /** The first-run screen: the install's first org and admin, signed in. */
+  async setup(form: SetupForm): Promise<Session> {
+    const s = await this.request<Session>('POST', '/setup', form);
+    this.csrf = s.csrf_token;
+    return s;
+  }
+
+  passwordLink(token: string): Promise<PasswordLink> {
+    return this.request('POST', '/set-password/check', { token });
+  }
+
+  async setPassword(token: string, password: string): Promise<Session> {
+    const s = await this.request<Session>('POST', '/set-password', { token, password });
+    this.csrf = s.csrf_token;
+    return s;
   }
 
   async login(email: string, password: string): Promise<Session> {
@@ -247,6 +305,10 @@ export class Api {
 
   async sites(): Promise<Site[]> {
     return (await this.request<{ items: Site[] }>('GET', '/sites')).items;
+  }
+
+  updateSite(id: string, body: { name?: string; allowed_origins?: string[] }): Promise<Site> {
+    return this.request('PATCH', `/sites/${encodeURIComponent(id)}`, body);
   }
 
   // ---- shortcuts ---------------------------------------------------------------------

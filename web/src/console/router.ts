@@ -8,7 +8,9 @@ export type Route =
   | { name: 'knowledge' }
   | { name: 'auto-pounce' }
   | { name: 'reports' }
-  | { name: 'chat'; visitorId: string; conversationId: string };
+  | { name: 'chat'; visitorId: string; conversationId: string }
+  /** A one-time link from `pounce org add`: choose a password (shown signed in or not). */
+  | { name: 'set-password'; token: string };
 
 /** Pages whose route is just their name. */
 const PAGES = ['live', 'sites', 'shortcuts', 'knowledge', 'auto-pounce', 'reports'] as const;
@@ -19,6 +21,7 @@ export function parseRoute(hash: string): Route {
   const first = parts[0] ?? '';
   if ((PAGES as readonly string[]).includes(first)) return { name: first as Page };
   if (first === 'chat' && parts[1] && parts[2]) return { name: 'chat', visitorId: parts[1], conversationId: parts[2] };
+  if (first === 'set-password' && parts[1]) return { name: 'set-password', token: parts[1] };
   return { name: 'home' };
 }
 
@@ -28,6 +31,8 @@ export function href(route: Route): string {
       return '#/';
     case 'chat':
       return `#/chat/${encodeURIComponent(route.visitorId)}/${encodeURIComponent(route.conversationId)}`;
+    case 'set-password':
+      return `#/set-password/${encodeURIComponent(route.token)}`;
     default:
       return `#/${route.name}`;
   }

@@ -22,6 +22,28 @@ interface PounceMessage {
 
   // The messenger lives wherever this script was served from.
   const pounceOrigin = new URL(script.src, location.href).origin;
+  const q = (name: string, value: string): string => `${name}=${encodeURIComponent(value)}`;
+  const refuse = (why: string): void =>
+    console.warn(`Pounce: the chat messenger is not shown on this page: ${why}. See ${pounceOrigin}/app/#/sites`);
+
+  // Ask first whether this page may show the messenger: a page it may not show on gets
+  // no frame and no launcher, only this explanation for the site owner.
+  fetch(`${pounceOrigin}/messenger/embed?${q('site_key', siteKey)}&${q('host', location.origin)}`)
+    .then((r) => r.json() as Promise<{ allowed?: boolean; reason?: string }>)
+    .then(
+      (a) =>
+        a.allowed
+          ? start(siteKey, pounceOrigin, script.getAttribute('data-color'))
+          : refuse(
+              a.reason === 'origin'
+                ? `${location.origin} is not an allowed origin of site key "${siteKey}". An admin can add it under Sites, Allowed origins, in the Pounce console`
+                : `the site key "${siteKey}" is unknown to ${pounceOrigin}. Copy the snippet from Sites in the Pounce console`,
+            ),
+      () => refuse(`${pounceOrigin} did not answer`),
+    );
+})();
+
+function start(siteKey: string, pounceOrigin: string, color: string | null): void {
   const lang = navigator.language || 'en';
   const fr = /^fr\b/i.test(lang);
   const T = fr
@@ -37,7 +59,7 @@ interface PounceMessage {
   host.id = 'pounce-messenger';
   // Shadow DOM: the site's CSS cannot restyle the launcher, and ours cannot leak out.
   const root = host.attachShadow({ mode: 'open' });
-  host.style.setProperty('--b', script.getAttribute('data-color') || '#4f46e5');
+  host.style.setProperty('--b', color || '#4f46e5');
   root.innerHTML =
     '<style>' +
     ':host{all:initial}' +
@@ -45,7 +67,7 @@ interface PounceMessage {
     '.p.o{opacity:1;visibility:visible;transform:none;transition:opacity .2s,transform .2s}' +
     'iframe{display:block;width:100%;height:100%;border:0}' +
     '.l{position:fixed;right:20px;bottom:20px;width:60px;height:60px;padding:0;border:0;border-radius:50%;background:var(--b);color:#fff;cursor:pointer;display:flex;align-items:center;justify-content:center;box-shadow:0 6px 20px rgba(15,23,42,.3);z-index:2147483001;transition:transform .15s}' +
-    '.l:hover{transform:scale(1.06)}.l:focus-visible{outline:3px solid var(--b);outline-offset:3px}' +
+    '.l.h{display:none}.l:hover{transform:scale(1.06)}.l:focus-visible{outline:3px solid var(--b);outline-offset:3px}' +
     '.l svg{width:28px;height:28px}' +
     '.u{position:absolute;top:-3px;right:-3px;min-width:20px;height:20px;padding:0 6px;box-sizing:border-box;border-radius:10px;background:#ef4444;color:#fff;font:600 12px/20px system-ui,sans-serif}' +
     '.u:empty{display:none}' +
@@ -53,7 +75,7 @@ interface PounceMessage {
     '@media (prefers-reduced-motion:reduce){.p,.l{transition:none}}' +
     '</style>' +
     '<div class="p" aria-hidden="true"></div>' +
-    '<button class="l" type="button" data-testid="launcher" aria-expanded="false"></button>';
+    '<button class="l h" type="button" data-testid="launcher" aria-expanded="false"></button>';
   const panel = root.querySelector('.p') as HTMLDivElement;
   const launcher = root.querySelector('.l') as HTMLButtonElement;
 
@@ -62,18 +84,23 @@ interface PounceMessage {
   frame.src =
     `${pounceOrigin}/messenger/frame.html?site_key=${encodeURIComponent(siteKey)}` +
     `&host=${encodeURIComponent(location.origin)}&lang=${encodeURIComponent(lang)}`;
-  frame.setAttribute(
-    'sandbox',
-    [
-      'allow-scripts', // the messenger is a script app
-      // Keeps the frame's own (Pounce) origin: it needs localStorage for the visitor
-      // token and a same-origin WebSocket. It cannot reach the host page, whose origin differs.
-      'allow-same-origin',
-      'allow-popups', // links and images in messages open in a new tab
-      'allow-popups-to-escape-sandbox', // …as normal pages, not sandboxed ones
-      'allow-forms', // the away form that collects an email
-    ].join(' '),
-  );
+  // A page on Pounce's own origin (the demo site) gets the frame unsandboxed: a
+  // same-origin frame that runs scripts can lift any sandbox, so one would only pretend
+  // (browsers warn about exactly that). Elsewhere the frame is sandboxed to this list:
+  if (pounceOrigin !== location.origin) {
+    frame.setAttribute(
+      'sandbox',
+      [
+        'allow-scripts', // the messenger is a script app
+        // Keeps the frame its own (Pounce) origin, for its storage and its same-origin
+        // WebSocket; the host page's origin differs, so it cannot reach into the page.
+        'allow-same-origin',
+        'allow-popups', // links and images in messages open in a new tab
+        'allow-popups-to-escape-sandbox', // …as normal pages, not sandboxed ones
+        'allow-forms', // the away form that collects an email
+      ].join(' '),
+    );
+  }
   frame.setAttribute('allow', 'microphone; camera; autoplay'); // voice and video calls
   panel.appendChild(frame);
 
@@ -142,7 +169,8 @@ interface PounceMessage {
     if (e.origin !== pounceOrigin || e.source !== frame.contentWindow) return;
     const d = e.data as PounceMessage | null;
     switch (d && d.type) {
-      case 'pounce:ready':
+      case 'pounce:ready': // the messenger runs: now the launcher may show
+        launcher.classList.remove('h');
         greet();
         break;
       case 'pounce:unread':
@@ -174,4 +202,4 @@ interface PounceMessage {
   const mount = (): void => void document.body.appendChild(host);
   if (document.body) mount();
   else addEventListener('DOMContentLoaded', mount);
-})();
+}

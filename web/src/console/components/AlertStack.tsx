@@ -1,16 +1,17 @@
 /** Incoming chats routed to me: a card per alert, on every page, until someone takes it. */
 import { formatClock } from '../../shared/format';
 import { RichText } from '../../shared/RichText';
+import { identify, pageLabel, visitorFacts } from '../identity';
 import { chatHref } from '../router';
-import { visitorLabel, type AlertEntry, type ConsoleState } from '../state';
+import type { AlertEntry, ConsoleState } from '../state';
 import { Avatar, Countdown, Icon } from './ui';
 
 function AlertCard({ entry }: { entry: AlertEntry }) {
   const { alert, takenBy } = entry;
   const v = alert.visitor;
-  const name = visitorLabel(v);
+  const { label: name, via } = identify(v, alert.conversation.visitor_id);
   const href = chatHref(alert.conversation.visitor_id, alert.conversation.id);
-  const sub = [v.company, v.country].filter(Boolean).join(' · ');
+  const sub = visitorFacts(v);
   const deadline = typeof alert.deadline === 'number' && !takenBy ? alert.deadline : null;
   const source = alert.conversation.source;
   const kind = deadline
@@ -34,8 +35,8 @@ function AlertCard({ entry }: { entry: AlertEntry }) {
       <header class="alert-head">
         <Avatar name={name} tone="visitor" size={36} />
         <div class="alert-who">
-          <strong>{name}</strong>
-          {sub ? <span>{sub}</span> : null}
+          <strong data-testid="alert-visitor">{name}</strong>
+          {sub ? <span data-testid="alert-facts">{sub}</span> : null}
         </div>
         <span class="alert-kind">{kind}</span>
       </header>
@@ -45,9 +46,9 @@ function AlertCard({ entry }: { entry: AlertEntry }) {
           <Countdown deadline={deadline} />
         </div>
       ) : null}
-      {v.current_page ? (
-        <p class="alert-page" title={v.current_page.url}>
-          <Icon name="page" size={14} /> {v.current_page.title || v.current_page.url}
+      {v.current_page && via !== 'page' ? (
+        <p class="alert-page" title={v.current_page.url} data-testid="alert-page">
+          <Icon name="page" size={14} /> {pageLabel(v.current_page)}
         </p>
       ) : null}
       {alert.message ? <RichText class="alert-message rich" html={alert.message.html} openImageLabel="Open image" /> : null}

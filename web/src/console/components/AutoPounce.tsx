@@ -4,6 +4,7 @@ import { RichText } from '../../shared/RichText';
 import type { Api, PounceRule, PounceTemplate, ProactiveSettings } from '../api';
 import type { ConsoleClient } from '../client';
 import type { ConsoleState } from '../state';
+import { FieldError, StatusLine, useFormStatus, type FormStatus } from './forms';
 import { PlaceholderChips, useRendered } from './Shortcuts';
 import { Avatar, Icon, problem, Switch, UndoToast, type Undoable } from './ui';
 
@@ -22,22 +23,39 @@ const toForm = (s: ProactiveSettings): SettingsForm => ({
 });
 
 function NumberField(props: {
+  name: keyof SettingsForm;
   label: string;
   hint: string;
   unit: string;
   value: string;
   step?: string;
   min?: number;
+  max?: number;
+  status: FormStatus;
   onInput: (v: string) => void;
   testid: string;
 }) {
+  const problem = props.status.fields[props.name];
   return (
-    <label class="field">
+    <label class={`field${problem ? ' has-error' : ''}`}>
       <span>{props.label}</span>
       <div class="input-suffix">
-        <input type="number" inputMode="decimal" min={props.min ?? 0} step={props.step ?? 'any'} value={props.value} onInput={(e) => props.onInput(e.currentTarget.value)} data-testid={props.testid} />
+        <input
+          type="number"
+          inputMode="decimal"
+          name={props.name}
+          min={props.min ?? 0}
+          max={props.max}
+          step={props.step ?? 'any'}
+          value={props.value}
+          aria-invalid={problem ? true : undefined}
+          aria-describedby={problem ? `${props.name}-error` : undefined}
+          onInput={(e) => props.onInput(e.currentTarget.value)}
+          data-testid={props.testid}
+        />
         <span aria-hidden="true">{props.unit}</span>
       </div>
+      <FieldError status={props.status} field={props.name} id={`${props.name}-error`} />
       <small class="field-hint">{props.hint}</small>
     </label>
   );
@@ -46,7 +64,8 @@ function NumberField(props: {
 function SettingsPanel({ api, client, s }: { api: Api; client: ConsoleClient; s: ConsoleState }) {
   const settings = s.proactive;
   const [form, setForm] = useState<SettingsForm | null>(settings ? toForm(settings) : null);
-  const [status, setStatus] = useState<{ kind: 'saved' | 'error'; text: string } | null>(null);
+  const form$ = useFormStatus();
+  const [switchError, setSwitchError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
   const [switching, setSwitching] = useState(false);
 
@@ -56,17 +75,17 @@ function SettingsPanel({ api, client, s }: { api: Api; client: ConsoleClient; s:
         client.proactiveChanged(fresh);
         setForm(toForm(fresh));
       },
-      (e: unknown) => setStatus({ kind: 'error', text: problem(e, 'Could not load the settings.') }),
+      (e: unknown) => form$.failed(e, 'Could not load the settings.'),
     );
   }, [api]);
 
   const setSwitch = async (on: boolean): Promise<void> => {
     setSwitching(true);
-    setStatus(null);
+    setSwitchError(null);
     try {
       client.proactiveChanged(await api.saveProactiveSettings({ auto_pounce_enabled: on }));
     } catch (e) {
-      setStatus({ kind: 'error', text: problem(e, 'Could not switch auto pounce.') });
+      setSwitchError(problem(e, 'Could not switch auto pounce.'));
     } finally {
       setSwitching(false);
     }
@@ -74,7 +93,8 @@ function SettingsPanel({ api, client, s }: { api: Api; client: ConsoleClient; s:
 
   const save = async (): Promise<void> => {
     if (!form) return;
-    const num = (v: string): number => Number(v.trim());
+    form$.clear();
+    const num = (v: string): number => (v.trim() === '' ? NaN : Number(v.trim()));
     const values = {
       nudge_delay_seconds: num(form.nudge_delay_seconds),
       quiet_period_hours: num(form.quiet_period_hours),
@@ -83,23 +103,16 @@ function SettingsPanel({ api, client, s }: { api: Api; client: ConsoleClient; s:
       nudge_template: form.nudge_template,
     };
     const bad = Object.entries(values).find(([k, v]) => k !== 'nudge_template' && (typeof v !== 'number' || !Number.isFinite(v) || v < 0));
-    if (bad) {
-      setStatus({ kind: 'error', text: 'Durations and limits are numbers of 0 or more.' });
-      return;
-    }
-    if (!Number.isInteger(values.max_open_chats_per_rep)) {
-      setStatus({ kind: 'error', text: 'Max open chats is a whole number (0 for no limit).' });
-      return;
-    }
+    if (bad) return form$.invalid('A number of 0 or more.', bad[0]);
+    if (!Number.isInteger(values.max_open_chats_per_rep)) return form$.invalid('A whole number (0 for no limit).', 'max_open_chats_per_rep');
     setSaving(true);
-    setStatus(null);
     try {
       const saved = await api.saveProactiveSettings(values);
       client.proactiveChanged(saved);
       setForm(toForm(saved));
-      setStatus({ kind: 'saved', text: 'Saved.' });
+      form$.saved();
     } catch (e) {
-      setStatus({ kind: 'error', text: problem(e, 'Could not save the settings.') });
+      form$.failed(e, 'Could not save the settings.');
     } finally {
       setSaving(false);
     }
@@ -128,6 +141,11 @@ function SettingsPanel({ api, client, s }: { api: Api; client: ConsoleClient; s:
           </div>
           <Switch on={on} tone="purple" disabled={!settings || switching} label={on ? 'On' : 'Off'} onChange={(next) => void setSwitch(next)} testid="org-auto-pounce-switch" />
         </div>
+        {switchError ? (
+          <p class="form-error form-error-inset" role="alert" data-testid="switch-error">
+            {switchError}
+          </p>
+        ) : null}
         <div class="rep-strip">
           <span class="rep-strip-label">
             {ready.length ? `${ready.length} rep${ready.length === 1 ? '' : 's'} can be greeted as now:` : 'Nobody can be greeted as right now'}
@@ -149,6 +167,7 @@ function SettingsPanel({ api, client, s }: { api: Api; client: ConsoleClient; s:
         class="panel form-panel"
         aria-labelledby="ap-settings"
         data-testid="auto-pounce-settings"
+        {...form$.formProps}
         onSubmit={(e) => {
           e.preventDefault();
           void save();
@@ -170,6 +189,9 @@ function SettingsPanel({ api, client, s }: { api: Api; client: ConsoleClient; s:
                 unit="seconds"
                 hint="The nudge goes this long after the greeting if the visitor said nothing."
                 value={form.nudge_delay_seconds}
+                name="nudge_delay_seconds"
+                max={86400}
+                status={form$.status}
                 onInput={(v) => setForm({ ...form, nudge_delay_seconds: v })}
                 testid="setting-nudge-delay"
               />
@@ -178,6 +200,9 @@ function SettingsPanel({ api, client, s }: { api: Api; client: ConsoleClient; s:
                 unit="hours"
                 hint="Never pounce on the same visitor twice within this (manual pounces count)."
                 value={form.quiet_period_hours}
+                name="quiet_period_hours"
+                max={8760}
+                status={form$.status}
                 onInput={(v) => setForm({ ...form, quiet_period_hours: v })}
                 testid="setting-quiet-hours"
               />
@@ -187,6 +212,9 @@ function SettingsPanel({ api, client, s }: { api: Api; client: ConsoleClient; s:
                 step="1"
                 hint="A rep with this many active chats is skipped. 0: no limit."
                 value={form.max_open_chats_per_rep}
+                name="max_open_chats_per_rep"
+                max={100}
+                status={form$.status}
                 onInput={(v) => setForm({ ...form, max_open_chats_per_rep: v })}
                 testid="setting-max-chats"
               />
@@ -195,6 +223,9 @@ function SettingsPanel({ api, client, s }: { api: Api; client: ConsoleClient; s:
                 unit="seconds"
                 hint="Time to reply once the visitor answers; then it is a missed response."
                 value={form.rep_timeout_seconds}
+                name="rep_timeout_seconds"
+                max={3600}
+                status={form$.status}
                 onInput={(v) => setForm({ ...form, rep_timeout_seconds: v })}
                 testid="setting-rep-timeout"
               />
@@ -202,17 +233,14 @@ function SettingsPanel({ api, client, s }: { api: Api; client: ConsoleClient; s:
             <label class="field">
               <span>Nudge</span>
               <textarea rows={2} maxLength={2000} value={form.nudge_template} onInput={(e) => setForm({ ...form, nudge_template: e.currentTarget.value })} data-testid="setting-nudge-template" />
+              <FieldError status={form$.status} field="nudge_template" />
               <small class="field-hint">Sent once, as the same rep, if the visitor has not replied to the greeting.</small>
             </label>
           </div>
         ) : (
           <p class="muted pad">Loading…</p>
         )}
-        {status ? (
-          <p class={status.kind === 'error' ? 'form-error form-error-inset' : 'form-ok'} role={status.kind === 'error' ? 'alert' : 'status'} data-testid="settings-status">
-            {status.text}
-          </p>
-        ) : null}
+        <StatusLine status={form$.status} inset testid="settings-status" />
         <div class="form-actions">
           <button type="submit" class="btn btn-primary" disabled={!form || saving} data-testid="settings-save">
             {saving ? 'Saving…' : 'Save settings'}
@@ -279,9 +307,13 @@ function RulesPanel({ api }: { api: Api }) {
   const [rules, setRules] = useState<PounceRule[] | null>(null);
   const [draft, setDraft] = useState<RuleDraft | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [formError, setFormError] = useState<string | null>(null);
+  const form$ = useFormStatus();
   const [undo, setUndo] = useState<Undoable | null>(null);
   const [saving, setSaving] = useState(false);
+  const edit = (next: RuleDraft | null): void => {
+    form$.clear();
+    setDraft(next);
+  };
 
   const load = (): Promise<void> => api.pounceRules().then(setRules, (e: unknown) => setError(problem(e, 'Could not load the rules.')));
   useEffect(() => {
@@ -290,14 +322,14 @@ function RulesPanel({ api }: { api: Api }) {
 
   const save = async (): Promise<void> => {
     if (!draft) return;
+    form$.clear();
     const attrs = parseAttributes(draft.attributes);
-    if (!draft.name.trim()) return setFormError('Name the rule.');
-    if (!attrs.ok) return setFormError(`Write attributes as name=value, one per line (“${attrs.line}”).`);
+    if (!draft.name.trim()) return form$.invalid('Name the rule.', 'name');
+    if (!attrs.ok) return form$.invalid(`Write attributes as name=value, one per line (“${attrs.line}”).`, 'attributes');
     const seconds = Number(draft.min_seconds_on_page || 0);
     const pages = Number(draft.min_pages_viewed || 0);
-    if (!Number.isFinite(seconds) || seconds < 0 || !Number.isInteger(pages) || pages < 0) return setFormError('Time on page and pages viewed are numbers of 0 or more.');
+    if (!Number.isFinite(seconds) || seconds < 0 || !Number.isInteger(pages) || pages < 0) return form$.invalid('Time on page and pages viewed are numbers of 0 or more.');
     setSaving(true);
-    setFormError(null);
     try {
       await api.savePounceRule(draft.id, {
         name: draft.name.trim(),
@@ -310,7 +342,7 @@ function RulesPanel({ api }: { api: Api }) {
       setDraft(null);
       await load();
     } catch (e) {
-      setFormError(problem(e, 'Could not save the rule.'));
+      form$.failed(e, 'Could not save the rule.');
     } finally {
       setSaving(false);
     }
@@ -343,7 +375,7 @@ function RulesPanel({ api }: { api: Api }) {
           </h2>
           <p class="panel-sub">Rules in order; a visitor is greeted once every criterion of an enabled rule holds. No enabled rule, no auto pounce. Reps are chosen by your routing rules.</p>
         </div>
-        <button type="button" class="btn btn-secondary btn-sm" onClick={() => setDraft({ ...emptyRule })} data-testid="new-rule">
+        <button type="button" class="btn btn-secondary btn-sm" onClick={() => edit({ ...emptyRule })} data-testid="new-rule">
           <Icon name="plus" size={15} /> Add rule
         </button>
       </div>
@@ -356,6 +388,7 @@ function RulesPanel({ api }: { api: Api }) {
         <form
           class="inline-form"
           data-testid="rule-form"
+          {...form$.formProps}
           onSubmit={(e) => {
             e.preventDefault();
             void save();
@@ -365,10 +398,12 @@ function RulesPanel({ api }: { api: Api }) {
             <label class="field">
               <span>Name</span>
               <input value={draft.name} maxLength={200} placeholder="Pricing page" onInput={(e) => setDraft({ ...draft, name: e.currentTarget.value })} data-testid="rule-name" />
+              <FieldError status={form$.status} field="name" />
             </label>
             <label class="field">
               <span>Page URL pattern</span>
               <input value={draft.url_pattern} maxLength={500} placeholder="/pricing*  (empty: any page)" onInput={(e) => setDraft({ ...draft, url_pattern: e.currentTarget.value })} data-testid="rule-url" />
+              <FieldError status={form$.status} field="url_pattern" />
             </label>
             <label class="field">
               <span>Time on page</span>
@@ -376,6 +411,7 @@ function RulesPanel({ api }: { api: Api }) {
                 <input type="number" min={0} step="any" value={draft.min_seconds_on_page} onInput={(e) => setDraft({ ...draft, min_seconds_on_page: e.currentTarget.value })} data-testid="rule-seconds" />
                 <span aria-hidden="true">seconds</span>
               </div>
+              <FieldError status={form$.status} field="min_seconds_on_page" />
             </label>
             <label class="field">
               <span>Pages viewed this visit</span>
@@ -383,21 +419,19 @@ function RulesPanel({ api }: { api: Api }) {
                 <input type="number" min={0} step="1" value={draft.min_pages_viewed} onInput={(e) => setDraft({ ...draft, min_pages_viewed: e.currentTarget.value })} data-testid="rule-pages" />
                 <span aria-hidden="true">at least</span>
               </div>
+              <FieldError status={form$.status} field="min_pages_viewed" />
             </label>
           </div>
           <label class="field">
             <span>Visitor attributes (optional)</span>
             <textarea rows={2} value={draft.attributes} placeholder={'plan=enterprise*\nindustry=saas'} onInput={(e) => setDraft({ ...draft, attributes: e.currentTarget.value })} data-testid="rule-attributes" class="mono-input" />
+            <FieldError status={form$.status} field="attributes" />
             <small class="field-hint">One name=value per line; * matches anything.</small>
           </label>
-          <Switch on={draft.enabled} label="Enabled" onChange={(v) => setDraft({ ...draft, enabled: v })} testid="rule-enabled" />
-          {formError ? (
-            <p class="form-error" role="alert" data-testid="rule-error">
-              {formError}
-            </p>
-          ) : null}
+          <Switch on={draft.enabled} label="Enabled" onChange={(v) => edit({ ...draft, enabled: v })} testid="rule-enabled" />
+          <StatusLine status={form$.status} testid="rule-error" />
           <div class="form-actions form-actions-flat">
-            <button type="button" class="btn btn-secondary" onClick={() => setDraft(null)}>
+            <button type="button" class="btn btn-secondary" onClick={() => edit(null)}>
               Cancel
             </button>
             <button type="submit" class="btn btn-primary" disabled={saving} data-testid="rule-save">
@@ -442,7 +476,7 @@ function RulesPanel({ api }: { api: Api }) {
                   type="button"
                   class="btn btn-ghost btn-sm"
                   onClick={() =>
-                    setDraft({
+                    edit({
                       id: r.id,
                       name: r.name,
                       url_pattern: r.url_pattern,
@@ -480,9 +514,13 @@ function TemplatesPanel({ api }: { api: Api }) {
   const [items, setItems] = useState<PounceTemplate[] | null>(null);
   const [draft, setDraft] = useState<TemplateDraft | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [formError, setFormError] = useState<string | null>(null);
+  const form$ = useFormStatus();
   const [undo, setUndo] = useState<Undoable | null>(null);
   const [saving, setSaving] = useState(false);
+  const edit = (next: TemplateDraft | null): void => {
+    form$.clear();
+    setDraft(next);
+  };
   const bodyRef = useRef<HTMLTextAreaElement>(null);
   const html = useRendered(api, draft?.body ?? '');
 
@@ -493,15 +531,16 @@ function TemplatesPanel({ api }: { api: Api }) {
 
   const save = async (): Promise<void> => {
     if (!draft) return;
-    if (!draft.name.trim() || !draft.body.trim()) return setFormError('A greeting needs a name and a text.');
+    form$.clear();
+    if (!draft.name.trim()) return form$.invalid('Name the greeting.', 'name');
+    if (!draft.body.trim()) return form$.invalid('Write the greeting.', 'body');
     setSaving(true);
-    setFormError(null);
     try {
       await api.savePounceTemplate(draft.id, { name: draft.name.trim(), url_pattern: draft.url_pattern.trim(), body: draft.body });
       setDraft(null);
       await load();
     } catch (e) {
-      setFormError(problem(e, 'Could not save the greeting.'));
+      form$.failed(e, 'Could not save the greeting.');
     } finally {
       setSaving(false);
     }
@@ -535,7 +574,7 @@ function TemplatesPanel({ api }: { api: Api }) {
           </h2>
           <p class="panel-sub">The first greeting whose URL pattern matches the visitor’s page is sent, as the rep; none matching, a built-in one.</p>
         </div>
-        <button type="button" class="btn btn-secondary btn-sm" onClick={() => setDraft({ id: null, name: '', url_pattern: '', body: '' })} data-testid="new-template">
+        <button type="button" class="btn btn-secondary btn-sm" onClick={() => edit({ id: null, name: '', url_pattern: '', body: '' })} data-testid="new-template">
           <Icon name="plus" size={15} /> Add greeting
         </button>
       </div>
@@ -548,6 +587,7 @@ function TemplatesPanel({ api }: { api: Api }) {
         <form
           class="inline-form"
           data-testid="template-form"
+          {...form$.formProps}
           onSubmit={(e) => {
             e.preventDefault();
             void save();
@@ -557,10 +597,12 @@ function TemplatesPanel({ api }: { api: Api }) {
             <label class="field">
               <span>Name</span>
               <input value={draft.name} maxLength={200} placeholder="Pricing" onInput={(e) => setDraft({ ...draft, name: e.currentTarget.value })} data-testid="template-name" />
+              <FieldError status={form$.status} field="name" />
             </label>
             <label class="field">
               <span>Page URL pattern</span>
               <input value={draft.url_pattern} maxLength={500} placeholder="/pricing*  (empty: any page)" onInput={(e) => setDraft({ ...draft, url_pattern: e.currentTarget.value })} data-testid="template-url" />
+              <FieldError status={form$.status} field="url_pattern" />
             </label>
           </div>
           <div class="form-grid form-grid-flat">
@@ -576,21 +618,18 @@ function TemplatesPanel({ api }: { api: Api }) {
                   onInput={(e) => setDraft({ ...draft, body: e.currentTarget.value })}
                   data-testid="template-body"
                 />
+                <FieldError status={form$.status} field="body" />
               </label>
-              <PlaceholderChips list={GREETING_PLACEHOLDERS} target={bodyRef} onInsert={(b) => setDraft({ ...draft, body: b })} />
+              <PlaceholderChips list={GREETING_PLACEHOLDERS} target={bodyRef} onInsert={(b) => edit({ ...draft, body: b })} />
             </div>
             <div class="form-col">
               <span class="field-label">Preview</span>
               <div class="preview-box preview-purple">{html ? <RichText class="rich" html={html} openImageLabel="Open image" /> : <span class="muted">The greeting shows here.</span>}</div>
             </div>
           </div>
-          {formError ? (
-            <p class="form-error" role="alert" data-testid="template-error">
-              {formError}
-            </p>
-          ) : null}
+          <StatusLine status={form$.status} testid="template-error" />
           <div class="form-actions form-actions-flat">
-            <button type="button" class="btn btn-secondary" onClick={() => setDraft(null)}>
+            <button type="button" class="btn btn-secondary" onClick={() => edit(null)}>
               Cancel
             </button>
             <button type="submit" class="btn btn-primary" disabled={saving} data-testid="template-save">
@@ -624,7 +663,7 @@ function TemplatesPanel({ api }: { api: Api }) {
                 <button type="button" class="icon-button" aria-label="Move down" disabled={i === items.length - 1} onClick={() => move(i, i + 1)}>
                   ↓
                 </button>
-                <button type="button" class="btn btn-ghost btn-sm" onClick={() => setDraft({ id: t.id, name: t.name, url_pattern: t.url_pattern, body: t.body })} data-testid="template-edit">
+                <button type="button" class="btn btn-ghost btn-sm" onClick={() => edit({ id: t.id, name: t.name, url_pattern: t.url_pattern, body: t.body })} data-testid="template-edit">
                   <Icon name="edit" size={15} /> Edit
                 </button>
                 <button type="button" class="btn btn-ghost btn-sm btn-danger-text" onClick={() => remove(t)} data-testid="template-delete">

@@ -61,6 +61,10 @@ function AddKnowledge({ api, onAdded }: { api: Api; onAdded: (p: KnowledgePage) 
       class="panel form-panel"
       data-testid="knowledge-form"
       aria-labelledby="knowledge-add"
+      // A problem shown for the last try goes as soon as the input changes.
+      onInput={() => setError(null)}
+      onChange={() => setError(null)}
+      onInvalidCapture={() => setError(null)}
       onSubmit={(e) => {
         e.preventDefault();
         void save();

@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { RichText } from '../../shared/RichText';
 import { ApiError, type Api, type Scope, type Shortcut } from '../api';
 import { filterMenu } from '../slash';
+import { FieldError, StatusLine, useFormStatus } from './forms';
 import { Icon, problem, UndoToast, type Undoable } from './ui';
 
 const PLACEHOLDERS = ['{visitor.first_name|there}', '{visitor.name}', '{visitor.company}', '{rep.first_name}', '{rep.name}', '{company.name}'];
@@ -70,7 +71,7 @@ export function PlaceholderChips(props: { list: string[]; target: { current: HTM
 function ShortcutForm(props: { api: Api; draft: Draft; admin: boolean; onSaved: (s: Shortcut) => void; onCancel: () => void }) {
   const { api, admin } = props;
   const [d, setD] = useState(props.draft);
-  const [error, setError] = useState<string | null>(null);
+  const form$ = useFormStatus();
   const [saving, setSaving] = useState(false);
   const text = useRef<HTMLTextAreaElement>(null);
   const nameRef = useRef<HTMLInputElement>(null);
@@ -78,32 +79,26 @@ function ShortcutForm(props: { api: Api; draft: Draft; admin: boolean; onSaved: 
   const editing = d.id !== null;
   useEffect(() => {
     setD(props.draft);
-    setError(null);
+    form$.clear();
     nameRef.current?.focus();
   }, [props.draft]);
 
   const save = async (): Promise<void> => {
+    form$.clear();
     const name = d.name.trim();
-    if (!NAME.test(name)) {
-      setError('A name is 1–40 letters, digits, “-” or “_” (what you type after “/”, e.g. Welcome).');
-      return;
-    }
-    if (!d.text.trim()) {
-      setError('Write the text the shortcut inserts.');
-      return;
-    }
+    if (!NAME.test(name)) return form$.invalid('1–40 letters, digits, “-” or “_” (what you type after “/”, e.g. Welcome).', 'name');
+    if (!d.text.trim()) return form$.invalid('Write the text the shortcut inserts.', 'text');
     setSaving(true);
-    setError(null);
     try {
       const saved = editing ? await api.updateShortcut(d.id!, { name, text: d.text }) : await api.createShortcut({ name, text: d.text, scope: d.scope });
       props.onSaved(saved);
     } catch (e) {
       if (e instanceof ApiError && e.status === 403) {
-        setError(`Only admins can create or change org shortcuts. The server refused: ${e.detail}`);
+        form$.invalid(`Only admins can create or change org shortcuts. The server refused: ${e.detail}`);
       } else if (e instanceof ApiError && e.status === 409) {
-        setError(`/${name.replace(/^\//, '')} already exists in ${d.scope === 'org' ? 'the org’s shortcuts' : 'your shortcuts'}: pick another name. (${e.detail})`);
+        form$.invalid(`/${name.replace(/^\//, '')} already exists in ${d.scope === 'org' ? 'the org’s shortcuts' : 'your shortcuts'}: pick another name.`, 'name');
       } else {
-        setError(problem(e, 'Could not save the shortcut.'));
+        form$.failed(e, 'Could not save the shortcut.');
       }
     } finally {
       setSaving(false);
@@ -115,6 +110,7 @@ function ShortcutForm(props: { api: Api; draft: Draft; admin: boolean; onSaved: 
       class="panel form-panel"
       data-testid="shortcut-form"
       aria-labelledby="shortcut-form-title"
+      {...form$.formProps}
       onSubmit={(e) => {
         e.preventDefault();
         void save();
@@ -145,6 +141,7 @@ function ShortcutForm(props: { api: Api; draft: Draft; admin: boolean; onSaved: 
                   data-testid="shortcut-name"
                 />
               </div>
+              <FieldError status={form$.status} field="name" />
             </label>
             <label class="field">
               <span>Who can use it</span>
@@ -173,8 +170,12 @@ function ShortcutForm(props: { api: Api; draft: Draft; admin: boolean; onSaved: 
               onInput={(e) => setD({ ...d, text: e.currentTarget.value })}
               data-testid="shortcut-text"
             />
+            <FieldError status={form$.status} field="text" />
           </label>
-          <PlaceholderChips list={PLACEHOLDERS} target={text} onInsert={(t) => setD({ ...d, text: t })} />
+          <PlaceholderChips list={PLACEHOLDERS} target={text} onInsert={(t) => {
+              form$.clear();
+              setD({ ...d, text: t });
+            }} />
         </div>
         <div class="form-col">
           <span class="field-label">Preview</span>
@@ -187,11 +188,7 @@ function ShortcutForm(props: { api: Api; draft: Draft; admin: boolean; onSaved: 
           </p>
         </div>
       </div>
-      {error ? (
-        <p class="form-error form-error-inset" role="alert" data-testid="shortcut-error">
-          {error}
-        </p>
-      ) : null}
+      <StatusLine status={form$.status} inset testid="shortcut-error" />
       <div class="form-actions">
         <button type="button" class="btn btn-secondary" onClick={props.onCancel}>
           Cancel

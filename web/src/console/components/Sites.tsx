@@ -1,6 +1,7 @@
 /** Sites (admin): each site's key, allowed origins, and the embed snippet to paste. */
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, type Api, type Site } from '../api';
+import { FieldError, StatusLine, useFormStatus } from './forms';
 import { Icon } from './ui';
 
 function CopyButton({ text }: { text: string }) {
@@ -21,7 +22,106 @@ function CopyButton({ text }: { text: string }) {
   );
 }
 
-export function Sites({ api }: { api: Api }) {
+/** The origins whose pages may show a site's messenger, one per line (admins edit them). */
+function AllowedOrigins({ api, site, admin, onSaved }: { api: Api; site: Site; admin: boolean; onSaved: (s: Site) => void }) {
+  const [draft, setDraft] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
+  const form$ = useFormStatus();
+  const save = async (): Promise<void> => {
+    if (draft === null) return;
+    form$.clear();
+    setSaving(true);
+    try {
+      const origins = draft
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
+      onSaved(await api.updateSite(site.id, { allowed_origins: origins }));
+      setDraft(null);
+      form$.saved();
+    } catch (e) {
+      form$.failed(e, 'Could not save the origins.');
+    } finally {
+      setSaving(false);
+    }
+  };
+  if (draft === null) {
+    return (
+      <>
+        <dt>Allowed origins</dt>
+        <dd class="origins">
+          {site.allowed_origins.length ? (
+            site.allowed_origins.map((o) => (
+              <span class="pill" key={o} data-testid="site-origin">
+                {o}
+              </span>
+            ))
+          ) : (
+            <span class="muted">None yet: only pages on this Pounce server can show the messenger.</span>
+          )}
+          {admin ? (
+            <button
+              type="button"
+              class="btn btn-ghost btn-sm"
+              onClick={() => {
+                form$.clear();
+                setDraft(site.allowed_origins.join('\n'));
+              }}
+              data-testid="edit-origins"
+            >
+              <Icon name="edit" size={15} /> Edit
+            </button>
+          ) : null}
+          <StatusLine status={form$.status} testid="origins-status" />
+        </dd>
+      </>
+    );
+  }
+  return (
+    <>
+      <dt>Allowed origins</dt>
+      <dd>
+        <form
+          class="inline-form"
+          data-testid="origins-form"
+          {...form$.formProps}
+          onSubmit={(e) => {
+            e.preventDefault();
+            void save();
+          }}
+        >
+          <label class="field">
+            <span class="sr-only">Allowed origins, one per line</span>
+            <textarea
+              rows={3}
+              class="mono-input"
+              value={draft}
+              placeholder={'https://www.example.com\nhttps://app.example.com'}
+              onInput={(e) => setDraft(e.currentTarget.value)}
+              aria-describedby="origins-hint"
+              data-testid="origins-input"
+            />
+            <FieldError status={form$.status} field="allowed_origins" />
+            <small class="field-hint" id="origins-hint">
+              One per line: scheme://host[:port], no path. Pages on this Pounce server are always allowed; * allows every site.
+            </small>
+          </label>
+          <StatusLine status={form$.status} />
+          <div class="form-actions form-actions-flat">
+            <button type="button" class="btn btn-secondary" onClick={() => setDraft(null)}>
+              Cancel
+            </button>
+            <button type="submit" class="btn btn-primary" disabled={saving} data-testid="origins-save">
+              {saving ? 'Saving…' : 'Save origins'}
+            </button>
+          </div>
+        </form>
+      </dd>
+    </>
+  );
+}
+
+export function Sites({ api, admin }: { api: Api; admin: boolean }) {
   const [sites, setSites] = useState<Site[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -44,18 +144,7 @@ export function Sites({ api }: { api: Api }) {
             </div>
           </div>
           <dl class="facts">
-            <dt>Allowed origins</dt>
-            <dd>
-              {site.allowed_origins.length ? (
-                site.allowed_origins.map((o) => (
-                  <span class="pill" key={o}>
-                    {o}
-                  </span>
-                ))
-              ) : (
-                <span class="muted">Any origin</span>
-              )}
-            </dd>
+            <AllowedOrigins api={api} site={site} admin={admin} onSaved={(saved) => setSites((list) => list?.map((x) => (x.id === saved.id ? saved : x)) ?? null)} />
           </dl>
           <div class="snippet">
             <div class="snippet-head">
