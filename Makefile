@@ -35,7 +35,9 @@ install-test: $(VENV)/.installed-test
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 
-$(STATIC_STAMP): web/node_modules/.package-lock.json $(WEB_SOURCES)
+# The console's REST types are generated from docs/openapi.json (`npm run gen:api`, run by
+# the build); `pounce openapi` writes that file and a test keeps it current.
+$(STATIC_STAMP): web/node_modules/.package-lock.json $(WEB_SOURCES) docs/openapi.json
 	cd web && npm run build
 	touch $@
 
