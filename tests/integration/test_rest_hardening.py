@@ -221,6 +221,9 @@ async def test_error_bodies_and_405s_match_the_document(world: World) -> None:
         assert res.status_code == 405 and res.headers["allow"] == "PATCH"
         res = await admin.put("/users", json={})
         assert res.status_code == 405 and res.headers["allow"] == "GET, HEAD, POST"
+        # A concrete path's own methods, not those of /shortcuts/{shortcut_id} too.
+        res = await admin.options("/shortcuts/menu")
+        assert res.status_code == 405 and res.headers["allow"] == "GET, HEAD"
         dup = {"email": world.org.reps[0].email, "name": "dup", "password": "longenough"}
         _is_problem(await admin.post("/users", json=dup), 409, "conflict")
     async with httpx.AsyncClient(base_url=world.url) as anon:

@@ -8,8 +8,11 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pounce.integrations.ai.base import (
+    BASE_URL_PATTERN,
     Chunk,
     CopilotRequest,
     CopilotResult,
@@ -292,3 +295,11 @@ async def test_a_stored_unusable_base_url_falls_back_without_a_traceback(
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 2 and all("base_url is not usable" in r.getMessage() for r in warnings)
     assert all(r.exc_info is None for r in caplog.records)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(BASE_URL_PATTERN, fullmatch=True).filter(lambda u: len(u) <= 500))
+def test_every_url_the_api_schema_allows_passes_the_check(url: str) -> None:
+    """The REST schema's pattern and check_base_url agree: the document promises nothing
+    the check refuses."""
+    assert check_base_url(url) == url
