@@ -3,11 +3,14 @@ document gives every route an answer shape and every refusal the one error model
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 from pounce.api.openapi import dumps
-from pounce.cli import openapi_document
+from pounce.cli import openapi_document as _build
+
+openapi_document = functools.cache(_build)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
