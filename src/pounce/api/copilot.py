@@ -85,8 +85,8 @@ class ExpandIn(Body):
 
 
 class PageIn(Body):
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-    body: Annotated[str, Field(min_length=1, max_length=knowledge.PAGE_CHARS)]
+    title: Annotated[str, Field(min_length=1, max_length=200, pattern=NONBLANK)]
+    body: Annotated[str, Field(min_length=1, max_length=knowledge.PAGE_CHARS, pattern=NONBLANK)]
     format: Literal["markdown", "text"] = "markdown"
 
 
