@@ -16,14 +16,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from pounce import __version__, metrics
-from pounce.api import copilot, proactive, rest, setup, sockets, web
+from pounce.api import copilot, errors, openapi, proactive, rest, setup, sockets, web
 from pounce.config import Settings
 from pounce.realtime.bus import Bus, LocalBus
 from pounce.realtime.connection import close_all
 from pounce.realtime.presence import LocalPresence, Presence
 from pounce.realtime.redis import RedisBus, RedisPresence
 from pounce.realtime.websocket import STATE_KEY, Options, Router
-from pounce.services.errors import ServiceError
 from pounce.services.runtime import Runtime
 from pounce.services.timers import Worker
 from pounce.store.db import Database, StoreUnavailable
@@ -135,16 +134,8 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app.include_router(setup.router)
     app.include_router(web.router)
 
-    @app.exception_handler(ServiceError)
-    async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
-        return rest.service_error_response(exc)
-
-    @app.exception_handler(StoreUnavailable)
-    async def _store_down(_request: Request, _exc: StoreUnavailable) -> JSONResponse:
-        return JSONResponse(
-            {"detail": "The database is unreachable; retry shortly.", "code": "unavailable"},
-            status_code=503,
-        )
+    errors.install(app)
+    openapi.install(app)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_endpoint() -> Response:

@@ -1,4 +1,4 @@
-"""The `pounce` command: serve, migrate, demo, org add, user add, schemas."""
+"""The `pounce` command: serve, migrate, demo, org, user add, schemas, openapi."""
 
 from __future__ import annotations
 
@@ -236,6 +236,25 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def openapi_document() -> dict[str, Any]:
+    """The REST API's OpenAPI document, independent of any configuration."""
+    from pounce.app import create_app
+
+    settings = Settings(secret_key="openapi-" * 4, _env_file=None)
+    return create_app(settings, run_worker=False).openapi()
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from pounce.api.openapi import dumps
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = openapi_document()
+    out.write_text(dumps(doc), encoding="utf-8")
+    print(f"pounce: wrote the OpenAPI document ({len(doc['paths'])} paths) to {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pounce", description="Pounce live chat server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -281,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     schemas = sub.add_parser("schemas", help="write the JSON Schemas of the protocol's frames")
     schemas.add_argument("--out", default="docs/schemas")
     schemas.set_defaults(func=cmd_schemas)
+    openapi = sub.add_parser("openapi", help="write the REST API's OpenAPI document")
+    openapi.add_argument("--out", default="docs/openapi.json")
+    openapi.set_defaults(func=cmd_openapi)
     return parser
 
 

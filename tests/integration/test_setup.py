@@ -46,7 +46,7 @@ async def test_first_run_creates_one_org_then_never_again(
             "csrf_token": None,
         }
         bad = await anon.post("/api/v1/setup", json=setup_body(website="https://x.test/path"))
-        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "website"]
+        assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "website"]
         made = await anon.post("/api/v1/setup", json=setup_body(website="https://WWW.Globex.test/"))
         assert made.status_code == 201, made.text
         assert made.json()["user"]["role"] == "admin"

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pounce.integrations.ai.base import (
+    BASE_URL_PATTERN,
     Chunk,
     CopilotRequest,
     CopilotResult,
@@ -18,6 +22,7 @@ from pounce.integrations.ai.base import (
     ProviderConfig,
     Reset,
     StreamEvent,
+    check_base_url,
 )
 from pounce.integrations.ai.openai_compat import (
     OpenAICompatibleCopilot,
@@ -236,3 +241,65 @@ def test_retry_after_forms() -> None:
         httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
     )
     assert past == 0.0
+
+
+BAD_URLS = [
+    "http://a\x01b.test/v1",  # a control character (the probe's case)
+    "http://a b.test/v1",
+    "http://a.test/v1\x7f",
+    "http://[bad/v1",
+    "http://a<b>.test/v1",
+    "ftp://a.test/v1",
+    "http://",
+    "http://user:secret@a.test/v1",
+    "http://a.test/v1?x=1",
+    "http://a.test:99999/v1",
+    "https://" + "a" * 490 + ".test",
+]
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_check_base_url_refuses(url: str) -> None:
+    with pytest.raises(ValueError):
+        check_base_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.openai.com/v1",
+        "http://127.0.0.1:8080/v1",
+        "http://localhost:11434/v1",
+        "http://[::1]:9000/v1",
+        "https://llm.internal_host.example",
+    ],
+)
+def test_check_base_url_accepts(url: str) -> None:
+    assert check_base_url(url) == url
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+async def test_a_stored_unusable_base_url_falls_back_without_a_traceback(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A URL saved before validation (or set in the environment) costs one warning per
+    request and the offline answer, never an exception."""
+    copilot = OpenAICompatibleCopilot(ProviderConfig(base_url=url), fallback=FakeOffline())
+    assert copilot.name == "openai-compatible"
+    with caplog.at_level(logging.INFO):
+        result = await copilot.expand(REQUEST)
+        events = [event async for event in copilot.stream("expand", REQUEST)]
+    assert result.text == "offline expand"
+    assert result.fallback is not None and "base_url is not usable" in result.fallback
+    assert isinstance(events[-1], Done) and events[-1].result.text == "offline expand"
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2 and all("base_url is not usable" in r.getMessage() for r in warnings)
+    assert all(r.exc_info is None for r in caplog.records)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(BASE_URL_PATTERN, fullmatch=True).filter(lambda u: len(u) <= 500))
+def test_every_url_the_api_schema_allows_passes_the_check(url: str) -> None:
+    """The REST schema's pattern and check_base_url agree: the document promises nothing
+    the check refuses."""
+    assert check_base_url(url) == url

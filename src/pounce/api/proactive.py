@@ -4,47 +4,49 @@ read), the rep's own *Enable auto pounce*, and the auto pounce report."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Query
+from pydantic import Field
 
-from pounce.api.deps import ActorDep, AdminDep, RuntimeDep
+from pounce.api import responses as out
+from pounce.api.deps import ActorDep, AdminDep, RuntimeDep, api_router
+from pounce.api.errors import errors
+from pounce.api.schemas import (
+    WHOLE,
+    Attributes,
+    Body,
+    Day,
+    Name,
+    Patch,
+    Pattern,
+    Position,
+    keep,
+)
 from pounce.services import proactive
 
-router = APIRouter(prefix="/api/v1")
+router = api_router()
+WRITE = errors(400, 403, 422)
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Pattern = Annotated[str, Field(max_length=500)]
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 Seconds = Annotated[float, Field(ge=0, le=86_400)]
-Pages = Annotated[int, Field(ge=0, le=1000)]
-Position = Annotated[int, Field(ge=0, le=10_000)]
-Attributes = Annotated[dict[str, Annotated[str, Field(max_length=200)]], Field(max_length=20)]
+Pages = Annotated[int, Field(ge=0, le=1000), WHOLE]
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    def changes(self) -> dict[str, Any]:
-        values = self.model_dump(exclude_unset=True, exclude_none=True)
-        if not values:
-            raise HTTPException(422, "Nothing to change.")
-        return values
-
-
-class SettingsIn(Body):
+class SettingsIn(Patch):
     """Any subset of the settings; the rest keep their values."""
 
-    auto_pounce_enabled: bool | None = None
-    nudge_delay_seconds: Annotated[float, Field(gt=0, le=86_400)] | None = None
-    quiet_period_hours: Annotated[float, Field(ge=0, le=8_760)] | None = None
-    max_open_chats_per_rep: Annotated[int, Field(ge=0, le=100)] | None = None
-    rep_timeout_seconds: Annotated[float, Field(gt=0, le=3_600)] | None = None
-    nudge_template: Text | None = None
+    auto_pounce_enabled: bool = keep()
+    nudge_delay_seconds: Annotated[float, Field(gt=0, le=86_400)] = keep()
+    quiet_period_hours: Annotated[float, Field(ge=0, le=8_760)] = keep()
+    max_open_chats_per_rep: Annotated[int, Field(ge=0, le=100), WHOLE] = keep()
+    rep_timeout_seconds: Annotated[float, Field(gt=0, le=3_600)] = keep()
+    nudge_template: Text = keep()
 
 
-class RuleIn(Body):
+class PounceRuleIn(Body):
+    """`position` omitted or null: after the last rule."""
+
     name: Name
     url_pattern: Pattern = ""
     min_seconds_on_page: Seconds = 0.0
@@ -54,28 +56,30 @@ class RuleIn(Body):
     position: Position | None = None
 
 
-class RulePatch(Body):
-    name: Name | None = None
-    url_pattern: Pattern | None = None
-    min_seconds_on_page: Seconds | None = None
-    min_pages_viewed: Pages | None = None
-    attributes: Attributes | None = None
-    enabled: bool | None = None
-    position: Position | None = None
+class PounceRulePatch(Patch):
+    name: Name = keep()
+    url_pattern: Pattern = keep()
+    min_seconds_on_page: Seconds = keep()
+    min_pages_viewed: Pages = keep()
+    attributes: Attributes = keep()
+    enabled: bool = keep()
+    position: Position = keep()
 
 
 class TemplateIn(Body):
+    """`position` omitted or null: after the last template."""
+
     name: Name
     url_pattern: Pattern = ""
     body: Text
     position: Position | None = None
 
 
-class TemplatePatch(Body):
-    name: Name | None = None
-    url_pattern: Pattern | None = None
-    body: Text | None = None
-    position: Position | None = None
+class TemplatePatch(Patch):
+    name: Name = keep()
+    url_pattern: Pattern = keep()
+    body: Text = keep()
+    position: Position = keep()
 
 
 class SwitchIn(Body):
@@ -83,83 +87,107 @@ class SwitchIn(Body):
 
 
 @router.get("/proactive/settings", tags=["auto pounce"])
-async def get_settings(actor: ActorDep, rt: RuntimeDep) -> Any:
-    return proactive.settings_json(await proactive.get_settings(rt, actor=actor))
+async def get_settings(actor: ActorDep, rt: RuntimeDep) -> out.ProactiveSettings:
+    settings = await proactive.get_settings(rt, actor=actor)
+    return out.ProactiveSettings.model_validate(proactive.settings_json(settings))
 
 
-@router.put("/proactive/settings", tags=["auto pounce"])
-async def put_settings(body: SettingsIn, actor: AdminDep, rt: RuntimeDep) -> Any:
-    values = body.model_dump(exclude_unset=True, exclude_none=True)
-    return proactive.settings_json(await proactive.put_settings(rt, actor=actor, values=values))
+@router.put("/proactive/settings", tags=["auto pounce"], responses=WRITE)
+async def put_settings(body: SettingsIn, actor: AdminDep, rt: RuntimeDep) -> out.ProactiveSettings:
+    saved = await proactive.put_settings(rt, actor=actor, values=body.changes())
+    return out.ProactiveSettings.model_validate(proactive.settings_json(saved))
 
 
 @router.get("/proactive/rules", tags=["auto pounce"])
-async def list_rules(actor: ActorDep, rt: RuntimeDep) -> Any:
-    return {"items": await proactive.list_items(rt, "rule", actor=actor)}
+async def list_pounce_rules(actor: ActorDep, rt: RuntimeDep) -> out.PounceRuleList:
+    items = await proactive.list_items(rt, "rule", actor=actor)
+    return out.PounceRuleList.model_validate({"items": items})
 
 
-@router.post("/proactive/rules", tags=["auto pounce"], status_code=201)
-async def create_rule(body: RuleIn, actor: AdminDep, rt: RuntimeDep) -> Any:
-    return await proactive.create_item(rt, "rule", actor=actor, values=body.model_dump())
+@router.post("/proactive/rules", tags=["auto pounce"], status_code=201, responses=WRITE)
+async def create_pounce_rule(body: PounceRuleIn, actor: AdminDep, rt: RuntimeDep) -> out.PounceRule:
+    rule = await proactive.create_item(rt, "rule", actor=actor, values=body.model_dump())
+    return out.PounceRule.model_validate(rule)
 
 
-@router.patch("/proactive/rules/{rule_id}", tags=["auto pounce"])
-async def patch_rule(rule_id: str, body: RulePatch, actor: AdminDep, rt: RuntimeDep) -> Any:
-    return await proactive.update_item(
+@router.patch("/proactive/rules/{rule_id}", tags=["auto pounce"], responses=WRITE | errors(404))
+async def patch_pounce_rule(
+    rule_id: str, body: PounceRulePatch, actor: AdminDep, rt: RuntimeDep
+) -> out.PounceRule:
+    rule = await proactive.update_item(
         rt, "rule", actor=actor, item_id=rule_id, values=body.changes()
     )
+    return out.PounceRule.model_validate(rule)
 
 
-@router.delete("/proactive/rules/{rule_id}", tags=["auto pounce"], status_code=204)
-async def delete_rule(rule_id: str, actor: AdminDep, rt: RuntimeDep) -> None:
+@router.delete(
+    "/proactive/rules/{rule_id}", tags=["auto pounce"], status_code=204, responses=errors(403, 404)
+)
+async def delete_pounce_rule(rule_id: str, actor: AdminDep, rt: RuntimeDep) -> None:
     await proactive.delete_item(rt, "rule", actor=actor, item_id=rule_id)
 
 
 @router.get("/proactive/templates", tags=["auto pounce"])
-async def list_templates(actor: ActorDep, rt: RuntimeDep) -> Any:
-    return {"items": await proactive.list_items(rt, "template", actor=actor)}
+async def list_templates(actor: ActorDep, rt: RuntimeDep) -> out.PounceTemplateList:
+    items = await proactive.list_items(rt, "template", actor=actor)
+    return out.PounceTemplateList.model_validate({"items": items})
 
 
-@router.post("/proactive/templates", tags=["auto pounce"], status_code=201)
-async def create_template(body: TemplateIn, actor: AdminDep, rt: RuntimeDep) -> Any:
-    return await proactive.create_item(rt, "template", actor=actor, values=body.model_dump())
+@router.post("/proactive/templates", tags=["auto pounce"], status_code=201, responses=WRITE)
+async def create_template(body: TemplateIn, actor: AdminDep, rt: RuntimeDep) -> out.PounceTemplate:
+    item = await proactive.create_item(rt, "template", actor=actor, values=body.model_dump())
+    return out.PounceTemplate.model_validate(item)
 
 
-@router.patch("/proactive/templates/{template_id}", tags=["auto pounce"])
+@router.patch(
+    "/proactive/templates/{template_id}", tags=["auto pounce"], responses=WRITE | errors(404)
+)
 async def patch_template(
     template_id: str, body: TemplatePatch, actor: AdminDep, rt: RuntimeDep
-) -> Any:
-    return await proactive.update_item(
+) -> out.PounceTemplate:
+    item = await proactive.update_item(
         rt, "template", actor=actor, item_id=template_id, values=body.changes()
     )
+    return out.PounceTemplate.model_validate(item)
 
 
-@router.delete("/proactive/templates/{template_id}", tags=["auto pounce"], status_code=204)
+@router.delete(
+    "/proactive/templates/{template_id}",
+    tags=["auto pounce"],
+    status_code=204,
+    responses=errors(403, 404),
+)
 async def delete_template(template_id: str, actor: AdminDep, rt: RuntimeDep) -> None:
     await proactive.delete_item(rt, "template", actor=actor, item_id=template_id)
 
 
 @router.get("/me/auto-pounce", tags=["session"])
-async def get_my_switch(actor: ActorDep, rt: RuntimeDep) -> Any:
-    return await proactive.my_switch(rt, actor=actor)
+async def get_my_switch(actor: ActorDep, rt: RuntimeDep) -> out.MySwitch:
+    return out.MySwitch.model_validate(await proactive.my_switch(rt, actor=actor))
 
 
-@router.put("/me/auto-pounce", tags=["session"])
-async def put_my_switch(body: SwitchIn, actor: ActorDep, rt: RuntimeDep) -> Any:
-    return await proactive.set_my_switch(rt, actor=actor, enabled=body.enabled)
+@router.put("/me/auto-pounce", tags=["session"], responses=WRITE)
+async def put_my_switch(body: SwitchIn, actor: ActorDep, rt: RuntimeDep) -> out.MySwitch:
+    switch = await proactive.set_my_switch(rt, actor=actor, enabled=body.enabled)
+    return out.MySwitch.model_validate(switch)
 
 
-@router.get("/reports/auto-pounce", tags=["reports"])
+def _days_before(day: date, days: int) -> date:
+    return day - timedelta(days=days) if day > date.min + timedelta(days=days) else date.min
+
+
+@router.get("/reports/auto-pounce", tags=["reports"], responses=errors(422))
 async def auto_pounce_report(
     actor: ActorDep,
     rt: RuntimeDep,
-    from_: Annotated[date | None, Query(alias="from")] = None,
-    to: date | None = None,
+    from_: Annotated[Day | None, Query(alias="from")] = None,
+    to: Day | None = None,
     rep_id: Annotated[str | None, Query(max_length=40)] = None,
-) -> Any:
+) -> out.AutoPounceReport:
     """Per rep, for auto pounces greeted from `from` to `to` (inclusive, UTC; default: the
     last 30 days): pounces sent, visitor replies, median seconds from a visitor's reply to
     the rep's, and the outcomes."""
-    end = to or datetime.now(UTC).date()
-    start = from_ or end - timedelta(days=29)
-    return await proactive.report(rt, actor=actor, start=start, end=end, rep_id=rep_id or None)
+    end = min(to or datetime.now(UTC).date(), date.max - timedelta(days=1))
+    start = from_ or _days_before(end, 29)
+    report = await proactive.report(rt, actor=actor, start=start, end=end, rep_id=rep_id or None)
+    return out.AutoPounceReport.model_validate(report)

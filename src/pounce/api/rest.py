@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import Query, Request, Response
 
-from pounce.api.deps import ActorDep, AdminDep, RuntimeDep, SessionDep
+from pounce.api import responses as out
+from pounce.api.deps import ActorDep, AdminDep, RuntimeDep, SessionDep, api_router
+from pounce.api.errors import errors
 from pounce.api.schemas import (
     AvailabilityIn,
     LoginIn,
+    QueryBool,
     RenderIn,
-    RuleIn,
-    RulePatch,
+    RoutingRuleIn,
+    RoutingRulePatch,
     SiteIn,
     SitePatch,
     TeamIn,
@@ -25,24 +27,31 @@ from pounce.services import admin, auth, chat, events, reps
 from pounce.services.errors import ServiceError
 from pounce.services.formatting import render_markdown
 from pounce.store import chat as chat_store
-from pounce.store.records import User
+from pounce.store.records import Site, User
 
-router = APIRouter(prefix="/api/v1")
+router = api_router()
 ListLimit = Annotated[int, Query(ge=1, le=500)]
+SEQ_MAX = 2**31 - 1  # sequence numbers are 32-bit integers in the store
+# A write with a JSON body: unreadable (400), no CSRF token or role (403), invalid (422).
+WRITE = errors(400, 403, 422)
 
 
-def _me(user: User, csrf: str) -> dict[str, Any]:
-    return {"user": admin.user_json(user), "csrf_token": csrf}
+def _me(user: User, csrf: str) -> out.Session:
+    return out.Session(user=_user(user), csrf_token=csrf)
 
 
-def service_error_response(exc: ServiceError) -> JSONResponse:
-    return JSONResponse(
-        {"detail": exc.message, "code": exc.code, **exc.extra}, status_code=exc.http_status
-    )
+def _user(user: User) -> out.User:
+    return out.User.model_validate(admin.user_json(user))
 
 
-@router.post("/session", tags=["session"])
-async def login(body: LoginIn, request: Request, response: Response, rt: RuntimeDep) -> Any:
+def _site(site: Site, public_url: str) -> out.Site:
+    return out.Site.model_validate(admin.site_json(site, public_url))
+
+
+@router.post("/session", tags=["session"], responses=errors(400, 422, 429))
+async def login(body: LoginIn, request: Request, response: Response, rt: RuntimeDep) -> out.Session:
+    """Sign in; the session cookie is set and the CSRF token returned. Failed attempts are
+    throttled per (email, client address) and per client address, with growing delays."""
     ip = request.client.host if request.client else "unknown"
     info = await auth.login(rt, email=body.email, password=body.password, client_ip=ip)
     assert info.token is not None
@@ -59,11 +68,11 @@ async def login(body: LoginIn, request: Request, response: Response, rt: Runtime
 
 
 @router.get("/session", tags=["session"])
-async def get_session(session: SessionDep) -> Any:
+async def get_session(session: SessionDep) -> out.Session:
     return _me(session.user, session.csrf_token)
 
 
-@router.delete("/session", tags=["session"], status_code=204)
+@router.delete("/session", tags=["session"], status_code=204, responses=errors(403))
 async def logout(request: Request, response: Response, rt: RuntimeDep, _s: SessionDep) -> None:
     token = request.cookies.get(auth.SESSION_COOKIE)
     if token:
@@ -72,28 +81,30 @@ async def logout(request: Request, response: Response, rt: RuntimeDep, _s: Sessi
 
 
 @router.get("/me", tags=["session"])
-async def me(session: SessionDep) -> Any:
-    return admin.user_json(session.user)
+async def me(session: SessionDep) -> out.User:
+    return _user(session.user)
 
 
 @router.get("/me/availability", tags=["session"])
-async def get_availability(session: SessionDep) -> Any:
-    return {"status": session.user.availability.value}
+async def get_availability(session: SessionDep) -> out.AvailabilityOut:
+    return out.AvailabilityOut(status=session.user.availability.value)
 
 
-@router.put("/me/availability", tags=["session"])
-async def put_availability(body: AvailabilityIn, actor: ActorDep, rt: RuntimeDep) -> Any:
+@router.put("/me/availability", tags=["session"], responses=WRITE)
+async def put_availability(
+    body: AvailabilityIn, actor: ActorDep, rt: RuntimeDep
+) -> out.AvailabilityOut:
     user = await reps.set_availability(rt, actor=actor, status=Availability(body.status))
-    return {"status": user.availability.value}
+    return out.AvailabilityOut(status=user.availability.value)
 
 
 @router.get("/users", tags=["users"])
-async def list_users(actor: ActorDep, rt: RuntimeDep) -> Any:
-    return {"items": [admin.user_json(u) for u in await admin.list_users(rt, actor=actor)]}
+async def list_users(actor: ActorDep, rt: RuntimeDep) -> out.UserList:
+    return out.UserList(items=[_user(u) for u in await admin.list_users(rt, actor=actor)])
 
 
-@router.post("/users", tags=["users"], status_code=201)
-async def create_user(body: UserIn, actor: AdminDep, rt: RuntimeDep) -> Any:
+@router.post("/users", tags=["users"], status_code=201, responses=WRITE | errors(409))
+async def create_user(body: UserIn, actor: AdminDep, rt: RuntimeDep) -> out.User:
     user = await admin.add_user(
         rt,
         org_id=actor.org_id,
@@ -103,83 +114,87 @@ async def create_user(body: UserIn, actor: AdminDep, rt: RuntimeDep) -> Any:
         role=Role(body.role),
         avatar_url=body.avatar_url,
     )
-    return admin.user_json(user)
+    return _user(user)
 
 
-@router.patch("/users/{user_id}", tags=["users"])
-async def patch_user(user_id: str, body: UserPatch, actor: ActorDep, rt: RuntimeDep) -> Any:
-    values = body.model_dump(exclude_unset=True)
-    if not values:
-        raise HTTPException(422, "Nothing to change.")
-    return admin.user_json(await admin.update_user(rt, actor=actor, user_id=user_id, values=values))
+@router.patch("/users/{user_id}", tags=["users"], responses=WRITE | errors(404))
+async def patch_user(user_id: str, body: UserPatch, actor: ActorDep, rt: RuntimeDep) -> out.User:
+    """A rep may change their own name, picture and password; admins anything of anyone."""
+    user = await admin.update_user(rt, actor=actor, user_id=user_id, values=body.changes())
+    return _user(user)
 
 
 @router.get("/teams", tags=["users"])
-async def list_teams(actor: ActorDep, rt: RuntimeDep) -> Any:
-    return {"items": await admin.list_teams(rt, actor=actor)}
+async def list_teams(actor: ActorDep, rt: RuntimeDep) -> out.TeamList:
+    return out.TeamList.model_validate({"items": await admin.list_teams(rt, actor=actor)})
 
 
-@router.post("/teams", tags=["users"], status_code=201)
-async def create_team(body: TeamIn, actor: AdminDep, rt: RuntimeDep) -> Any:
-    return await admin.create_team(rt, actor=actor, name=body.name, member_ids=body.member_ids)
+@router.post("/teams", tags=["users"], status_code=201, responses=WRITE | errors(409))
+async def create_team(body: TeamIn, actor: AdminDep, rt: RuntimeDep) -> out.Team:
+    team = await admin.create_team(rt, actor=actor, name=body.name, member_ids=body.member_ids)
+    return out.Team.model_validate(team)
 
 
 @router.get("/sites", tags=["sites"])
-async def list_sites(actor: ActorDep, rt: RuntimeDep) -> Any:
+async def list_sites(actor: ActorDep, rt: RuntimeDep) -> out.SiteList:
     url = rt.settings.resolved_public_url()
-    return {"items": [admin.site_json(s, url) for s in await admin.list_sites(rt, actor=actor)]}
+    return out.SiteList(items=[_site(s, url) for s in await admin.list_sites(rt, actor=actor)])
 
 
-@router.post("/sites", tags=["sites"], status_code=201)
-async def create_site(body: SiteIn, actor: AdminDep, rt: RuntimeDep) -> Any:
+@router.post("/sites", tags=["sites"], status_code=201, responses=WRITE)
+async def create_site(body: SiteIn, actor: AdminDep, rt: RuntimeDep) -> out.Site:
     site = await admin.create_site(
         rt, actor=actor, name=body.name, allowed_origins=body.allowed_origins
     )
-    return admin.site_json(site, rt.settings.resolved_public_url())
+    return _site(site, rt.settings.resolved_public_url())
 
 
-@router.get("/sites/{site_id}", tags=["sites"])
-async def get_site(site_id: str, actor: ActorDep, rt: RuntimeDep) -> Any:
+@router.get("/sites/{site_id}", tags=["sites"], responses=errors(404))
+async def get_site(site_id: str, actor: ActorDep, rt: RuntimeDep) -> out.Site:
     site = await admin.get_site(rt, actor=actor, site_id=site_id)
-    return admin.site_json(site, rt.settings.resolved_public_url())
+    return _site(site, rt.settings.resolved_public_url())
 
 
-@router.patch("/sites/{site_id}", tags=["sites"])
-async def patch_site(site_id: str, body: SitePatch, actor: AdminDep, rt: RuntimeDep) -> Any:
-    values = body.model_dump(exclude_unset=True, exclude_none=True)
-    if not values:
-        raise HTTPException(422, "Nothing to change.")
-    site = await admin.update_site(rt, actor=actor, site_id=site_id, values=values)
-    return admin.site_json(site, rt.settings.resolved_public_url())
+@router.patch("/sites/{site_id}", tags=["sites"], responses=WRITE | errors(404))
+async def patch_site(site_id: str, body: SitePatch, actor: AdminDep, rt: RuntimeDep) -> out.Site:
+    site = await admin.update_site(rt, actor=actor, site_id=site_id, values=body.changes())
+    return _site(site, rt.settings.resolved_public_url())
 
 
 @router.get("/routing-rules", tags=["routing"])
-async def list_rules(actor: ActorDep, rt: RuntimeDep) -> Any:
-    return {"items": await admin.list_rules(rt, actor=actor)}
+async def list_routing_rules(actor: ActorDep, rt: RuntimeDep) -> out.RoutingRuleList:
+    return out.RoutingRuleList.model_validate({"items": await admin.list_rules(rt, actor=actor)})
 
 
-@router.post("/routing-rules", tags=["routing"], status_code=201)
-async def create_rule(body: RuleIn, actor: AdminDep, rt: RuntimeDep) -> Any:
-    return await admin.create_rule(rt, actor=actor, values=body.model_dump())
+@router.post("/routing-rules", tags=["routing"], status_code=201, responses=WRITE)
+async def create_routing_rule(
+    body: RoutingRuleIn, actor: AdminDep, rt: RuntimeDep
+) -> out.RoutingRule:
+    rule = await admin.create_rule(rt, actor=actor, values=body.model_dump())
+    return out.RoutingRule.model_validate(rule)
 
 
-@router.patch("/routing-rules/{rule_id}", tags=["routing"])
-async def patch_rule(rule_id: str, body: RulePatch, actor: AdminDep, rt: RuntimeDep) -> Any:
-    values = body.model_dump(exclude_unset=True)
-    if not values:
-        raise HTTPException(422, "Nothing to change.")
-    return await admin.update_rule(rt, actor=actor, rule_id=rule_id, values=values)
+@router.patch("/routing-rules/{rule_id}", tags=["routing"], responses=WRITE | errors(404))
+async def patch_routing_rule(
+    rule_id: str, body: RoutingRulePatch, actor: AdminDep, rt: RuntimeDep
+) -> out.RoutingRule:
+    rule = await admin.update_rule(rt, actor=actor, rule_id=rule_id, values=body.changes())
+    return out.RoutingRule.model_validate(rule)
 
 
-@router.delete("/routing-rules/{rule_id}", tags=["routing"], status_code=204)
-async def delete_rule(rule_id: str, actor: AdminDep, rt: RuntimeDep) -> None:
+@router.delete(
+    "/routing-rules/{rule_id}", tags=["routing"], status_code=204, responses=errors(403, 404)
+)
+async def delete_routing_rule(rule_id: str, actor: AdminDep, rt: RuntimeDep) -> None:
     await admin.delete_rule(rt, actor=actor, rule_id=rule_id)
 
 
-@router.get("/visitors", tags=["visitors"])
+@router.get(
+    "/visitors", tags=["visitors"], responses=errors(422), response_model_exclude_unset=True
+)
 async def list_visitors(
-    actor: ActorDep, rt: RuntimeDep, limit: ListLimit = 100, online: bool = False
-) -> Any:
+    actor: ActorDep, rt: RuntimeDep, limit: ListLimit = 100, online: QueryBool = False
+) -> out.VisitorList:
     online_now = await rt.presence.visitors_online(actor.org_id)
     async with rt.db.read() as conn:
         if online:
@@ -188,36 +203,43 @@ async def list_visitors(
             found = [known[vid] for vid in wanted if vid in known]
         else:
             found = await chat_store.list_visitors(conn, org_id=actor.org_id, limit=limit)
-    return {
-        "items": [
-            events.visitor_card_json(v, online_now.get(v.id), online=v.id in online_now)
-            for v in found[:limit]
-        ]
-    }
+    return out.VisitorList.model_validate(
+        {
+            "items": [
+                events.visitor_card_json(v, online_now.get(v.id), online=v.id in online_now)
+                for v in found[:limit]
+            ]
+        }
+    )
 
 
-@router.get("/visitors/{visitor_id}", tags=["visitors"])
-async def get_visitor(visitor_id: str, actor: ActorDep, rt: RuntimeDep) -> Any:
+@router.get(
+    "/visitors/{visitor_id}",
+    tags=["visitors"],
+    responses=errors(404),
+    response_model_exclude_unset=True,
+)
+async def get_visitor(visitor_id: str, actor: ActorDep, rt: RuntimeDep) -> out.VisitorDetail:
     async with rt.db.read() as conn:
         visitor = await chat_store.get_visitor(conn, org_id=actor.org_id, visitor_id=visitor_id)
         if visitor is None:
-            raise HTTPException(404, "No such visitor.")
+            raise ServiceError("not_found", "No such visitor.")
         views = await chat_store.page_views_since(conn, org_id=actor.org_id, visitor_id=visitor_id)
     info = await rt.presence.visitor_info(actor.org_id, visitor_id)
     card = events.visitor_card_json(visitor, info, online=info is not None)
     card["page_views"] = [{**v, "viewed_at": events.iso(v["viewed_at"])} for v in views[-200:]]
-    return card
+    return out.VisitorDetail.model_validate(card)
 
 
-@router.get("/conversations", tags=["conversations"])
+@router.get("/conversations", tags=["conversations"], responses=errors(422))
 async def list_conversations(
     actor: ActorDep,
     rt: RuntimeDep,
-    visitor_id: str | None = None,
-    owner_id: str | None = None,
+    visitor_id: Annotated[str | None, Query(max_length=40)] = None,
+    owner_id: Annotated[str | None, Query(max_length=40)] = None,
     status: Literal["open", "active", "closed"] | None = None,
     limit: ListLimit = 50,
-) -> Any:
+) -> out.ConversationList:
     statuses = (ConversationStatus(status),) if status else ()
     async with rt.db.read() as conn:
         found = await chat_store.list_conversations(
@@ -229,36 +251,47 @@ async def list_conversations(
             limit=limit,
         )
         owners = await chat.owners_of(rt, conn, actor.org_id, found)
-    return {"items": [events.conversation_json(c, owners.get(c.owner_id or "")) for c in found]}
+    items = [events.conversation_json(c, owners.get(c.owner_id or "")) for c in found]
+    return out.ConversationList.model_validate({"items": items})
 
 
-@router.get("/conversations/{conversation_id}", tags=["conversations"])
-async def get_conversation(conversation_id: str, actor: ActorDep, rt: RuntimeDep) -> Any:
+@router.get("/conversations/{conversation_id}", tags=["conversations"], responses=errors(404))
+async def get_conversation(
+    conversation_id: str, actor: ActorDep, rt: RuntimeDep
+) -> out.Conversation:
     async with rt.db.read() as conn:
         conv = await chat_store.get_conversation(
             conn, org_id=actor.org_id, conversation_id=conversation_id
         )
         if conv is None:
-            raise HTTPException(404, "No such conversation.")
+            raise ServiceError("not_found", "No such conversation.")
         owners = await chat.owners_of(rt, conn, actor.org_id, [conv])
-    return events.conversation_json(conv, owners.get(conv.owner_id or ""))
+    return out.Conversation.model_validate(
+        events.conversation_json(conv, owners.get(conv.owner_id or ""))
+    )
 
 
-@router.get("/conversations/{conversation_id}/messages", tags=["conversations"])
+@router.get(
+    "/conversations/{conversation_id}/messages",
+    tags=["conversations"],
+    responses=errors(404, 422),
+    response_model_exclude_unset=True,
+)
 async def get_messages(
     conversation_id: str,
     actor: ActorDep,
     rt: RuntimeDep,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=SEQ_MAX)] = 0,
     limit: ListLimit = 100,
-) -> Any:
+) -> out.MessagePage:
+    """A page of the conversation's messages after `after_seq`, oldest first."""
     items, next_after = await chat.transcript(
         rt, actor=actor, conversation_id=conversation_id, after_seq=after_seq, limit=limit
     )
-    return {"items": items, "next_after_seq": next_after}
+    return out.MessagePage.model_validate({"items": items, "next_after_seq": next_after})
 
 
-@router.post("/render", tags=["conversations"])
-async def render(body: RenderIn, _actor: ActorDep) -> Any:
+@router.post("/render", tags=["conversations"], responses=WRITE)
+async def render(body: RenderIn, _actor: ActorDep) -> out.Rendered:
     """The composer's formatting preview, through the one renderer every message uses."""
-    return {"html": render_markdown(body.body)}
+    return out.Rendered(html=render_markdown(body.body))

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pounce.api.deps import RuntimeDep
+from pounce.api import responses as out
+from pounce.api.deps import RuntimeDep, api_router
+from pounce.api.errors import errors
 from pounce.api.schemas import Email, Name, Password
 from pounce.services import auth, orgs
 from pounce.services.errors import ServiceError
 from pounce.services.runtime import Runtime
 from pounce.store.records import User
 
-router = APIRouter(prefix="/api/v1", tags=["session"])
+router = api_router()
 Token = Annotated[str, Field(min_length=1, max_length=1000)]
 
 
@@ -50,54 +52,36 @@ class SetPasswordIn(Body):
     password: Password
 
 
-class UserOut(BaseModel):
-    id: str
-    email: str
-    name: str
-    first_name: str
-    role: str
-    availability: str
-    avatar_url: str | None
-
-
-class SessionOut(BaseModel):
-    user: UserOut
-    csrf_token: str
-
-
-class StartOut(BaseModel):
+class StartOut(out.Out):
     """What the console needs before it draws anything."""
 
     authenticated: bool
     setup_required: bool = Field(description="No org exists yet: offer the first-run screen.")
-    user: UserOut | None = None
+    user: out.User | None = None
     csrf_token: str | None = None
 
 
-class LinkOut(BaseModel):
+class LinkOut(out.Out):
+    """Whose set-password link this is."""
+
     email: str
     name: str
     org_name: str
 
 
-class ErrorOut(BaseModel):
-    detail: str
-    code: str
-
-
-def _user(user: User) -> UserOut:
-    return UserOut(
+def _user(user: User) -> out.User:
+    return out.User(
         id=user.id,
         email=user.email,
         name=user.name,
         first_name=user.first_name,
-        role=user.role.value,
-        availability=user.availability.value,
+        role=user.role,
+        availability=user.availability,
         avatar_url=user.avatar_url,
     )
 
 
-def _signed_in(rt: Runtime, response: Response, info: auth.SessionInfo) -> SessionOut:
+def _signed_in(rt: Runtime, response: Response, info: auth.SessionInfo) -> out.Session:
     assert info.token is not None
     response.set_cookie(
         auth.SESSION_COOKIE,
@@ -108,10 +92,10 @@ def _signed_in(rt: Runtime, response: Response, info: auth.SessionInfo) -> Sessi
         secure=rt.settings.cookie_secure,
         path="/",
     )
-    return SessionOut(user=_user(info.user), csrf_token=info.csrf_token)
+    return out.Session(user=_user(info.user), csrf_token=info.csrf_token)
 
 
-@router.get("/console/start", response_model=StartOut)
+@router.get("/console/start", tags=["session"])
 async def console_start(request: Request, rt: RuntimeDep) -> StartOut:
     """Signed in or not (always 200, so a signed-out console logs no failed request),
     and whether the install still needs its first org."""
@@ -126,13 +110,8 @@ async def console_start(request: Request, rt: RuntimeDep) -> StartOut:
     return StartOut(authenticated=False, setup_required=await orgs.setup_required(rt))
 
 
-@router.post(
-    "/setup",
-    status_code=201,
-    response_model=SessionOut,
-    responses={409: {"model": ErrorOut, "description": "An org exists already."}},
-)
-async def first_run(body: SetupIn, response: Response, rt: RuntimeDep) -> SessionOut:
+@router.post("/setup", status_code=201, tags=["session"], responses=errors(400, 409, 422))
+async def first_run(body: SetupIn, response: Response, rt: RuntimeDep) -> out.Session:
     """Create the install's first org and its admin, signed in; only while no org exists."""
     _, info = await orgs.first_run(
         rt,
@@ -145,20 +124,19 @@ async def first_run(body: SetupIn, response: Response, rt: RuntimeDep) -> Sessio
     return _signed_in(rt, response, info)
 
 
-LINK_ERRORS: dict[int | str, dict[str, object]] = {
-    400: {"model": ErrorOut, "description": "The link is forged, expired or used."}
-}
+# 400: the link is forged, expired or used (`link_invalid`, `link_expired`).
+LINK_ERRORS = errors(400, 422)
 
 
-@router.post("/set-password/check", response_model=LinkOut, responses=LINK_ERRORS)
+@router.post("/set-password/check", tags=["session"], responses=LINK_ERRORS)
 async def check_link(body: LinkIn, rt: RuntimeDep) -> LinkOut:
     """Whose set-password link this is, while it still works."""
     user, org_name = await orgs.user_for_link(rt, body.token)
     return LinkOut(email=user.email, name=user.name, org_name=org_name)
 
 
-@router.post("/set-password", response_model=SessionOut, responses=LINK_ERRORS)
-async def set_password(body: SetPasswordIn, response: Response, rt: RuntimeDep) -> SessionOut:
+@router.post("/set-password", tags=["session"], responses=LINK_ERRORS)
+async def set_password(body: SetPasswordIn, response: Response, rt: RuntimeDep) -> out.Session:
     """Choose a password with a one-time link, and be signed in."""
     return _signed_in(
         rt, response, await orgs.set_password(rt, token=body.token, password=body.password)

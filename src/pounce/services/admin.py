@@ -84,8 +84,9 @@ async def update_user(rt: Runtime, *, actor: Actor, user_id: str, values: dict[s
     own_profile = {"name", "avatar_url", "password"}
     if user_id != actor.user_id or not set(values) <= own_profile:
         require_admin(actor)
+    values = dict(values)
     if "password" in values:
-        values = {**values, "password_hash": hash_password(values.pop("password"))}
+        values["password_hash"] = hash_password(values.pop("password"))
     if "role" in values:
         values["role"] = Role(values["role"]).value
     async with rt.db.write() as conn:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -41,7 +43,7 @@ def token_hash(token: str) -> str:
 
 
 class RateLimiter:
-    """A sliding window of failed attempts per key (login: per address and per email)."""
+    """A sliding window of attempts per key (the copilot's requests per rep)."""
 
     def __init__(self, limit: int, window_seconds: float) -> None:
         self.limit = limit
@@ -65,9 +67,78 @@ class RateLimiter:
             self._hits = {k: v for k, v in self._hits.items() if v}
 
 
-# Failed logins only: 10 a minute per account, 100 a minute per address (offices share one).
-email_limiter = RateLimiter(limit=10, window_seconds=60.0)
-address_limiter = RateLimiter(limit=100, window_seconds=60.0)
+@dataclass(slots=True)
+class _Strikes:
+    failures: int = 0
+    last: float = 0.0
+    locked_until: float = 0.0
+
+
+class Throttle:
+    """Failed attempts per key, with growing delays.
+
+    The first `free` failures cost nothing; each one after locks the key for
+    `base * 2 ** (n - free)` seconds (n: failures so far), at most `ceiling`. A key with
+    no failure for `forget` seconds starts afresh. At most `max_keys` keys are kept; past
+    that the one that failed least recently is dropped.
+    """
+
+    def __init__(
+        self,
+        *,
+        free: int,
+        base: float = 1.0,
+        ceiling: float = 900.0,
+        forget: float = 3600.0,
+        max_keys: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.free = free
+        self.base = base
+        self.ceiling = ceiling
+        self.forget = forget
+        self.max_keys = max_keys
+        self.clock = clock
+        self._keys: OrderedDict[Hashable, _Strikes] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def _current(self, key: Hashable, at: float) -> _Strikes | None:
+        strikes = self._keys.get(key)
+        if strikes is not None and at - strikes.last >= self.forget:
+            del self._keys[key]
+            return None
+        return strikes
+
+    def wait(self, key: Hashable) -> float:
+        """Seconds until `key` may try again (0: now)."""
+        at = self.clock()
+        strikes = self._current(key, at)
+        return max(0.0, strikes.locked_until - at) if strikes else 0.0
+
+    def failed(self, key: Hashable) -> None:
+        at = self.clock()
+        strikes = self._current(key, at) or _Strikes()
+        strikes.failures += 1
+        strikes.last = at
+        over = strikes.failures - self.free
+        if over >= 0:
+            strikes.locked_until = at + min(self.ceiling, self.base * 2.0 ** min(over, 64))
+        self._keys[key] = strikes
+        self._keys.move_to_end(key)
+        while len(self._keys) > self.max_keys:
+            self._keys.popitem(last=False)
+
+    def succeeded(self, key: Hashable) -> None:
+        self._keys.pop(key, None)
+
+
+# Failed logins. Per (account, address): the owner's own address is never slowed by
+# someone else's guesses from another. Per address, across accounts: more room, as an
+# office shares one address, but a guesser trying many accounts is slowed as well.
+account_throttle = Throttle(free=5)
+address_throttle = Throttle(free=50)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,18 +149,27 @@ class SessionInfo:
 
 
 async def login(rt: Runtime, *, email: str, password: str, client_ip: str) -> SessionInfo:
-    """Check the password and open a session; the raw token goes in the cookie only."""
+    """Check the password and open a session; the raw token goes in the cookie only.
+    Failures are throttled per (email, client address) and per client address."""
     email = email.strip().lower()
-    if email_limiter.blocked(email) or address_limiter.blocked(client_ip):
-        raise ServiceError("rate_limited", "Too many failed logins; wait a minute and retry.")
+    pair = (email, client_ip)
+    wait = max(account_throttle.wait(pair), address_throttle.wait(client_ip))
+    if wait > 0:
+        seconds = math.ceil(wait)
+        raise ServiceError(
+            "rate_limited",
+            f"Too many failed logins from this address; retry in {seconds} s.",
+            retry_after_seconds=seconds,
+        )
     async with rt.db.read() as conn:
         user = await accounts.find_user_by_email(conn, email)
     if user is None:
         verify_password(_DUMMY_HASH, password)
     if user is None or not verify_password(user.password_hash, password):
-        email_limiter.hit(email)
-        address_limiter.hit(client_ip)
+        account_throttle.failed(pair)
+        address_throttle.failed(client_ip)
         raise ServiceError("not_authenticated", "Wrong email or password.")
+    account_throttle.succeeded(pair)
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(24)
     async with rt.db.write() as conn:

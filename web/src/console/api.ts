@@ -1,11 +1,37 @@
-/** The REST API of the console (same origin, session cookie, CSRF header on every write). */
-import type { Conversation, Message, User } from '../shared/protocol';
+/**
+ * The REST API of the console (same origin, session cookie, CSRF header on every write).
+ * Its types come from the OpenAPI document (`docs/openapi.json`, written by `pounce openapi`),
+ * generated into `./api-types.ts` by `npm run gen:api` during the build.
+ */
+import type { Conversation, Message } from '../shared/protocol';
+import type { components, paths } from './api-types';
 import { applyCopilotEvent, SseParser, type StreamState } from './sse';
 
-export interface Session {
-  user: User;
-  csrf_token: string;
-}
+type Schemas = components['schemas'];
+
+export type Session = Schemas['Session'];
+export type Site = Schemas['Site'];
+export type Shortcut = Schemas['Shortcut'];
+export type Scope = Shortcut['scope'];
+export type MenuItem = Schemas['Menu']['items'][number];
+export type Expanded = Schemas['Expanded'];
+export type CopilotResult = Schemas['CopilotResult'];
+export type CopilotSource = Schemas['CopilotSource'];
+export type CopilotOp = CopilotResult['op'];
+export type Tone = CopilotResult['tone'];
+export type CopilotRequest = Schemas['CopilotIn'];
+export type KnowledgePage = Schemas['KnowledgePage'];
+export type KnowledgePageFull = Schemas['KnowledgePageFull'];
+export type NewKnowledgePage = paths['/api/v1/knowledge']['post']['requestBody']['content']['application/json'];
+export type ProactiveSettings = Schemas['ProactiveSettings'];
+export type PounceRule = Schemas['PounceRule'];
+export type PounceTemplate = Schemas['PounceTemplate'];
+export type ReportRow = Schemas['ReportCounts'];
+export type AutoPounceReport = Schemas['AutoPounceReport'];
+export type MySwitch = Schemas['MySwitch'];
+/** Every error answer of the API. */
+export type Problem = Schemas['Problem'];
+export type User = Session['user'];
 
 /** What the console learns before it draws anything (GET /console/start, always 200). */
 export interface Start {
@@ -29,136 +55,13 @@ export interface PasswordLink {
   org_name: string;
 }
 
-export interface Site {
-  id: string;
-  name: string;
-  site_key: string;
-  allowed_origins: string[];
-  snippet: string;
-}
-
-export type Scope = 'mine' | 'org';
-
-export interface Shortcut {
-  id: string;
-  name: string;
-  scope: Scope;
-  text: string;
-  html: string;
-  /** May this rep change it (their own; any org one for admins)? */
-  editable: boolean;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface CopilotCommand {
-  kind: 'command';
-  name: CopilotOp;
-  label: string;
-  description: string;
-}
-
-export type MenuItem = CopilotCommand | ({ kind: 'shortcut' } & Shortcut);
-
-export interface Expanded {
-  body: string;
-  html: string;
-  unknown_placeholders: string[];
-}
-
-export type CopilotOp = 'suggest' | 'expand' | 'tune';
-export type Tone = 'casual' | 'friendly' | 'professional';
-
-export interface CopilotSource {
-  kind: 'page' | 'shortcut' | 'transcript';
-  id: string;
-  title: string;
-  text: string;
-  html: string;
-  score: number;
-}
-
-export interface CopilotResult {
-  op: CopilotOp;
-  text: string;
-  html: string;
-  /** The model's name, or "offline". */
-  source: string;
-  tone: Tone;
-  /** Why a configured provider was not used (the offline copilot answered). */
-  fallback: string | null;
-  note: string | null;
-  sources?: CopilotSource[];
-}
-
-export interface CopilotRequest {
-  conversation_id: string;
-  text?: string;
-  tone?: Tone;
-}
-
-export interface KnowledgePage {
-  id: string;
-  title: string;
-  format: 'markdown' | 'text';
-  chars: number;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface ProactiveSettings {
-  auto_pounce_enabled: boolean;
-  nudge_delay_seconds: number;
-  quiet_period_hours: number;
-  max_open_chats_per_rep: number;
-  rep_timeout_seconds: number;
-  nudge_template: string;
-}
-
-export interface PounceRule {
-  id: string;
-  position: number;
-  name: string;
-  url_pattern: string;
-  min_seconds_on_page: number;
-  min_pages_viewed: number;
-  attributes: Record<string, string>;
-  enabled: boolean;
-}
-
-export interface PounceTemplate {
-  id: string;
-  position: number;
-  name: string;
-  url_pattern: string;
-  body: string;
-}
-
-export interface ReportRow {
-  pounces_sent: number;
-  replies: number;
-  response_seconds_median: number | null;
-  replied: number;
-  missed_responses: number;
-  spam: number;
-  no_response_needed: number;
-}
-
-export interface AutoPounceReport {
-  from: string;
-  to: string;
-  rep_id: string | null;
-  items: (ReportRow & { rep_id: string; rep_name: string })[];
-  totals: ReportRow;
-}
-
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly detail: string,
     /** The API's refusal code (`forbidden`, `conflict`, `rate_limited`…), when it gave one. */
     readonly code: string | null = null,
-    /** Validation problems by the body field they are about (a 422's `loc`), to show beside it. */
+    /** Validation problems by the body field they are about (a 422's `errors`), to show beside it. */
     readonly fields: Record<string, string> = {},
   ) {
     super(detail);
@@ -167,25 +70,20 @@ export class ApiError extends Error {
 
 /** A 422's problems by body field: `{loc: ["body", "rep_timeout_seconds"], msg}` → that field. */
 export function fieldProblems(body: unknown): Record<string, string> {
-  const d = (body as { detail?: unknown } | null)?.detail;
+  const issues = (body as Partial<Problem> | null)?.errors;
   const out: Record<string, string> = {};
-  if (!Array.isArray(d)) return out;
-  for (const item of d) {
-    const { loc, msg } = (item ?? {}) as { loc?: unknown; msg?: unknown };
-    if (!Array.isArray(loc) || loc[0] !== 'body' || typeof loc[1] !== 'string' || typeof msg !== 'string') continue;
+  if (!Array.isArray(issues)) return out;
+  for (const { loc, msg } of issues) {
+    if (loc[0] !== 'body' || typeof loc[1] !== 'string') continue;
     out[loc[1]] ??= msg.replace(/^Value error, /, '');
   }
   return out;
 }
 
-/** FastAPI's `detail` is a string, or a list of validation problems. */
+/** A `Problem`'s `detail`; anything else (a proxy's error page) gives the status. */
 function detailOf(body: unknown, status: number): string {
-  const d = (body as { detail?: unknown } | null)?.detail;
-  if (typeof d === 'string') return d;
-  if (Array.isArray(d)) {
-    return d.map((x) => (x as { msg?: unknown })?.msg).filter((m): m is string => typeof m === 'string').join('; ') || `HTTP ${status}`;
-  }
-  return `HTTP ${status}`;
+  const d = (body as Partial<Problem> | null)?.detail;
+  return typeof d === 'string' && d ? d : `HTTP ${status}`;
 }
 
 export class Api {
@@ -222,7 +120,7 @@ export class Api {
       data = null;
     }
     if (!res.ok) {
-      const code = (data as { code?: unknown } | null)?.code;
+      const code = (data as Partial<Problem> | null)?.code;
       const err = new ApiError(res.status, detailOf(data, res.status), typeof code === 'string' ? code : null, fieldProblems(data));
       if (res.status === 401 && path !== '/session') this.onUnauthorized();
       throw err;
@@ -264,7 +162,7 @@ export class Api {
   }
 
   async login(email: string, password: string): Promise<Session> {
-    const s = await this.request<Session>('POST', '/session', { email, password });
+    const s = await this.request<Session>('POST', '/session', { email, password } satisfies Schemas['LoginIn']);
     this.csrf = s.csrf_token;
     return s;
   }
@@ -278,8 +176,8 @@ export class Api {
   }
 
   async conversationsOf(visitorId: string): Promise<Conversation[]> {
-    const r = await this.request<{ items: Conversation[] }>('GET', `/conversations?visitor_id=${encodeURIComponent(visitorId)}`);
-    return r.items;
+    const r = await this.request<Schemas['ConversationList']>('GET', `/conversations?visitor_id=${encodeURIComponent(visitorId)}`);
+    return r.items satisfies Conversation[];
   }
 
   /** Every message of a conversation after `afterSeq`, following `next_after_seq` pages. */
@@ -287,11 +185,11 @@ export class Api {
     const out: Message[] = [];
     let after: number | null = afterSeq;
     for (let page = 0; after !== null && page < 50; page++) {
-      const r: { items: Message[]; next_after_seq: number | null } = await this.request(
+      const r: Schemas['MessagePage'] = await this.request(
         'GET',
         `/conversations/${encodeURIComponent(conversationId)}/messages?after_seq=${after}&limit=200`,
       );
-      out.push(...r.items);
+      out.push(...(r.items satisfies Message[]));
       after = r.next_after_seq;
     }
     return out;
@@ -299,12 +197,12 @@ export class Api {
 
   /** HTML of a message body, from the same renderer the server uses when storing it. */
   async render(body: string): Promise<string> {
-    const r = await this.request<{ html: string }>('POST', '/render', { body });
+    const r = await this.request<Schemas['Rendered']>('POST', '/render', { body } satisfies Schemas['RenderIn']);
     return r.html;
   }
 
   async sites(): Promise<Site[]> {
-    return (await this.request<{ items: Site[] }>('GET', '/sites')).items;
+    return (await this.request<Schemas['SiteList']>('GET', '/sites')).items;
   }
 
   updateSite(id: string, body: { name?: string; allowed_origins?: string[] }): Promise<Site> {
@@ -314,19 +212,19 @@ export class Api {
   // ---- shortcuts ---------------------------------------------------------------------
 
   async shortcuts(): Promise<Shortcut[]> {
-    return (await this.request<{ items: Shortcut[] }>('GET', '/shortcuts')).items;
+    return (await this.request<Schemas['ShortcutList']>('GET', '/shortcuts')).items;
   }
 
   /** The `/` menu: copilot commands, then the rep's and the org's shortcuts by name. */
   async shortcutMenu(): Promise<MenuItem[]> {
-    return (await this.request<{ items: MenuItem[] }>('GET', '/shortcuts/menu')).items;
+    return (await this.request<Schemas['Menu']>('GET', '/shortcuts/menu')).items;
   }
 
-  createShortcut(body: { name: string; text: string; scope: Scope }): Promise<Shortcut> {
+  createShortcut(body: Schemas['ShortcutIn']): Promise<Shortcut> {
     return this.request('POST', '/shortcuts', body);
   }
 
-  updateShortcut(id: string, body: { name?: string; text?: string }): Promise<Shortcut> {
+  updateShortcut(id: string, body: Schemas['ShortcutPatch']): Promise<Shortcut> {
     return this.request('PATCH', `/shortcuts/${encodeURIComponent(id)}`, body);
   }
 
@@ -336,7 +234,7 @@ export class Api {
 
   /** A shortcut's text with its placeholders filled for a conversation. */
   expandShortcut(id: string, conversationId: string): Promise<Expanded> {
-    return this.request('POST', `/shortcuts/${encodeURIComponent(id)}/expand`, { conversation_id: conversationId });
+    return this.request('POST', `/shortcuts/${encodeURIComponent(id)}/expand`, { conversation_id: conversationId } satisfies Schemas['ExpandIn']);
   }
 
   // ---- copilot -----------------------------------------------------------------------
@@ -388,24 +286,24 @@ export class Api {
   }
 
   async tone(conversationId: string): Promise<Tone> {
-    return (await this.request<{ tone: Tone }>('GET', `/conversations/${encodeURIComponent(conversationId)}/tone`)).tone;
+    return (await this.request<Schemas['ToneOut']>('GET', `/conversations/${encodeURIComponent(conversationId)}/tone`)).tone;
   }
 
   async setTone(conversationId: string, tone: Tone): Promise<Tone> {
-    return (await this.request<{ tone: Tone }>('PUT', `/conversations/${encodeURIComponent(conversationId)}/tone`, { tone })).tone;
+    return (await this.request<Schemas['ToneOut']>('PUT', `/conversations/${encodeURIComponent(conversationId)}/tone`, { tone } satisfies Schemas['ToneIn'])).tone;
   }
 
   // ---- knowledge ---------------------------------------------------------------------
 
   async knowledge(): Promise<KnowledgePage[]> {
-    return (await this.request<{ items: KnowledgePage[] }>('GET', '/knowledge')).items;
+    return (await this.request<Schemas['KnowledgeList']>('GET', '/knowledge')).items;
   }
 
-  knowledgePage(id: string): Promise<KnowledgePage & { body: string }> {
+  knowledgePage(id: string): Promise<KnowledgePageFull> {
     return this.request('GET', `/knowledge/${encodeURIComponent(id)}`);
   }
 
-  addKnowledge(body: { title: string; body: string; format: 'markdown' | 'text' }): Promise<KnowledgePage> {
+  addKnowledge(body: NewKnowledgePage): Promise<KnowledgePage> {
     return this.request('POST', '/knowledge', body);
   }
 
@@ -426,15 +324,18 @@ export class Api {
     return this.request('GET', '/proactive/settings');
   }
 
-  saveProactiveSettings(values: Partial<ProactiveSettings>): Promise<ProactiveSettings> {
+  saveProactiveSettings(values: Schemas['SettingsIn']): Promise<ProactiveSettings> {
     return this.request('PUT', '/proactive/settings', values);
   }
 
   async pounceRules(): Promise<PounceRule[]> {
-    return (await this.request<{ items: PounceRule[] }>('GET', '/proactive/rules')).items;
+    return (await this.request<Schemas['PounceRuleList']>('GET', '/proactive/rules')).items;
   }
 
-  savePounceRule(id: string | null, body: Partial<Omit<PounceRule, 'id'>>): Promise<PounceRule> {
+  /** Change rule `id`, or add a rule when `id` is null (then `body` needs all of a new rule). */
+  savePounceRule(id: string, body: Schemas['PounceRulePatch']): Promise<PounceRule>;
+  savePounceRule(id: string | null, body: Schemas['PounceRuleIn']): Promise<PounceRule>;
+  savePounceRule(id: string | null, body: Schemas['PounceRuleIn'] | Schemas['PounceRulePatch']): Promise<PounceRule> {
     return id ? this.request('PATCH', `/proactive/rules/${encodeURIComponent(id)}`, body) : this.request('POST', '/proactive/rules', body);
   }
 
@@ -443,10 +344,13 @@ export class Api {
   }
 
   async pounceTemplates(): Promise<PounceTemplate[]> {
-    return (await this.request<{ items: PounceTemplate[] }>('GET', '/proactive/templates')).items;
+    return (await this.request<Schemas['PounceTemplateList']>('GET', '/proactive/templates')).items;
   }
 
-  savePounceTemplate(id: string | null, body: Partial<Omit<PounceTemplate, 'id'>>): Promise<PounceTemplate> {
+  /** Change template `id`, or add one when `id` is null (then `body` needs all of a new one). */
+  savePounceTemplate(id: string, body: Schemas['TemplatePatch']): Promise<PounceTemplate>;
+  savePounceTemplate(id: string | null, body: Schemas['TemplateIn']): Promise<PounceTemplate>;
+  savePounceTemplate(id: string | null, body: Schemas['TemplateIn'] | Schemas['TemplatePatch']): Promise<PounceTemplate> {
     return id
       ? this.request('PATCH', `/proactive/templates/${encodeURIComponent(id)}`, body)
       : this.request('POST', '/proactive/templates', body);
@@ -456,14 +360,15 @@ export class Api {
     return this.request('DELETE', `/proactive/templates/${encodeURIComponent(id)}`);
   }
 
-  myAutoPounce(): Promise<{ enabled: boolean; reason: string | null }> {
+  myAutoPounce(): Promise<MySwitch> {
     return this.request('GET', '/me/auto-pounce');
   }
 
-  setMyAutoPounce(enabled: boolean): Promise<{ enabled: boolean; reason: string | null }> {
-    return this.request('PUT', '/me/auto-pounce', { enabled });
+  setMyAutoPounce(enabled: boolean): Promise<MySwitch> {
+    return this.request('PUT', '/me/auto-pounce', { enabled } satisfies Schemas['SwitchIn']);
   }
 
+  /** `from` and `to` are days (YYYY-MM-DD). */
   autoPounceReport(query: { from?: string; to?: string; repId?: string }): Promise<AutoPounceReport> {
     const q = new URLSearchParams();
     if (query.from) q.set('from', query.from);

@@ -26,6 +26,7 @@ from pounce.integrations.ai.base import (
     ProviderConfig,
     Reset,
     StreamEvent,
+    check_base_url,
     run,
 )
 from pounce.integrations.ai.prompts import clean_completion, messages
@@ -96,10 +97,20 @@ class OpenAICompatibleCopilot:
         self.fallback = fallback
         self._transport = transport
         self._sleep = sleep
+        # A URL stored before it was validated, or set in the environment: refused here
+        # (the fallback answers, with a warning) rather than failing inside httpx.
+        try:
+            check_base_url(config.base_url)
+            self._bad_url: str | None = None
+        except ValueError as exc:
+            self._bad_url = str(exc)
 
     @property
     def name(self) -> str:
-        return self.config.model or urlsplit(self.config.base_url).netloc or "openai-compatible"
+        if self.config.model:
+            return self.config.model
+        host = None if self._bad_url else urlsplit(self.config.base_url).netloc
+        return host or "openai-compatible"
 
     async def suggest(self, request: CopilotRequest) -> CopilotResult:
         return await self._complete("suggest", request)
@@ -113,6 +124,8 @@ class OpenAICompatibleCopilot:
     # -- plumbing ---------------------------------------------------------------------
 
     def _client(self, timeout: float) -> httpx.AsyncClient:
+        if self._bad_url is not None:
+            raise ProviderError(f"the provider's base_url is not usable: {self._bad_url}")
         headers = {"Accept": "application/json"}
         if self.config.api_key:
             headers["Authorization"] = f"Bearer {self.config.api_key}"

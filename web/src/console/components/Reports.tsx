@@ -38,7 +38,7 @@ function toCsv(r: AutoPounceReport): string {
   const head = ['Rep', ...COLUMNS.map((c) => (c.key === 'response_seconds_median' ? 'Median response (s)' : c.label))];
   const line = (name: string, row: ReportRow): string =>
     [name, ...COLUMNS.map((c) => (c.key === 'response_seconds_median' ? (row[c.key] ?? '').toString() : String(row[c.key])))].map(esc).join(',');
-  return [head.join(','), ...r.items.map((i) => line(i.rep_name, i)), line('Total', r.totals)].join('\n') + '\n';
+  return [head.join(','), ...r.items.map((i) => line(i.rep_name ?? i.rep_id, i)), line('Total', r.totals)].join('\n') + '\n';
 }
 
 export function Reports({ api, s }: { api: Api; s: ConsoleState }) {
@@ -193,8 +193,8 @@ export function Reports({ api, s }: { api: Api; s: ConsoleState }) {
                 <tr key={row.rep_id} data-testid="report-row" data-rep-id={row.rep_id}>
                   <td>
                     <div class="who">
-                      <Avatar name={row.rep_name} size={26} />
-                      <span class="who-name">{row.rep_name}</span>
+                      <Avatar name={row.rep_name ?? row.rep_id} size={26} />
+                      <span class="who-name">{row.rep_name ?? row.rep_id}</span>
                     </div>
                   </td>
                   {COLUMNS.map((c) => (
