@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ FEED_SLICE = 16 * 1024
 _TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
 _PING, _PONG, _CLOSE = Opcode.PING, Opcode.PONG, Opcode.CLOSE
 _WS_OPEN = State.OPEN
+_NO_EXTENSIONS: list[Extension] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,6 +496,7 @@ class WebSocketProtocol(asyncio.Protocol):
             str(peer[0]) if isinstance(peer, tuple) and peer else None, tls, headers.get
         )
         if client is not None:
+            client = sys.intern(client)  # one string per address, however many sockets
             if not self._router.take_address(client):
                 raise _Refused(429, "Too many sockets from this address")
             self._address = client
@@ -525,7 +528,10 @@ class WebSocketProtocol(asyncio.Protocol):
         self.transport.writelines(hs.data_to_send())
         options = self._router.options
         ws = Codec(SERVER, state=_WS_OPEN, max_size=options.max_message_bytes, logger=_CODEC_LOG)
-        ws.extensions = [_strict(extension) for extension in hs.extensions]
+        if hs.extensions:
+            ws.extensions = [_strict(extension) for extension in hs.extensions]
+        else:
+            ws.extensions = _NO_EXTENSIONS  # only ever read: one list for all sockets
         self._ws = ws
         self.state = _OPEN
         self.session = decision
@@ -580,17 +586,20 @@ class WebSocketProtocol(asyncio.Protocol):
         """Act on the frames the codec has parsed; False once the connection is failing."""
         for frame in cast("list[Frame]", ws.events_received()):  # open: frames only
             opcode = frame.opcode
+            data = bytes(frame.data)
+            # The codec's parser holds on to the last frame until the next one arrives:
+            # an idle socket would keep its last message.
+            frame.data = b""
             if opcode is _TEXT or opcode is _BINARY:
                 if frame.fin:
-                    if not self._deliver(ws, bytes(frame.data), opcode is _TEXT):
+                    if not self._deliver(ws, data, opcode is _TEXT):
                         return False
                 else:
-                    self._frag = _Fragments(opcode is _TEXT, bytes(frame.data))
+                    self._frag = _Fragments(opcode is _TEXT, data)
             elif opcode is _CONT:
                 frag = self._frag
                 if frag is None:  # the codec checks the order; this is belt and braces
                     return self._fail(ws, CLOSE_PROTOCOL_ERROR, "unexpected continuation")
-                data = bytes(frame.data)
                 frag.parts.append(data)
                 frag.count += 1
                 frag.size += len(data) + _frame_overhead(len(data))
