@@ -2,42 +2,23 @@
 
 from __future__ import annotations
 
-import base64
 import zlib
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from websockets.frames import Frame, Opcode
 from websockets.protocol import SERVER, State
 from websockets.protocol import Protocol as Codec
-from websockets.server import ServerProtocol
 
 from pounce.realtime import websocket as ws
 from tests.support.rawws import encode
 
 
-def _request(extensions: str | None = None) -> bytes:
-    key = base64.b64encode(b"0123456789abcdef").decode()
-    lines = [
-        "GET /ws/messenger HTTP/1.1",
-        "Host: chat.example.com",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        f"Sec-WebSocket-Key: {key}",
-        "Sec-WebSocket-Version: 13",
-        *([f"Sec-WebSocket-Extensions: {extensions}"] if extensions else []),
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
 def _negotiate(offer: str, *, compression: bool = True) -> str | None:
     """The Sec-WebSocket-Extensions answer of a router with or without compression."""
     router = ws.Router({}, ws.Options(compression=compression))
-    hs = ServerProtocol(extensions=router.extensions)
-    hs.receive_data(_request(offer))
-    [request] = hs.events_received()
-    response = hs.accept(request)  # type: ignore[arg-type]
-    assert response.status_code == 101
-    return response.headers.get("Sec-WebSocket-Extensions")
+    return ws._negotiate(router.extensions, offer)[0]
 
 
 @pytest.mark.parametrize(
@@ -76,12 +57,10 @@ def test_no_compression_unless_configured() -> None:
 def _open_codec(max_size: int = 1 << 20) -> Codec:
     """The codec as a socket has it once permessage-deflate was negotiated."""
     router = ws.Router({}, ws.Options(compression=True))
-    hs = ServerProtocol(extensions=router.extensions)
-    hs.receive_data(_request("permessage-deflate"))
-    [request] = hs.events_received()
-    hs.accept(request)  # type: ignore[arg-type]
+    answer, extensions = ws._negotiate(router.extensions, "permessage-deflate")
+    assert answer is not None
     codec = Codec(SERVER, state=State.OPEN, max_size=max_size)
-    codec.extensions = [ws._strict(e) for e in hs.extensions]
+    codec.extensions = extensions
     return codec
 
 
@@ -135,12 +114,25 @@ def test_request_cookie_and_own_origin() -> None:
     assert request.host == "evil.test"
 
 
-def test_repeated_headers_are_joined_in_linear_time() -> None:
-    hs = ServerProtocol()
-    hs.receive_data(
-        _request().replace(b"\r\n\r\n", b"\r\nCookie: a=1\r\nX: 1\r\nCookie: b=2\r\n\r\n")
-    )
-    [request] = hs.events_received()
-    headers = ws._joined_headers(request)  # type: ignore[arg-type]
-    assert headers["cookie"] == "a=1; b=2" and headers["x"] == "1"
-    assert headers["host"] == "chat.example.com"
+def test_heads_are_parsed_with_repeated_headers_joined() -> None:
+    head = "GET /ws/x?a=1 HTTP/1.1\r\nHost: h\r\nCookie: a=1\r\nX: 1\r\nCookie: b=2\r\nx: 2"
+    method, target, version, headers = ws._parse_head(head)
+    assert (method, target, version) == ("GET", "/ws/x?a=1", "HTTP/1.1")
+    assert headers == {"host": "h", "cookie": "a=1; b=2", "x": "1, 2"}
+    for bad in ("GET / HTTP/1.1\r\nno colon", "GET /\r\nHost: h", "GET / HTTP/1.1\r\n : v"):
+        with pytest.raises(ws._Refused):
+            ws._parse_head(bad)
+
+
+@given(st.binary(max_size=300), st.booleans())
+def test_data_frames_match_the_codec(payload: bytes, text: bool) -> None:
+    """Our header for uncompressed data frames is the one the codec would write."""
+    opcode = Opcode.TEXT if text else Opcode.BINARY
+    expected = Frame(opcode, payload).serialize(mask=False, extensions=[])
+    assert ws.frame_header(len(payload), text=text) + payload == expected
+
+
+@pytest.mark.parametrize("length", [0, 125, 126, 65535, 65536, 1 << 20])
+def test_data_frame_header_lengths(length: int) -> None:
+    expected = Frame(Opcode.TEXT, b"x" * length).serialize(mask=False, extensions=[])
+    assert ws.frame_header(length) == expected[: len(expected) - length]

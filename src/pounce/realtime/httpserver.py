@@ -79,8 +79,6 @@ class HttpProtocol(HttpToolsProtocol):
 
     def _scan(self, data: bytes) -> bool:
         """Count this read toward the current request head; False once it is refused."""
-        if self._head_bytes == 0 and self._head_timer is None:
-            self._arm()
         tail = self._tail
         buf = tail + data if tail else data
         end = buf.find(b"\r\n\r\n")
@@ -100,6 +98,8 @@ class HttpProtocol(HttpToolsProtocol):
             self._head_bytes = self._head_lines = 0
             self._tail = b""
             self._disarm()
+        else:
+            self._arm()  # a head begun and not whole: it has until the timeout
         return True
 
     def on_headers_complete(self) -> None:

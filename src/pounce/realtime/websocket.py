@@ -17,26 +17,28 @@ from the lifespan state (`STATE_KEY`), so the protocol needs no global set-up.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 import sys
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, Protocol, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from websockets.exceptions import ProtocolError
+from websockets.exceptions import InvalidHandshake, ProtocolError
 from websockets.extensions.base import Extension
 from websockets.extensions.permessage_deflate import (
     PerMessageDeflate,
     ServerPerMessageDeflateFactory,
 )
 from websockets.frames import Frame, Opcode
-from websockets.http11 import Request as HandshakeRequest
-from websockets.http11 import Response as HandshakeResponse
+from websockets.headers import build_extension, parse_extension
 from websockets.protocol import SEND_EOF, SERVER, State
 from websockets.protocol import Protocol as Codec
-from websockets.server import ServerProtocol
+from websockets.utils import accept_key
 
 from pounce import metrics
 from pounce.realtime.clientaddr import XFF, ProxyRule
@@ -76,6 +78,20 @@ _TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
 _PING, _PONG, _CLOSE = Opcode.PING, Opcode.PONG, Opcode.CLOSE
 _WS_OPEN = State.OPEN
 _NO_EXTENSIONS: list[Extension] = []
+
+
+def frame_header(length: int, *, text: bool = True) -> bytes:
+    """The header of an unfragmented, uncompressed server data frame (unmasked)."""
+    b0 = 0x81 if text else 0x82
+    if length < 126:
+        return bytes((b0, length))
+    if length < 1 << 16:
+        return bytes((b0, 126)) + length.to_bytes(2, "big")
+    return bytes((b0, 127)) + length.to_bytes(8, "big")
+
+
+# Most chat frames are a few hundred bytes: their headers, built once.
+_SHORT_HEADERS = {text: [frame_header(n, text=text) for n in range(126)] for text in (True, False)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,19 +289,50 @@ def _strict(extension: Extension) -> Extension:
     return extension
 
 
-def _joined_headers(request: HandshakeRequest) -> dict[str, str]:
-    """Lower-case names; repeated headers joined with ", " (cookies with "; ")."""
+def _parse_head(head: str) -> tuple[str, str, str, dict[str, str]]:
+    """Method, target, version and headers (lower-case names; repeated headers joined
+    with ", ", cookies with "; "), in time linear in the head."""
+    lines = head.split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3:
+        raise _Refused(400, "Malformed request line")
     headers: dict[str, str] = {}
     repeated: dict[str, list[str]] = {}
-    for name, value in request.headers.raw_items():
-        key = name.lower()
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip():
+            raise _Refused(400, "Malformed header line")
+        key, value = name.lower(), value.strip()
         if key in headers:
             repeated.setdefault(key, [headers[key]]).append(value)
         else:
             headers[key] = value
     for key, values in repeated.items():
         headers[key] = ("; " if key == "cookie" else ", ").join(values)
-    return headers
+    return parts[0], parts[1], parts[2], headers
+
+
+def _negotiate(
+    factories: list[ServerPerMessageDeflateFactory], offer: str
+) -> tuple[str | None, list[Extension]]:
+    """The Sec-WebSocket-Extensions answer and the extensions accepted: the first offer
+    the codec's factory accepts (it declines duplicate or unknown parameters)."""
+    if not factories or not offer:
+        return None, []
+    try:
+        offers = parse_extension(offer)
+    except InvalidHandshake:
+        return None, []
+    for name, params in offers:
+        for factory in factories:
+            if factory.name != name:
+                continue
+            try:
+                answer, extension = factory.process_request_params(params, [])
+            except InvalidHandshake:
+                continue
+            return build_extension([(name, answer)]), [_strict(extension)]
+    return None, []
 
 
 def _frame_overhead(length: int) -> int:
@@ -356,7 +403,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.state = _HANDSHAKE
         self.session: Session | None = None
         self._buf: bytearray | None = None  # the request head, until it is whole
-        self._hs: tuple[ServerProtocol, HandshakeResponse] | None = None  # while admitting
+        self._hs: tuple[str, list[Extension]] | None = None  # 101 answer, while admitting
         self._ws: Codec | None = None  # the codec, once open
         self._frag: _Fragments | None = None
         self._address: str | None = None  # counted in the router's per-address table
@@ -434,26 +481,21 @@ class WebSocketProtocol(asyncio.Protocol):
             start = max(0, len(buf) - 3)
             buf.extend(data)
         end = buf.find(b"\r\n\r\n", start)
-        too_long = (end if end >= 0 else len(buf)) > MAX_HANDSHAKE_BYTES
-        if too_long or buf.count(b"\n", 0, end if end >= 0 else len(buf)) > MAX_HANDSHAKE_HEADERS:
+        upto = end if end >= 0 else len(buf)
+        if upto > MAX_HANDSHAKE_BYTES or buf.count(b"\n", 0, upto) > MAX_HANDSHAKE_HEADERS:
             self._buf = None
-            self._refuse(ServerProtocol(logger=_CODEC_LOG), 431, "Request head too large")
+            self._refuse(431, "Request head too large")
             return
         if end < 0:
             return
-        head = bytes(buf[: end + 4])  # anything after it came before our answer: dropped
+        head = bytes(buf[:end]).decode("latin-1")  # what follows came before our answer
         self._buf = None
-        hs = ServerProtocol(
-            extensions=self._router.extensions,
-            max_size=self._router.options.max_message_bytes,
-            logger=_CODEC_LOG,
-        )
         try:
-            endpoint, request, response = self._check(hs, head)
+            endpoint, request, answer = self._check(head)
         except _Refused as refusal:
-            self._refuse(hs, refusal.status, refusal.detail, refusal.headers)
+            self._refuse(refusal.status, refusal.detail, refusal.headers)
             return
-        self._hs = (hs, response)
+        self._hs = answer
         self.state = _ADMITTING
         assert self.transport is not None
         self.transport.pause_reading()
@@ -462,33 +504,38 @@ class WebSocketProtocol(asyncio.Protocol):
             self._server_state.tasks.add(task)
             task.add_done_callback(self._server_state.tasks.discard)
 
-    def _check(
-        self, hs: ServerProtocol, head: bytes
-    ) -> tuple[Endpoint, Request, HandshakeResponse]:
-        """The endpoint, the request and the 101 answer to give if it is admitted."""
-        hs.receive_data(head)
-        events = hs.events_received()
-        if not events or not isinstance(events[0], HandshakeRequest):
-            raise _Refused(400, "Malformed upgrade request")
-        handshake = events[0]
-        headers = _joined_headers(handshake)
-        if handshake.method != "GET":
-            raise _Refused(400, "A WebSocket handshake is a GET")
+    def _check(self, head: str) -> tuple[Endpoint, Request, tuple[str, list[Extension]]]:
+        """The endpoint, the request, and the 101 answer with its extensions.
+
+        uvicorn has parsed this head already (this is its re-serialisation), so what is
+        left to check is what RFC 6455 asks of an upgrade request."""
+        method, target, version, headers = _parse_head(head)
+        if method != "GET" or version != "HTTP/1.1":
+            raise _Refused(400, "A WebSocket handshake is an HTTP/1.1 GET")
         host = headers.get("host", "")
         if not host or "," in host:
             raise _Refused(400, "Exactly one Host header is required")
+        connection = {t.strip().lower() for t in headers.get("connection", "").split(",")}
+        if headers.get("upgrade", "").lower() != "websocket" or "upgrade" not in connection:
+            raise _Refused(400, "Not a WebSocket upgrade")
         if headers.get("sec-websocket-version") != "13":
             raise _Refused(
                 426, "Sec-WebSocket-Version 13 is required", (("Sec-WebSocket-Version", "13"),)
             )
-        response = hs.accept(handshake)
-        if response.status_code != 101:
-            raise _Refused(400, str(hs.handshake_exc or "Bad upgrade request"))
-        parts = urlsplit(handshake.path)
+        key = headers.get("sec-websocket-key", "")
+        try:
+            if len(base64.b64decode(key, validate=True)) != 16:
+                raise ValueError(key)
+        except (ValueError, binascii.Error):
+            raise _Refused(400, "Bad Sec-WebSocket-Key") from None
+        parts = urlsplit(target)
         path = unquote(parts.path)
         endpoint = self._router.endpoints.get(path)
         if endpoint is None:
             raise _Refused(404, "No WebSocket endpoint here")
+        answer, extensions = _negotiate(
+            self._router.extensions, headers.get("sec-websocket-extensions", "")
+        )
         assert self.transport is not None
         peer = self.transport.get_extra_info("peername")
         tls = self.transport.get_extra_info("sslcontext") is not None
@@ -508,7 +555,13 @@ class WebSocketProtocol(asyncio.Protocol):
             secure=secure,
             public_origin=self._router.options.public_origin,
         )
-        return endpoint, request, response
+        response = (
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Accept: {accept_key(key)}\r\n"
+            + (f"Sec-WebSocket-Extensions: {answer}\r\n" if answer else "")
+            + "\r\n"
+        )
+        return endpoint, request, (response, extensions)
 
     async def _admit(self, endpoint: Endpoint, request: Request) -> None:
         try:
@@ -519,19 +572,15 @@ class WebSocketProtocol(asyncio.Protocol):
         held = self._hs
         if self.state != _ADMITTING or self.transport is None or held is None:
             return  # the client went away meanwhile
-        hs, response = held
+        response, extensions = held
         self._hs = None
         if isinstance(decision, int):
-            self._refuse(hs, decision, "")
+            self._refuse(decision)
             return
-        hs.send_response(response)
-        self.transport.writelines(hs.data_to_send())
+        self.transport.write(response.encode("latin-1"))
         options = self._router.options
         ws = Codec(SERVER, state=_WS_OPEN, max_size=options.max_message_bytes, logger=_CODEC_LOG)
-        if hs.extensions:
-            ws.extensions = [_strict(extension) for extension in hs.extensions]
-        else:
-            ws.extensions = _NO_EXTENSIONS  # only ever read: one list for all sockets
+        ws.extensions = extensions or _NO_EXTENSIONS  # the empty list is shared, only read
         self._ws = ws
         self.state = _OPEN
         self.session = decision
@@ -545,11 +594,7 @@ class WebSocketProtocol(asyncio.Protocol):
             self.close(CLOSE_INTERNAL, "internal error")
 
     def _refuse(
-        self,
-        hs: ServerProtocol,
-        status: int,
-        detail: str,
-        headers: tuple[tuple[str, str], ...] = (),
+        self, status: int, detail: str = "", headers: tuple[tuple[str, str], ...] = ()
     ) -> None:
         """Answer the upgrade request with an HTTP error and close."""
         self.state = _CLOSED
@@ -559,13 +604,16 @@ class WebSocketProtocol(asyncio.Protocol):
         if self.transport is None:
             return
         try:
-            response = hs.reject(status, detail or "Refused")
+            phrase = HTTPStatus(status).phrase
         except ValueError:  # not an HTTP status
-            response = hs.reject(500, "Refused")
-        for name, value in headers:
-            response.headers[name] = value
-        hs.send_response(response)
-        self.transport.writelines([b for b in hs.data_to_send() if b])
+            status, phrase = 500, HTTPStatus(500).phrase
+        body = (detail or phrase).encode() + b"\n"
+        extra = "".join(f"{name}: {value}\r\n" for name, value in headers)
+        head = (
+            f"HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n"
+        )
+        self.transport.write(head.encode("latin-1") + body)
         self.transport.close()
 
     # -- inbound frames ---------------------------------------------------------------
@@ -677,10 +725,18 @@ class WebSocketProtocol(asyncio.Protocol):
         ws = self._ws
         if ws is None or self.state != _OPEN:
             return False
-        if text:
-            ws.send_text(payload)
+        if ws.extensions:  # compressed: the codec frames it
+            if text:
+                ws.send_text(payload)
+            else:
+                ws.send_binary(payload)
         else:
-            ws.send_binary(payload)
+            # An uncompressed, unfragmented frame is a header in front of the payload:
+            # both go into the codec's output in order, the payload without a copy.
+            n = len(payload)
+            out = ws.writes
+            out.append(_SHORT_HEADERS[text][n] if n < 126 else frame_header(n, text=text))
+            out.append(payload)
         if not self._dirty:
             self._dirty = True
             self._router.mark_dirty(self)
