@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from pounce.config import Settings
 from pounce.realtime.clientaddr import (
     FORWARDED,
     XFF,
@@ -156,3 +158,14 @@ def test_the_middleware_rewrites_client_and_scheme() -> None:
     asyncio.run(call(("198.51.100.1", 5000), spoof))
     assert (seen[0]["client"], seen[0]["scheme"]) == (("198.51.100.7", 0), "https")
     assert (seen[1]["client"], seen[1]["scheme"]) == (("198.51.100.1", 5000), "http")
+
+
+def test_settings_check_the_proxy_configuration() -> None:
+    with pytest.raises(ValidationError, match="'nginx' is not an address"):
+        Settings(forwarded_allow_ips="127.0.0.1, nginx")
+    assert Settings(forwarded_header=" Forwarded ").forwarded_header == "forwarded"  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        Settings(forwarded_header="x-real-ip")  # type: ignore[arg-type]
+    assert Settings(public_url="HTTPS://Chat.Example.com/base/").public_origin() == (
+        "https://chat.example.com"
+    )
