@@ -5,6 +5,7 @@
     python bench/ab.py --base 0a29f6a --pg --rate 100 --visitors 50 --seconds 8
     python bench/ab.py --base 4ec654f --ladder 6200,7000,8000,9000,10000 --runs 3
     python bench/ab.py --base HEAD --current-env POUNCE_SQLITE_SYNCHRONOUS=OFF --ladder ...
+    python bench/ab.py --base 48291e9 --idle 10000 --ladder 5000,6000,7000,8000,9000
 
 Checks the `--base` revision out into a temporary git worktree and runs the working
 tree's `src/` and the base's alternately (base, current, base, current, ...), each
@@ -18,12 +19,15 @@ way means anything. Prints the median server CPU, p50 and p99 per version (with
 `--ladder`, the rates passed and followed) and writes the raw JSON under
 bench/results/ab-<stamp>/. `--current-env KEY=VALUE` (repeatable) sets a setting for
 the working tree's servers only: with `--base HEAD` it compares two settings of the
-same code.
+same code. `--idle N` also measures, in each run and for each version, scenario 1's
+memory per idle messenger socket at N sockets (RSS growth after a 20-socket warm-up,
+read after `--idle-seconds` idle; SQLite NORMAL), on a server of its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -32,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -62,13 +67,57 @@ def drop_checkout(where: Path) -> None:
     )
 
 
-def one(args: argparse.Namespace, out: Path, src: Path | None) -> dict[str, float]:
+@contextlib.contextmanager
+def version(args: argparse.Namespace, src: Path | None) -> Iterator[dict[str, str]]:
+    """The environment for one version's servers: the base's src/ ahead of the editable
+    install, or the working tree with its `--current-env` settings."""
     settings: dict[str, str] = {}
     if src is None:
         os.environ.pop("PYTHONPATH", None)
         settings = dict(item.split("=", 1) for item in args.current_env)
     else:
         os.environ["PYTHONPATH"] = str(src / "src")  # ahead of the editable install
+    try:
+        yield settings
+    finally:
+        os.environ.pop("PYTHONPATH", None)
+
+
+def idle(args: argparse.Namespace, src: Path | None) -> dict[str, float]:
+    """Scenario 1's figure at one level: server RSS growth per idle messenger socket."""
+    warm = 20
+    with version(args, src) as settings:
+        var = suite.tmpdir("ab-idle")
+        url = servers.sqlite_url(var)
+        proc = servers.start_pounce(var, url, POUNCE_SQLITE_SYNCHRONOUS="NORMAL", **settings)
+        try:
+            target = suite.IdleTarget("pounce", proc, suite.seed_site_key(url, proc.url), args.idle)
+            try:
+                target.connect_to(warm)
+                time.sleep(3)
+                base = servers.rss_kib(proc.pid)
+                connect = target.connect_to(args.idle)
+                time.sleep(args.idle_seconds)
+                rss = servers.rss_kib(proc.pid)
+                status = target.status()
+            finally:
+                target.quit()
+        finally:
+            proc.stop()
+            shutil.rmtree(var, ignore_errors=True)
+    return {
+        "idle_kib": round((rss - base) / (args.idle - warm), 3),
+        "idle_open": float(status["open"]),
+        "connects_per_s": float(connect["rate_per_s"]),
+    }
+
+
+def one(args: argparse.Namespace, out: Path, src: Path | None) -> dict[str, float]:
+    with version(args, src) as settings:
+        return _one(args, out, settings)
+
+
+def _one(args: argparse.Namespace, out: Path, settings: dict[str, str]) -> dict[str, float]:
     var = suite.tmpdir("ab")
     db = servers.create_pg_database() if args.pg else None
     procs: list[servers.Proc] = []
@@ -114,7 +163,6 @@ def one(args: argparse.Namespace, out: Path, src: Path | None) -> dict[str, floa
         if db is not None:
             servers.drop_pg_database(db)
         shutil.rmtree(var, ignore_errors=True)
-        os.environ.pop("PYTHONPATH", None)
     steps = r["steps"]
     checked = {
         "lost_or_dup": sum(s["lost"] + s["duplicated"] for s in steps),
@@ -161,6 +209,14 @@ def main() -> None:
         action="store_true",
         help="PostgreSQL + Redis, two processes (visitors on one, reps on the other)",
     )
+    parser.add_argument(
+        "--idle",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also measure memory per idle messenger socket at N sockets (scenario 1)",
+    )
+    parser.add_argument("--idle-seconds", type=float, default=30)
     args = parser.parse_args()
     if any("=" not in item for item in args.current_env):
         parser.error("--current-env takes KEY=VALUE")
@@ -173,15 +229,26 @@ def main() -> None:
             servers.wait_quiet()
             for name, src in (("base", base), ("current", None)):
                 got = one(args, out / f"{name}-{run}.json", src)
+                if args.idle:
+                    got.update(idle(args, src))
                 results[name].append(got)
                 print(f"run {run + 1} {name}: {got}", flush=True)
     finally:
         drop_checkout(base)
-    keys = ("passing", "followed") if args.ladder else ("cpu", "p50", "p99")
+    keys: tuple[str, ...] = ("passing", "followed") if args.ladder else ("cpu", "p50", "p99")
+    if args.idle:
+        keys += ("idle_kib",)
     summary = {
         name: {k: statistics.median(r[k] for r in rs) for k in keys} for name, rs in results.items()
     }
     (out / "summary.json").write_text(json.dumps({"args": vars(args), **summary}, indent=2))
+    if args.idle:
+        for name, s in summary.items():
+            per_run = ", ".join(f"{r['idle_kib']:.2f}" for r in results[name])
+            print(
+                f"{name}: {s['idle_kib']:.2f} KiB per idle messenger socket at {args.idle}"
+                f" (median; per run: {per_run})"
+            )
     if args.ladder:
         for name, s in summary.items():
             runs = ", ".join(f"{r['passing']:.0f}/{r['followed']:.0f}" for r in results[name])

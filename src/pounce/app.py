@@ -19,6 +19,7 @@ from pounce import __version__, metrics
 from pounce.api import copilot, errors, openapi, proactive, rest, setup, sockets, web
 from pounce.config import Settings
 from pounce.realtime.bus import Bus, LocalBus
+from pounce.realtime.clientaddr import ForwardedMiddleware, ProxyRule, parse_entries
 from pounce.realtime.connection import close_all
 from pounce.realtime.presence import LocalPresence, Presence
 from pounce.realtime.redis import RedisBus, RedisPresence
@@ -66,6 +67,7 @@ def store_failed(app: FastAPI, exc: StoreUnavailable) -> None:
 
 def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     secret = settings.resolved_secret_key()
+    proxies = parse_entries(settings.forwarded_allow_ips)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
 
     @asynccontextmanager
@@ -108,6 +110,11 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
                 ping_interval=settings.ws_ping_interval,
                 ping_timeout=settings.ws_ping_timeout,
                 send_buffer_limit=settings.ws_send_buffer_bytes,
+                max_sockets_per_address=settings.ws_max_sockets_per_address,
+                header_timeout=settings.header_timeout_seconds,
+                trusted_proxies=proxies,
+                forwarded_header=settings.forwarded_header,
+                public_origin=settings.public_origin(),
             ),
         )
         app.state.websockets = router
@@ -128,6 +135,9 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.exit_code = 0  # FATAL_EXIT_CODE after `store_failed`
+    # request.client and the scheme through trusted proxies only; the sockets apply the
+    # same rule (Router.proxies).
+    app.add_middleware(ForwardedMiddleware, rule=ProxyRule(proxies, settings.forwarded_header))
     app.include_router(rest.router)
     app.include_router(copilot.router)
     app.include_router(proactive.router)

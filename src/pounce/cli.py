@@ -72,18 +72,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def server_options(app: Any, settings: Settings) -> dict[str, Any]:
     """uvicorn's settings for `pounce serve` (benchmarks run the app with the same)."""
+    from pounce.realtime.httpserver import HttpProtocol
     from pounce.realtime.websocket import WebSocketProtocol
 
     return {
         "app": app,
         "host": settings.host,
         "port": settings.port,
-        # Upgraded sockets go to Pounce's own WebSocket protocol (no ASGI per socket);
-        # message size, compression and pings are its options (app.py).
+        # uvicorn's httptools protocol plus limits on request heads and a header timeout
+        # (realtime/httpserver.py); it hands upgraded sockets to Pounce's own WebSocket
+        # protocol (no ASGI per socket), whose options come from app.py.
+        "http": HttpProtocol,
         "ws": WebSocketProtocol,
         "log_level": "info",
         "log_config": None,
-        "proxy_headers": True,
+        # Forwarding headers are read by Pounce's own rule (realtime/clientaddr.py),
+        # for REST and sockets alike, not by uvicorn's.
+        "proxy_headers": False,
         "lifespan": "on",
     }
 

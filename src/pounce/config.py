@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pounce.realtime.clientaddr import parse_entries
 
 PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "change-me", "secret", "placeholder", "xxx", "your-secret-key"}
@@ -43,6 +46,14 @@ class Settings(BaseSettings):
     # all their sockets, twice that).
     ws_replay_burst_bytes: int = Field(default=1 << 20, ge=64 << 10, le=1 << 30)
     ws_replay_bytes_per_second: int = Field(default=64 << 10, ge=1 << 10, le=1 << 30)
+    # Sockets one client address may hold open; more get HTTP 429 before the upgrade.
+    ws_max_sockets_per_address: int = Field(default=200, ge=1, le=1_000_000)
+    # A connection that has not sent a whole request head by then gets 408 and is closed.
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # Peers (addresses, CIDR networks, or *) whose forwarding header is believed, and
+    # which header that is: X-Forwarded-For (+ X-Forwarded-Proto) or Forwarded (RFC 7239).
+    forwarded_allow_ips: str = "127.0.0.1"
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
     run_migrations_on_start: bool = True
     sqlite_synchronous: str = "FULL"
     # Under load a commit waits this long so that more messages share it (0: never).
@@ -57,6 +68,17 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        parse_entries(value)  # raises ValueError naming the bad entry
+        return value
+
+    @field_validator("forwarded_header", mode="before")
+    @classmethod
+    def _lower_header(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("sqlite_synchronous")
     @classmethod
@@ -73,6 +95,12 @@ class Settings(BaseSettings):
 
     def resolved_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def public_origin(self) -> str:
+        """This server's origin as browsers see it (scheme://host[:port], lower case)."""
+        url = self.resolved_public_url()
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}".lower()
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and kept under `var_dir`."""

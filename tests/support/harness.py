@@ -201,7 +201,12 @@ class Harness:
         client: str = "127.0.0.1",
     ) -> MemorySocket:
         request = Request(
-            path=path, query=query or {}, headers=headers, client=client, secure=False
+            path=path,
+            query=query or {},
+            headers=headers,
+            client=client,
+            secure=False,
+            public_origin=self.rt.settings.resolved_public_url(),
         )
         session = await self.endpoints[path].admit(request)
         assert not isinstance(session, int), f"refused with HTTP {session}"

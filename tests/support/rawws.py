@@ -70,33 +70,43 @@ class RawSocket:
         *,
         origin: str | None = None,
         headers: dict[str, str] | None = None,
+        lines: list[str] | None = None,
         version: str = "13",
         key: str | None = None,
         rcvbuf: int | None = None,
+        host: str | None = "",
+        http: str = "HTTP/1.1",
+        local: str | None = None,
     ) -> RawSocket:
+        """Send an upgrade request and read the answer's head. `host`: "" for the URL's,
+        None for no Host header; `lines`: raw header lines (repeats allowed); `local`: the
+        address to connect from (127.0.0.2, ... are other clients)."""
         url = urlsplit(base)
         sock = socket.socket()
         if rcvbuf is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if local is not None:
+            sock.bind((local, 0))
         sock.setblocking(False)
         await asyncio.get_running_loop().sock_connect(sock, (url.hostname, url.port))
         reader, writer = await asyncio.open_connection(sock=sock)
         if key is None:
             key = base64.b64encode(os.urandom(16)).decode()
-        lines = [
-            f"GET {path} HTTP/1.1",
-            f"Host: {url.netloc}",
+        head = [
+            f"GET {path} {http}",
+            *([f"Host: {host or url.netloc}"] if host is not None else []),
             "Upgrade: websocket",
             "Connection: Upgrade",
             f"Sec-WebSocket-Key: {key}",
             f"Sec-WebSocket-Version: {version}",
             f"Origin: {origin or base}",
             *(f"{k}: {v}" for k, v in (headers or {}).items()),
+            *(lines or []),
         ]
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        ws = cls(reader, writer)
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
         raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         status_line, *header_lines = raw.decode("latin-1").split("\r\n")
-        ws = cls(reader, writer)
         ws.status = int(status_line.split()[1])
         for line in header_lines:
             if ":" in line:

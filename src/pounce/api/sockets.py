@@ -190,10 +190,10 @@ def error_frame(
 
 
 def same_host(origin: str | None, request: Request) -> bool:
-    if not origin:
+    """`origin` is this server's own (POUNCE_PUBLIC_URL's), whatever `Host` says."""
+    if not origin or not request.own_origin:
         return False
-    host = request.host
-    return visitors.origin_of(origin) in {f"http://{host}", f"https://{host}"}
+    return visitors.origin_of(origin) == request.own_origin
 
 
 class _Session:
