@@ -23,12 +23,17 @@ async def _reps(world: World, n: int = 2) -> list[Client]:
 
 
 async def _stored(world: World, conversation_id: str, *, after_seq: int = 0) -> list[Message]:
-    """The conversation's messages as stored, read with a connection of our own."""
+    """The conversation's messages (not its events) as stored, read with a connection of
+    our own."""
     db = Database(world.stack.database_url)
     try:
         async with db.read() as conn:
             return await chat_store.messages_after(
-                conn, org_id=world.org.id, conversation_id=conversation_id, after_seq=after_seq
+                conn,
+                org_id=world.org.id,
+                conversation_id=conversation_id,
+                after_seq=after_seq,
+                messages_only=True,
             )
     finally:
         await db.dispose()
@@ -366,13 +371,13 @@ async def test_a_client_id_reused_for_another_message_gets_id_reused_and_stores_
         return {"type": "message", "id": "r-1", "conversation_id": conversation_id, "body": body}
 
     first = await alice.request(rep_message(a, "for Ann"))
-    assert first["type"] == "ack" and first["seq"] == 2
+    assert first["type"] == "ack" and first["seq"] == 3  # 2: alice took it
     for reuse in (rep_message(b, "for Ann"), rep_message(a, "something else")):
         refused = await alice.request(reuse)
         assert refused["type"] == "error" and refused["code"] == "id_reused", refused
         assert refused["id"] == "r-1" and refused["message"]
     resent = await alice.request(rep_message(a, "for Ann"))
-    assert resent["type"] == "ack" and resent["seq"] == 2
+    assert resent["type"] == "ack" and resent["seq"] == 3
 
     # the visitor's message into their open conversation (group commit)
     other_body = await ann.request({"type": "message", "id": "v-1", "body": "not hello"})
@@ -420,7 +425,7 @@ async def test_a_client_id_reused_for_another_message_gets_id_reused_and_stores_
     stored = {c: await _stored(world, c) for c in (a, b)}
     assert [(m.seq, m.client_id, m.body) for m in stored[a]] == [
         (1, "v-1", "hello"),
-        (2, "r-1", "for Ann"),
+        (3, "r-1", "for Ann"),  # 2: alice took it
     ]
     assert [(m.client_id, m.body) for m in stored[b]] == [("v-1", "hello")]
     assert not [f for f in bob.inbox if f.get("type") == "message" and f["body"] != "hello"]

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pounce.api import responses as out
 from pounce.api.deps import RuntimeDep, api_router
 from pounce.api.errors import errors
-from pounce.api.schemas import Email, Name, Password
+from pounce.api.schemas import ORIGIN, Email, Name, Password
 from pounce.services import auth, orgs
 from pounce.services.errors import ServiceError
 from pounce.services.runtime import Runtime
@@ -19,6 +19,9 @@ from pounce.store.records import User
 
 router = api_router()
 Token = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+WEBSITE = ORIGIN.replace(r"^(\*|", r"^(\s*|")
 
 
 class Body(BaseModel):
@@ -30,7 +33,8 @@ class SetupIn(Body):
     name: Name
     email: Email
     password: Password
-    website: Annotated[str, Field(max_length=300)] | None = None
+    # An origin (scheme://host[:port], as the sites' allowed origins), or blank for none.
+    website: Annotated[str, Field(max_length=300, pattern=WEBSITE)] | None = None
 
     @field_validator("website")
     @classmethod
