@@ -20,7 +20,6 @@ from pounce.api import copilot, errors, openapi, proactive, rest, setup, sockets
 from pounce.config import Settings
 from pounce.realtime.bus import Bus, LocalBus
 from pounce.realtime.clientaddr import ForwardedMiddleware, ProxyRule, parse_entries
-from pounce.realtime.connection import close_all
 from pounce.realtime.presence import LocalPresence, Presence
 from pounce.realtime.redis import RedisBus, RedisPresence
 from pounce.realtime.websocket import STATE_KEY, Options, Router
@@ -37,13 +36,6 @@ def build_realtime(settings: Settings) -> tuple[Bus, Presence]:
     if settings.redis_url:
         return RedisBus(settings.redis_url), RedisPresence(settings.redis_url)
     return LocalBus(), LocalPresence()
-
-
-async def _resync_clients() -> None:
-    """Frames published while the bus was down are lost to the bus, not to the store:
-    every client of this node reconnects and resumes, so it receives them from there."""
-    closed = close_all()
-    log.info("bus reconnected: asked %d clients to resume", closed)
 
 
 # What a process whose store failed an fsync exits with (`store_failed`).
@@ -93,7 +85,14 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         )
         app.state.runtime = rt
         if isinstance(bus, RedisBus):
-            bus.on_reconnect.append(_resync_clients)
+
+            async def resync_clients() -> None:
+                """Frames published while the bus was down are lost to the bus, not to
+                the store: every client of this node catches up from there."""
+                count = await sockets.resync(rt)
+                log.info("bus reconnected: asked %d clients to resync", count)
+
+            bus.on_reconnect.append(resync_clients)
         worker = Worker(rt)
         if run_worker:
             worker.start()

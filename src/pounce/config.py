@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     ws_replay_bytes_per_second: int = Field(default=64 << 10, ge=1 << 10, le=1 << 30)
     # Sockets one client address may hold open; more get HTTP 429 before the upgrade.
     ws_max_sockets_per_address: int = Field(default=200, ge=1, le=1_000_000)
+    # New visitors (browsers without a visitor token) one client address may bring a minute.
+    new_visitors_per_address_per_minute: int = Field(default=60, ge=1, le=1_000_000)
     # A connection that has not sent a whole request head by then gets 408 and is closed.
     header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     # Peers (addresses, CIDR networks, or *) whose forwarding header is believed, and

@@ -118,6 +118,7 @@ class Follower:
         self.received: list[int] = []
         self.last = last_seq
         self.connections = 0
+        self.resyncs = 0
 
     async def run(self, urls: list[str], stop: asyncio.Event) -> None:
         turn = 0
@@ -143,6 +144,14 @@ class Follower:
                         except TimeoutError:
                             continue
                         frame = json.loads(raw)
+                        if frame.get("type") == "resync":  # the bus lost frames: catch up
+                            self.resyncs += 1
+                            await ws.send(
+                                json.dumps(
+                                    {"type": "resume", "after": {self.conversation_id: self.last}}
+                                )
+                            )
+                            continue
                         if frame.get("type") != "message":
                             continue
                         if frame["conversation_id"] != self.conversation_id:
@@ -319,6 +328,8 @@ async def test_redis_restart_recovers_delivery_and_loses_nothing(tmp_path: Path)
         assert [s for s, _ in stored] == list(range(1, 63))
         assert follower.received == list(range(3, 63))
         assert len(sender.acked) == 60
+        # Caught up on the socket it had: asked to resync, not closed.
+        assert follower.resyncs >= 1 and follower.connections == 1
         metrics = (await _get(p1, "/metrics")).decode()
         assert "pounce_bus_reconnects_total 1.0" in metrics
         ready = json.loads(await _get(p1, "/readyz"))

@@ -152,6 +152,13 @@ class Harness:
         self, *, token: str | None = None, page: str = "/pricing", client: str = "127.0.0.2"
     ) -> tuple[MemorySocket, Frame]:
         """A visitor's messenger, after `welcome`."""
+        sock = await self.visitor_hello(token=token, page=page, client=client)
+        return sock, await sock.expect("welcome")
+
+    async def visitor_hello(
+        self, *, token: str | None = None, page: str = "/pricing", client: str = "127.0.0.2"
+    ) -> MemorySocket:
+        """A visitor's messenger that has sent its `hello` (the answer not awaited)."""
         sock = await self._open(
             "/ws/messenger",
             MESSENGER,
@@ -167,7 +174,7 @@ class Harness:
                 "page": {"url": ORIGIN + page, "title": "Pricing"},
             }
         )
-        return sock, await sock.expect("welcome")
+        return sock
 
     async def rep(self, index: int = 0, *, available: bool = True) -> tuple[MemorySocket, Frame]:
         """A rep's console (`index` into the org's reps, -1 for its admin), after `welcome`."""

@@ -60,6 +60,9 @@ class Stack:
             POUNCE_SECRET_KEY=self.secret,
             POUNCE_SQLITE_SYNCHRONOUS="NORMAL",
             PYTHONUNBUFFERED="1",
+            # Every test client comes from 127.0.0.1: the per-address limit on new
+            # visitors would refuse a whole suite's worth (tests of the limit set it).
+            POUNCE_NEW_VISITORS_PER_ADDRESS_PER_MINUTE="1000000",
         )
         if port is not None:
             env["POUNCE_PORT"] = str(port)

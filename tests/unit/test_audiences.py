@@ -31,9 +31,8 @@ def _message() -> sf.MessageToVisitor:
     )
 
 
-def test_a_console_frame_never_goes_to_a_visitor() -> None:
-    sink = Sink()
-    alert_only = sf.Presence(
+def _presence() -> sf.Presence:
+    return sf.Presence(
         rep=s.RepPresence(
             id="u_1",
             name="Ada",
@@ -45,6 +44,11 @@ def test_a_console_frame_never_goes_to_a_visitor() -> None:
             auto_pounce=False,
         )
     )
+
+
+def test_a_console_frame_never_goes_to_a_visitor() -> None:
+    sink = Sink()
+    alert_only = _presence()
     with pytest.raises(TypeError):
         events.to_visitors(sink, ["v_1"], alert_only)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
@@ -79,3 +83,15 @@ def test_shared_bytes_only_for_frames_reps_read_as_they_are() -> None:
     )
     with pytest.raises(TypeError):
         events.to_visitors_and_users(sink, ["v_1"], ["u_1"], welcome)
+
+
+def test_a_frame_for_one_socket_must_be_of_its_endpoint() -> None:
+    sink = Sink()
+    events.to_connection(sink, "console-abc-1", sf.Pong(t=1))
+    events.to_connection(sink, "messenger-abc-2", _message())
+    with pytest.raises(TypeError):
+        events.to_connection(sink, "messenger-abc-3", _presence())
+    assert [topics for topics, _ in sink.posts] == [
+        ["conn:console-abc-1"],
+        ["conn:messenger-abc-2"],
+    ]

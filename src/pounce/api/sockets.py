@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
@@ -21,7 +22,7 @@ from pounce import metrics
 from pounce.domain.model import Availability, Outcome
 from pounce.realtime import frames as f
 from pounce.realtime.bus import Unsubscribe
-from pounce.realtime.connection import Connection
+from pounce.realtime.connection import LIVE, Connection
 from pounce.realtime.frames import client as cf
 from pounce.realtime.frames import server as sf
 from pounce.realtime.frames import shapes
@@ -465,16 +466,19 @@ MESSENGER = Handlers(f.MESSENGER)
 
 
 class MessengerSession(_Session):
-    __slots__ = ("conversation_id", "own_origin", "page_url", "site", "visitor")
+    __slots__ = ("client_ip", "conversation_id", "own_origin", "page_url", "site", "visitor")
     kind = "messenger"
     endpoint = f.MESSENGER
     handlers = MESSENGER
     accepts = f.ToMessenger
 
-    def __init__(self, rt: Runtime, site: Site, own_origin: str) -> None:
+    def __init__(
+        self, rt: Runtime, site: Site, own_origin: str, client_ip: str | None = None
+    ) -> None:
         super().__init__(rt)
         self.site: Site | None = site
         self.own_origin = own_origin
+        self.client_ip = client_ip
         self.visitor: Visitor | None = None
         self.page_url = ""
         self.conversation_id: str | None = None
@@ -507,9 +511,14 @@ class MessengerSession(_Session):
                 conn_id=conn.id,
                 page=page,
                 locale=hello.locale,
+                client_ip=self.client_ip,
             )
         except ServiceError as exc:
-            self.refuse(error_frame(exc.code, exc.message), CLOSE_FORBIDDEN, exc.code)
+            if exc.code == "rate_limited":  # too many new visitors from this address
+                limited = error_frame(exc.code, exc.message, retry_after_ms=60_000)
+                self.refuse(limited, CLOSE_TRY_LATER, "try again later")
+            else:
+                self.refuse(error_frame(exc.code, exc.message), CLOSE_FORBIDDEN, exc.code)
             return
         except StoreUnavailable:
             self.store_down()
@@ -660,6 +669,8 @@ class MessengerSession(_Session):
 
 
 CONSOLE = Handlers(f.CONSOLE)
+# This process's consoles past their `welcome`, by connection id (for `resync`).
+_CONSOLES: dict[str, ConsoleSession] = {}
 
 
 class ConsoleSession(_Session):
@@ -689,6 +700,7 @@ class ConsoleSession(_Session):
         except StoreUnavailable:
             self.store_down()
             return
+        _CONSOLES[conn.id] = self
         await self.replay(user.org_id, hello.resume or {})
 
     @CONSOLE.on(cf.RepSend)
@@ -826,11 +838,52 @@ class ConsoleSession(_Session):
 
     async def left(self) -> None:
         if self.conn is not None:
+            _CONSOLES.pop(self.conn.id, None)
             await reps.disconnect(self.rt, user=self.user, connection_id=self.conn.id)
 
 
 MESSENGER.check()
 CONSOLE.check()
+
+# After the bus lost frames, clients are asked to resync over this many seconds, each at
+# a random moment, so that they do not all ask the store at once.
+RESYNC_SPREAD_SECONDS = 5.0
+
+
+async def resync(rt: Runtime, *, spread: float = RESYNC_SPREAD_SECONDS) -> int:
+    """The bus reconnected and frames published meanwhile are lost to it (not to the
+    store): every console of this process gets its state now (`sync`, built once per org)
+    and every client resumes by seq, spread over `spread` seconds. Returns the sockets."""
+    consoles: dict[str, list[ConsoleSession]] = {}
+    for session in list(_CONSOLES.values()):
+        consoles.setdefault(session.user.org_id, []).append(session)
+    frames: dict[str, f.ServerFrame] = {}
+    for org_id, sessions in consoles.items():
+        try:
+            synced = await reps.sync(
+                rt, org_id=org_id, user_ids=list({x.user.id for x in sessions})
+            )
+        except StoreUnavailable:
+            for x in sessions:
+                if x.conn is not None:
+                    x.conn.close_soon(CLOSE_TRY_LATER, "resync")  # they resume on reconnect
+            continue
+        for x in sessions:
+            if x.conn is not None:
+                frames[x.conn.id] = synced[x.user.id]
+    loop = asyncio.get_running_loop()
+    count = 0
+    for conn in list(LIVE.values()):
+        frame = frames.get(conn.id) or (sf.Resync() if conn.kind == "messenger" else None)
+        if frame is not None:
+            loop.call_later(random.uniform(0, spread), _send_if_open, conn, frame)
+            count += 1
+    return count
+
+
+def _send_if_open(conn: Connection, frame: f.ServerFrame) -> None:
+    if not conn.closed:
+        conn.send_frame(frame)
 
 
 class MessengerEndpoint:
@@ -850,7 +903,7 @@ class MessengerEndpoint:
             site, request.headers.get("origin"), own_origin=own
         ):
             return 403
-        return MessengerSession(self.rt, site, own)
+        return MessengerSession(self.rt, site, own, request.client)
 
 
 class ConsoleEndpoint:

@@ -5,12 +5,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
+from pounce.realtime import connection
+
 Handler = Callable[[str, bytes], None]
 Unsubscribe = Callable[[], Awaitable[None]]
+# A frame for one socket: delivered to the connection with that id on its node.
+Deliver = Callable[[str, bytes], None]
+CONNECTION_PREFIX = "conn:"
 
 
 class Bus(Protocol):
-    """Fan-out of encoded frames on topics (`org:{id}:reps`, `user:{id}`, `visitor:{id}`).
+    """Fan-out of encoded frames on topics (`org:{id}:reps`, `user:{id}`, `visitor:{id}`),
+    and to one socket (`conn:{connection id}`: nobody subscribes, it goes to the node that
+    holds that socket).
 
     Delivery is best effort: the store is the source of truth and clients resume
     from it. Handlers must not block; they queue the bytes for a socket.
@@ -35,8 +42,9 @@ class Bus(Protocol):
 class LocalBus:
     """The in-process bus of the embedded default."""
 
-    def __init__(self) -> None:
+    def __init__(self, deliver: Deliver = connection.deliver) -> None:
         self._handlers: dict[str, set[Handler]] = {}
+        self._deliver = deliver
 
     @property
     def healthy(self) -> bool:
@@ -56,6 +64,9 @@ class LocalBus:
             self.dispatch(topic, data)
 
     def dispatch(self, topic: str, data: bytes) -> None:
+        if topic.startswith(CONNECTION_PREFIX):
+            self._deliver(topic[len(CONNECTION_PREFIX) :], data)
+            return
         for handler in tuple(self._handlers.get(topic, ())):
             handler(topic, data)
 

@@ -8,24 +8,29 @@ import secrets
 
 from pounce import metrics
 from pounce.realtime.frames import ServerFrame, encode
-from pounce.realtime.websocket import CLOSE_SERVICE_RESTART, WebSocketProtocol
+from pounce.realtime.websocket import WebSocketProtocol
 
 log = logging.getLogger(__name__)
 
 _ids = itertools.count(1)
-# Connection ids meet in Redis presence across processes: a per-process random prefix
-# keeps two nodes' counters from naming different sockets alike.
-_NODE = secrets.token_hex(6)
-CLOSE_RESYNC = CLOSE_SERVICE_RESTART
-LIVE: set[Connection] = set()
+# Connection ids meet in Redis presence across processes: a per-process random part
+# keeps two nodes' counters from naming different sockets alike, and says which node
+# holds a socket (`{kind}-{node}-{n}`), so a frame for one socket goes to that node only.
+NODE = secrets.token_hex(6)
+LIVE: dict[str, Connection] = {}
 
 
-def close_all(code: int = CLOSE_RESYNC, reason: str = "resync") -> int:
-    """Close every socket of this process; clients reconnect and resume from the store."""
-    live = list(LIVE)
-    for conn in live:
-        conn.close_soon(code, reason)
-    return len(live)
+def node_of(connection_id: str) -> str | None:
+    """The node (process) that holds this connection, from its id."""
+    parts = connection_id.split("-")
+    return parts[1] if len(parts) == 3 else None
+
+
+def deliver(connection_id: str, data: bytes) -> None:
+    """A frame for one socket of this process (gone already: dropped, as the bus does)."""
+    conn = LIVE.get(connection_id)
+    if conn is not None:
+        conn.on_bus(connection_id, data)
 
 
 class Connection:
@@ -40,10 +45,10 @@ class Connection:
         self.socket = socket
         self.kind = kind
         self.accepts = accepts  # the frames this endpoint's clients may receive
-        self.id = f"{kind}-{_NODE}-{next(_ids)}"
+        self.id = f"{kind}-{NODE}-{next(_ids)}"
         self._held: list[bytes] | None = None
         self.closed = False
-        LIVE.add(self)
+        LIVE[self.id] = self
         metrics.OPEN_SOCKETS.labels(kind).inc()
 
     def send(self, data: bytes) -> None:
@@ -86,8 +91,7 @@ class Connection:
             self.socket.close(code, reason)
 
     def stop(self) -> None:
-        if self in LIVE:
-            LIVE.discard(self)
+        if LIVE.pop(self.id, None) is not None:
             metrics.OPEN_SOCKETS.labels(self.kind).dec()
         self.closed = True
         self._held = None

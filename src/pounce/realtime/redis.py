@@ -13,14 +13,15 @@ from urllib.parse import unquote, urlparse
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
 from pounce import metrics
-from pounce.realtime.bus import Handler, LocalBus, Unsubscribe
+from pounce.realtime import connection
+from pounce.realtime.bus import CONNECTION_PREFIX, Deliver, Handler, LocalBus, Unsubscribe
 from pounce.realtime.presence import LocalPresence
 
 log = logging.getLogger(__name__)
@@ -168,9 +169,14 @@ class RedisBus:
     so clients resume from the store and nothing published meanwhile is missed.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, *, node: str = connection.NODE, deliver: Deliver = connection.deliver
+    ) -> None:
         self.url = url
-        self._local = LocalBus()
+        self.node = node
+        # Frames for one socket of this node arrive on its node channel, "topic\ndata".
+        self._node_channel = f"{PREFIX}node:{node}"
+        self._local = LocalBus(deliver)
         self._client: aioredis.Redis | None = None
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -220,6 +226,14 @@ class RedisBus:
         """
         publisher = self._publisher
         for topic in topics:
+            if topic.startswith(CONNECTION_PREFIX):
+                node = connection.node_of(topic[len(CONNECTION_PREFIX) :])
+                if node == self.node:  # this node's socket: no hop through Redis
+                    self._local.dispatch(topic, data)
+                elif node is not None:
+                    channel = f"{PREFIX}node:{node}".encode()
+                    publisher.post(resp(b"PUBLISH", channel, topic.encode() + b"\n" + data))
+                continue
             publisher.post(resp(b"PUBLISH", (PREFIX + topic).encode(), data))
 
     async def _send_forever(self) -> None:
@@ -271,8 +285,9 @@ class RedisBus:
             with contextlib.suppress(Exception):
                 await self._pubsub.aclose()
         self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-        # A placeholder channel keeps the connection in subscribe mode with no topics.
-        await self._pubsub.subscribe(PREFIX + "_node", *(PREFIX + t for t in self._topics))
+        # The node's own channel (frames for one of its sockets) also keeps the connection
+        # in subscribe mode when there are no topics.
+        await self._pubsub.subscribe(self._node_channel, *(PREFIX + t for t in self._topics))
 
     async def _read_forever(self) -> None:
         delay = 0.2
@@ -296,7 +311,11 @@ class RedisBus:
                         continue
                     channel = message["channel"]
                     channel = channel.decode() if isinstance(channel, bytes) else str(channel)
-                    self._local.dispatch(channel.removeprefix(PREFIX), message["data"])
+                    data = message["data"]
+                    if channel == self._node_channel:
+                        topic, _, data = data.partition(b"\n")
+                        channel = PREFIX + topic.decode()
+                    self._local.dispatch(channel.removeprefix(PREFIX), data)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -449,6 +449,8 @@ async def close_conversation(
         conv = await _load_conversation(conn, org_id=actor.org_id, conversation_id=conv.id)
         owner = await _user(conn, actor.org_id, conv.owner_id)
         stream.post_conversation(uow, conv, owner)
+        closed = conv
+        uow.after_commit(lambda: stream.out_of_conversation(rt, closed))
     return conv
 
 

@@ -96,7 +96,10 @@ def to_visitors_and_users(
 
 
 def to_connection(sink: Sink, connection_id: str, frame: ServerFrame) -> None:
-    """A frame to one socket; its endpoint must be the frame's (checked by the socket)."""
+    """A frame to one socket (one tab), of that socket's endpoint: the connection id
+    names its kind (`messenger-…`, `console-…`)."""
+    kind = ToMessenger if connection_id.startswith("messenger-") else ToConsole
+    _check(frame, kind)
     sink.post_many([connection_topic(connection_id)], encode(frame))
 
 

@@ -696,6 +696,8 @@ async def set_outcome(
             else None
         )
         stream.post_conversation(uow, conv, owner)
+        closed = conv
+        uow.after_commit(lambda: stream.out_of_conversation(rt, closed))
     return conv, owner
 
 
@@ -775,10 +777,16 @@ async def handle_rep_timeout(rt: Runtime, uow: UnitOfWork, job: jobs.Job) -> Non
 # --------------------------------------------------------------------------- console state
 
 
-async def pending_alerts(conn: AsyncConnection, *, org_id: str, user_id: str) -> dict[str, int]:
-    """The rep's auto pounces waiting for them: conversation id -> deadline (epoch ms)."""
-    waiting = await store.awaiting_rep(conn, org_id=org_id, rep_id=user_id)
-    return {conversation_id: deadline_ms(deadline) for conversation_id, deadline in waiting.items()}
+async def pending_alerts(
+    conn: AsyncConnection, *, org_id: str, user_ids: list[str]
+) -> dict[str, dict[str, int]]:
+    """Each rep's auto pounces waiting for them: rep id -> conversation id -> deadline
+    (epoch ms), in one query."""
+    waiting = await store.awaiting_reps(conn, org_id=org_id, rep_ids=user_ids)
+    return {
+        rep_id: {cid: deadline_ms(deadline) for cid, deadline in convs.items()}
+        for rep_id, convs in waiting.items()
+    }
 
 
 # --------------------------------------------------------------------------- reports

@@ -129,17 +129,38 @@ def post_away(sink: Sink, conv: Conversation, away: Message) -> None:
 
 async def in_conversation(rt: Runtime, conv: Conversation, visitor: Visitor | None = None) -> None:
     """Live View shows the visitor as in a conversation (call after the commit)."""
+    await visitor_changed(rt, conv.org_id, conv.visitor_id, visitor, conversation_id=conv.id)
+
+
+async def out_of_conversation(rt: Runtime, conv: Conversation) -> None:
+    """Live View no longer shows the visitor as in it (it closed; after the commit)."""
+    await visitor_changed(rt, conv.org_id, conv.visitor_id, conversation_id=None)
+
+
+async def visitor_changed(
+    rt: Runtime,
+    org_id: str,
+    visitor_id: str,
+    visitor: Visitor | None = None,
+    **presence: str | None,
+) -> None:
+    """A visitor's row or presence changed: the org's consoles hear of it while the
+    visitor is on the site (`presence` updates what Live View knows first; call after
+    the commit)."""
+    if await rt.presence.visitor_info(org_id, visitor_id) is None:
+        return  # not on the site: Live View does not list them
     if visitor is None:
         async with rt.db.read() as conn:
-            visitor = await chat.get_visitor(conn, org_id=conv.org_id, visitor_id=conv.visitor_id)
+            visitor = await chat.get_visitor(conn, org_id=org_id, visitor_id=visitor_id)
         if visitor is None:
             return
-    await rt.presence.visitor_update(conv.org_id, visitor.id, {"conversation_id": conv.id})
-    info = await rt.presence.visitor_info(conv.org_id, visitor.id)
+    if presence:
+        await rt.presence.visitor_update(org_id, visitor.id, dict(presence))
+    info = await rt.presence.visitor_info(org_id, visitor.id)
     if info is not None:
         events.to_org_reps(
             rt.bus,
-            conv.org_id,
+            org_id,
             sf.VisitorUpdate(visitor=events.visitor_presence(visitor, info, online=True)),
         )
 

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 from pounce.domain.model import ConversationStatus
 from pounce.realtime.frames import server as sf
-from pounce.services import events, proactive
-from pounce.services.auth import read_visitor_token, sign_visitor
+from pounce.services import events, proactive, stream
+from pounce.services.auth import RateLimiter, read_visitor_token, sign_visitor
 from pounce.services.errors import ServiceError
 from pounce.services.routing import available_reps
 from pounce.services.runtime import Runtime
@@ -20,6 +20,17 @@ from pounce.store.records import Conversation, Site, User, Visitor, now
 
 SESSION_GAP = timedelta(minutes=30)
 OFFLINE_GRACE_SECONDS = 4.0
+# New visitors each client address may bring per minute (a browser without a visitor
+# token is a new visitor: a script that drops its token makes a row per connect).
+_new_visitors: RateLimiter | None = None
+
+
+def _new_visitor_limiter(rt: Runtime) -> RateLimiter:
+    global _new_visitors
+    limit = rt.settings.new_visitors_per_address_per_minute
+    if _new_visitors is None or _new_visitors.limit != limit:
+        _new_visitors = RateLimiter(limit, 60.0)
+    return _new_visitors
 
 
 def origin_of(url: str) -> str:
@@ -61,8 +72,11 @@ async def connect(
     conn_id: str,
     page: dict[str, Any] | None,
     locale: str | None = None,
+    client_ip: str | None = None,
 ) -> VisitorSession:
-    """Identify (or create) the visitor, mark them online and record the page they are on."""
+    """Identify (or create) the visitor, mark them online and record the page they are on.
+    A client address that brings more new visitors a minute than allowed is refused
+    (`rate_limited`)."""
     visitor_id = read_visitor_token(rt, token, org_id=site.org_id) if token else None
     # The write transaction holds SQLite's one writer (chat messages wait for it): a
     # first-time visitor needs two inserts in it, and the org's details are read after.
@@ -74,6 +88,14 @@ async def connect(
         )
         created = visitor is None
         if visitor is None:
+            limiter = _new_visitor_limiter(rt)
+            if client_ip is not None:
+                if limiter.blocked(client_ip):
+                    raise ServiceError(
+                        "rate_limited",
+                        "Too many new visitors from this address; try again in a minute.",
+                    )
+                limiter.hit(client_ip)
             visitor = await chat.create_visitor(conn, org_id=site.org_id, site_id=site.id)
         if visitor.blocked:
             raise ServiceError("forbidden", "This visitor is blocked.")
@@ -199,10 +221,12 @@ async def page_view(
 
 
 async def leave_email(rt: Runtime, *, visitor: Visitor, email: str) -> None:
+    """The email the away message asks for; Live View shows it at once."""
     async with rt.db.write() as conn:
         await chat.update_visitor(
             conn, org_id=visitor.org_id, visitor_id=visitor.id, email=email.strip()
         )
+    await stream.visitor_changed(rt, visitor.org_id, visitor.id)
 
 
 async def disconnect(rt: Runtime, *, visitor: Visitor, conn_id: str) -> None:

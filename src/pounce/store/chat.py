@@ -227,12 +227,15 @@ async def list_conversations(
     status: Sequence[ConversationStatus] = (),
     routed_to: str | None = None,
     limit: int = 50,
+    owners: Sequence[str] | None = None,
 ) -> list[Conversation]:
     query = select(t.conversations).where(t.conversations.c.org_id == org_id)
     if visitor_id is not None:
         query = query.where(t.conversations.c.visitor_id == visitor_id)
     if owner_id is not None:
         query = query.where(t.conversations.c.owner_id == owner_id)
+    if owners is not None:
+        query = query.where(t.conversations.c.owner_id.in_(list(owners)))
     if status:
         query = query.where(t.conversations.c.status.in_([s.value for s in status]))
     rows = await conn.execute(

@@ -3,6 +3,7 @@ switch, and one row per auto pounce holding its state machine (the source of rep
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -394,14 +395,28 @@ async def save_pounce(
 
 async def awaiting_rep(conn: AsyncConnection, *, org_id: str, rep_id: str) -> dict[str, float]:
     """The rep's auto pounces whose visitor replied: conversation id → deadline (epoch s)."""
+    return (await awaiting_reps(conn, org_id=org_id, rep_ids=[rep_id])).get(rep_id, {})
+
+
+async def awaiting_reps(
+    conn: AsyncConnection, *, org_id: str, rep_ids: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """`awaiting_rep` for several reps in one query: rep id → conversation id → deadline."""
     rows = await conn.execute(
-        select(proactive_pounces.c.conversation_id, proactive_pounces.c.deadline).where(
+        select(
+            proactive_pounces.c.rep_id,
+            proactive_pounces.c.conversation_id,
+            proactive_pounces.c.deadline,
+        ).where(
             proactive_pounces.c.org_id == org_id,
-            proactive_pounces.c.rep_id == rep_id,
+            proactive_pounces.c.rep_id.in_(list(rep_ids)),
             proactive_pounces.c.stage == Stage.AWAITING_REP.value,
         )
     )
-    return {cid: _epoch(deadline) or 0.0 for cid, deadline in rows}
+    out: dict[str, dict[str, float]] = {}
+    for rep_id, cid, deadline in rows:
+        out.setdefault(rep_id, {})[cid] = _epoch(deadline) or 0.0
+    return out
 
 
 async def pounces_between(

@@ -166,6 +166,12 @@ export class ConsoleClient {
         }
         break;
       }
+      case 'sync': {
+        // Then what was said meanwhile in the conversations we follow.
+        const after = resumeAfter(this.state.log, [], RESUME_MAX_CONVERSATIONS, this.state.events);
+        if (Object.keys(after).length) this.conn.send({ type: 'resume', after });
+        break;
+      }
       case 'resumed': {
         const req = f.id ? before.requests[f.id] : undefined;
         const more = f.more ?? [];

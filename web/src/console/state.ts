@@ -292,6 +292,18 @@ function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
       for (const a of f.alerts) next = addAlert(next, a);
       return next;
     }
+    case 'sync': {
+      // The server's bus lost frames: this is the state now (the client then resumes).
+      let next: ConsoleState = {
+        ...s,
+        reps: byId(f.reps),
+        visitors: byId(f.visitors.filter((v) => v.online)),
+        alerts: [],
+      };
+      next = upsertConversations(next, f.conversations);
+      for (const a of f.alerts) next = addAlert(next, a);
+      return next;
+    }
     case 'alert': {
       const { type: _t, ...alert } = f;
       return addAlert(s, alert);

@@ -177,6 +177,11 @@ export class MessengerClient {
         this.conn.send({ type: 'leave_email', id: away.requestId, email: away.email });
       }
     }
+    if (f.type === 'resync') {
+      // The server's bus lost frames for a moment: ask for what came after what we have.
+      const after = resumeAfter(this.state.log, this.state.currentId ? [this.state.currentId] : []);
+      if (Object.keys(after).length) this.resume(after);
+    }
     if (f.type === 'resumed' && f.more?.length) {
       // The replay comes a page at a time: ask for the next from where this one stopped.
       this.resume(Object.fromEntries(f.more.map((cid) => [cid, f.conversations[cid] ?? 0])));

@@ -139,6 +139,10 @@ class Away(ToMessenger, tag="away"):
     message: Message
 
 
+class Resync(ToMessenger, tag="resync"):
+    """The server's bus lost live frames for a moment: resume from the seqs you have."""
+
+
 class RepsAvailable(ToMessenger, tag="reps_available"):
     """Whether any rep can answer now."""
 
@@ -159,6 +163,16 @@ class ConsoleWelcome(ToConsole, tag="welcome"):
     alerts: list[Alert]
     conversations: list[Conversation]
     connection_id: str
+
+
+class ConsoleSync(ToConsole, tag="sync"):
+    """The server's bus lost live frames for a moment: the state now (as in `welcome`);
+    resume your conversations from the seqs you have."""
+
+    reps: list[RepPresence]
+    visitors: list[VisitorPresence]
+    alerts: list[Alert]
+    conversations: list[Conversation]
 
 
 class RepAck(ToConsole, tag="ack"):
