@@ -57,8 +57,10 @@ def _spawn(coro: Any, name: str) -> asyncio.Task[None]:
     return task
 
 
-class FrameBudget:
-    """A token bucket: bursts are fine, floods get `rate_limited`."""
+class TokenBucket:
+    """Tokens refilled at `rate` per second up to `burst`: bursts are fine, floods wait.
+    Frames take one token each (`take`); replayed bytes are spent after the fact and
+    may take it below zero, which makes the next wait longer (`spend`, `wait`)."""
 
     __slots__ = ("burst", "rate", "stamp", "tokens")
 
@@ -66,10 +68,14 @@ class FrameBudget:
         self.rate, self.burst = rate, burst
         self.tokens, self.stamp = burst, time.monotonic()
 
-    def take(self) -> bool:
+    def _refill(self) -> None:
         now = time.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
+
+    def take(self) -> bool:
+        """One token, if there is one."""
+        self._refill()
         if self.tokens < 1:
             return False
         self.tokens -= 1
@@ -77,6 +83,14 @@ class FrameBudget:
 
     def give_back(self) -> None:
         self.tokens = min(self.burst, self.tokens + 1)
+
+    def wait(self) -> float:
+        """Seconds until there is something to spend (0: now)."""
+        self._refill()
+        return 0.0 if self.tokens > 0 else (1 - self.tokens) / self.rate
+
+    def spend(self, n: int) -> None:
+        self.tokens -= n
 
 
 # Frames per second a socket may send, and the burst, per class of frame (a frame
@@ -95,39 +109,19 @@ class Budgets:
     __slots__ = ("_buckets",)
 
     def __init__(self) -> None:
-        self._buckets: dict[str, FrameBudget] | None = None
+        self._buckets: dict[str, TokenBucket] | None = None
 
-    def bucket(self, kind: str) -> FrameBudget:
+    def bucket(self, kind: str) -> TokenBucket:
         buckets = self._buckets
         if buckets is None:
             buckets = self._buckets = {}
         bucket = buckets.get(kind)
         if bucket is None:
-            bucket = buckets[kind] = FrameBudget(*BUDGETS[kind])
+            bucket = buckets[kind] = TokenBucket(*BUDGETS[kind])
         return bucket
 
     def take(self, frame: f.ClientFrame) -> bool:
         return self.bucket(type(frame).budget).take()
-
-
-class ByteBudget:
-    """A token bucket of bytes; it may go below zero, and then waits longer."""
-
-    __slots__ = ("burst", "rate", "stamp", "tokens")
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst = rate, burst
-        self.tokens, self.stamp = burst, time.monotonic()
-
-    def wait(self) -> float:
-        """Seconds until there is something to spend (0: now)."""
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        return 0.0 if self.tokens > 0 else (1 - self.tokens) / self.rate
-
-    def spend(self, n: int) -> None:
-        self.tokens -= n
 
 
 # Bytes of replay a socket may ask for (POUNCE_WS_REPLAY_*: a burst, then bytes per
@@ -135,13 +129,13 @@ class ByteBudget:
 # asks for the same history again and again gets `rate_limited` with `retry_after_ms`
 # instead of gigabytes.
 _VISITOR_BUDGETS_KEPT = 10_000
-_visitor_budgets: OrderedDict[str, ByteBudget] = OrderedDict()
+_visitor_budgets: OrderedDict[str, TokenBucket] = OrderedDict()
 
 
-def visitor_replay_budget(visitor_id: str, rate: float, burst: float) -> ByteBudget:
+def visitor_replay_budget(visitor_id: str, rate: float, burst: float) -> TokenBucket:
     budget = _visitor_budgets.pop(visitor_id, None)
     if budget is None:
-        budget = ByteBudget(2 * rate, 2 * burst)
+        budget = TokenBucket(2 * rate, 2 * burst)
         if len(_visitor_budgets) >= _VISITOR_BUDGETS_KEPT:
             _visitor_budgets.popitem(last=False)
     _visitor_budgets[visitor_id] = budget
@@ -231,7 +225,7 @@ class _Session:
         self._paused = False
         self._hello_timer: asyncio.TimerHandle | None = None
         self._budgets = Budgets()
-        self._replayed: ByteBudget | None = None
+        self._replayed: TokenBucket | None = None
 
     # -- called by the socket ---------------------------------------------------------
     def opened(self, socket: WebSocketProtocol) -> None:
@@ -416,7 +410,7 @@ class _Session:
             burst = float(self.rt.settings.ws_replay_burst_bytes)
             mine = self._replayed
             if mine is None:
-                mine = self._replayed = ByteBudget(rate, burst)
+                mine = self._replayed = TokenBucket(rate, burst)
             theirs = visitor_replay_budget(visitor.id, rate, burst) if visitor else None
             wait = max(mine.wait(), theirs.wait() if theirs else 0.0)
             if wait > 0:

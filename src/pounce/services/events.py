@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -158,9 +158,14 @@ def author(message: Message, user: User | None) -> s.Author:
     )
 
 
-def message(message: Message, user: User | None = None) -> s.Message:
-    """A message as its visitor may see it (no `meta`)."""
-    return s.Message(
+M = TypeVar("M", bound=s.Message)
+R = TypeVar("R", bound=s.MessageWithMeta)
+
+
+def message(message: Message, user: User | None = None, shape: type[M] = s.Message) -> M:  # type: ignore[assignment]
+    """A message as its visitor may see it (no `meta`), as `shape` (a part of a frame,
+    or the `message` frame itself)."""
+    return shape(
         conversation_id=message.conversation_id,
         seq=message.seq,
         client_id=message.client_id,
@@ -171,8 +176,13 @@ def message(message: Message, user: User | None = None) -> s.Message:
     )
 
 
-def message_for_rep(message: Message, user: User | None = None) -> s.MessageWithMeta:
-    return s.MessageWithMeta(
+def message_for_rep(
+    message: Message,
+    user: User | None = None,
+    shape: type[R] = s.MessageWithMeta,  # type: ignore[assignment]
+) -> R:
+    """A message as reps see it: with `meta` and its audience."""
+    return shape(
         conversation_id=message.conversation_id,
         seq=message.seq,
         client_id=message.client_id,

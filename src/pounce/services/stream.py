@@ -73,33 +73,13 @@ def post_message(sink: Sink, conv: Conversation, message: Message, author: User 
 def message_to_visitor(message: Message, author: User | None) -> sf.MessageToVisitor:
     if message.audience not in VISITOR_SEES:
         raise ValueError(f"seq {message.seq} is not for the visitor")
-    shown = events.message(message, author)
-    return sf.MessageToVisitor(
-        conversation_id=shown.conversation_id,
-        seq=shown.seq,
-        client_id=shown.client_id,
-        author=shown.author,
-        body=shown.body,
-        html=shown.html,
-        created_at=shown.created_at,
-    )
+    return events.message(message, author, sf.MessageToVisitor)
 
 
 def message_to_rep(message: Message, author: User | None) -> sf.MessageToRep:
     if message.audience not in REPS_SEE:
         raise ValueError(f"seq {message.seq} is not for reps")
-    shown = events.message_for_rep(message, author)
-    return sf.MessageToRep(
-        conversation_id=shown.conversation_id,
-        seq=shown.seq,
-        client_id=shown.client_id,
-        author=shown.author,
-        body=shown.body,
-        html=shown.html,
-        created_at=shown.created_at,
-        meta=shown.meta,
-        audience=shown.audience,
-    )
+    return events.message_for_rep(message, author, sf.MessageToRep)
 
 
 def post_conversation(sink: Sink, conv: Conversation, owner: User | None) -> None:
