@@ -19,6 +19,7 @@ import {
   type VisitorPresence,
 } from '../shared/protocol';
 import { countUnread, markRead, type ReadMarks } from '../shared/unread';
+import { profileSeesConversation, profileSeesIdentity, profileSeesVisitor, type Profiles } from './profile';
 
 export interface PendingMessage {
   id: string;
@@ -42,7 +43,8 @@ export type Request =
   | { kind: 'history'; conversationIds: readonly string[] }
   | { kind: 'availability'; status: Availability }
   | { kind: 'pounce'; visitorId: string }
-  | { kind: 'outcome'; conversationId: string };
+  | { kind: 'outcome'; conversationId: string }
+  | { kind: 'profile'; visitorId: string };
 
 /** The server switched my auto pounce off (or on): shown until dismissed. */
 export interface AutoPounceNotice {
@@ -82,6 +84,12 @@ export interface ConsoleState {
   /** The org's auto pounce settings (null until loaded, or if they could not be). */
   proactive: ProactiveSettings | null;
   autoPounceNotice: AutoPounceNotice | null;
+  /** Visitor 360 profiles loaded (kept live), by visitor id. */
+  profiles: Profiles;
+  /** Why a profile could not be loaded (e.g. `not_found`), by visitor id. */
+  profileErrors: Readonly<Record<string, string>>;
+  /** The visitor whose Visitor 360 is open beside the page (outside a conversation). */
+  panelVisitor: string | null;
 }
 
 export type ConsoleAction =
@@ -96,7 +104,8 @@ export type ConsoleAction =
   | { type: 'proactive'; settings: ProactiveSettings }
   | { type: 'auto_pounce'; enabled: boolean; notice?: AutoPounceNotice | null }
   | { type: 'dismiss_auto_pounce_notice' }
-  | { type: 'dismiss_closed' };
+  | { type: 'dismiss_closed' }
+  | { type: 'open_visitor'; visitorId: string | null };
 
 export function initialState(myRead: ReadMarks = {}): ConsoleState {
   return {
@@ -122,6 +131,9 @@ export function initialState(myRead: ReadMarks = {}): ConsoleState {
     errors: {},
     proactive: null,
     autoPounceNotice: null,
+    profiles: {},
+    profileErrors: {},
+    panelVisitor: null,
   };
 }
 
@@ -230,6 +242,7 @@ function applyAck(s: ConsoleState, f: Extract<ConsoleServerFrame, { type: 'ack' 
     case 'pounce':
     case 'outcome':
     case 'history':
+    case 'profile':
       return next;
   }
 }
@@ -263,6 +276,8 @@ function applyError(s: ConsoleState, f: Extract<ConsoleServerFrame, { type: 'err
     case 'reopen':
     case 'outcome':
       return { ...next, errors: { ...next.errors, [req.conversationId]: f.code } };
+    case 'profile':
+      return { ...next, profileErrors: { ...next.profileErrors, [req.visitorId]: f.code } };
     case 'availability':
     case 'pounce':
     case 'history':
@@ -326,7 +341,19 @@ function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
       return { ...s, visitorRead: markRead(s.visitorRead, f.conversation_id, f.seq) };
     case 'conversation': {
       const c = conversationOf(f);
-      return settleAlert(upsertConversations(s, [c]), c);
+      const next = settleAlert(upsertConversations(s, [c]), c);
+      const profiles = profileSeesConversation(next.profiles, c);
+      return profiles === next.profiles ? next : { ...next, profiles };
+    }
+    case 'visitor_profile': {
+      const req = s.requests[f.id];
+      const requests = req ? without(s.requests, f.id) : s.requests;
+      const vid = f.profile.visitor.id;
+      return { ...s, requests, profiles: { ...s.profiles, [vid]: f.profile }, profileErrors: without(s.profileErrors, vid) };
+    }
+    case 'visitor_identity': {
+      const profiles = profileSeesIdentity(s.profiles, f);
+      return profiles === s.profiles ? s : { ...s, profiles };
     }
     case 'presence': {
       const me =
@@ -348,10 +375,11 @@ function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
     }
     case 'visitor': {
       const v = f.visitor;
+      const profiles = profileSeesVisitor(s.profiles, v);
       if (!v.online) {
-        return { ...s, visitors: without(s.visitors, v.id), departed: { ...s.departed, [v.id]: { ...s.visitors[v.id], ...v } } };
+        return { ...s, profiles, visitors: without(s.visitors, v.id), departed: { ...s.departed, [v.id]: { ...s.visitors[v.id], ...v } } };
       }
-      return { ...s, visitors: { ...s.visitors, [v.id]: v }, departed: without(s.departed, v.id) };
+      return { ...s, profiles, visitors: { ...s.visitors, [v.id]: v }, departed: without(s.departed, v.id) };
     }
     case 'ack':
       return applyAck(s, f);
@@ -432,6 +460,8 @@ export function reduce(s: ConsoleState, a: ConsoleAction): ConsoleState {
       return s.autoPounceNotice ? { ...s, autoPounceNotice: null } : s;
     case 'dismiss_closed':
       return s.justClosed ? { ...s, justClosed: null } : s;
+    case 'open_visitor':
+      return s.panelVisitor === a.visitorId ? s : { ...s, panelVisitor: a.visitorId };
   }
 }
 

@@ -20,6 +20,7 @@ import {
 import { Composer } from './Composer';
 import { PounceButton, PounceComposer } from './Pounce';
 import { Avatar, Countdown, Icon } from './ui';
+import { VisitorPanel } from './VisitorPanel';
 
 interface Props {
   client: ConsoleClient;
@@ -262,6 +263,7 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
   const started = v?.session_started_at ? Date.parse(v.session_started_at) : NaN;
 
   return (
+    <div class="convo-layout">
     <div class="conversation">
       <header class="convo-head">
         <Avatar name={name} tone="visitor" size={44} />
@@ -445,6 +447,8 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
       </div>
 
       <Composer client={client} api={api} conversationId={conversationId} enabled={canWrite} placeholder={placeholder} />
+    </div>
+    <VisitorPanel s={s} client={client} visitorId={visitorId} conversationId={conversationId} />
     </div>
   );
 }
