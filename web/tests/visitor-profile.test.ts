@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { initialState, reduce, type ConsoleAction, type ConsoleState } from '../src/console/state';
-import { claimsOf, provenanceLabel } from '../src/console/profile';
+import { claimsOf, MAX_PROFILES, provenanceLabel } from '../src/console/profile';
 import { identifyFrame } from '../src/messenger/client';
 import type { ConsoleServerFrame, VisitorPresence, VisitorProfile } from '../src/shared/protocol';
 import { ada, conv } from './fixtures';
@@ -67,6 +67,16 @@ describe('Visitor 360 state', () => {
     const s = run([frame({ type: 'conversation', conversation: c })], loaded());
     expect(s.profiles['v_1']!.conversations.map((x) => x.id)).toEqual(['c_1']);
     expect(s.profiles['v_1']!.owner?.id).toBe(ada.id);
+  });
+
+  it('keeps a bounded number of profiles, the latest loaded', () => {
+    let s = initialState();
+    for (let i = 0; i < MAX_PROFILES + 5; i++) {
+      s = reduce(s, frame({ type: 'visitor_profile', id: `r${i}`, profile: { ...profile, visitor: { ...presence, id: `v_${i}` } } }));
+    }
+    expect(Object.keys(s.profiles)).toHaveLength(MAX_PROFILES);
+    expect(s.profiles[`v_${MAX_PROFILES + 4}`]).toBeDefined();
+    expect(s.profiles['v_0']).toBeUndefined();
   });
 
   it('opening a visitor from a list', () => {

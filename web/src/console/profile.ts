@@ -6,6 +6,17 @@ export type Profiles = Readonly<Record<string, VisitorProfile>>;
 /** Page views kept per profile (the server sends at most 50; live ones are added on top). */
 export const MAX_PAGES = 50;
 
+/** Profiles kept in memory: the ones opened last (each one is fetched again when reopened). */
+export const MAX_PROFILES = 30;
+
+/** A profile as loaded, replacing its older copy; the least recently loaded go past MAX_PROFILES. */
+export function keepProfile(profiles: Profiles, p: VisitorProfile): Profiles {
+  const { [p.visitor.id]: _old, ...rest } = profiles;
+  const ids = Object.keys(rest);
+  const keep = ids.length >= MAX_PROFILES ? ids.slice(ids.length - MAX_PROFILES + 1) : ids;
+  return { ...Object.fromEntries(keep.map((id) => [id, rest[id]!])), [p.visitor.id]: p };
+}
+
 /** A `visitor` frame: presence, identity columns and the page they just opened. */
 export function profileSeesVisitor(profiles: Profiles, v: VisitorPresence): Profiles {
   const p = profiles[v.id];

@@ -19,7 +19,7 @@ import {
   type VisitorPresence,
 } from '../shared/protocol';
 import { countUnread, markRead, type ReadMarks } from '../shared/unread';
-import { profileSeesConversation, profileSeesIdentity, profileSeesVisitor, type Profiles } from './profile';
+import { keepProfile, profileSeesConversation, profileSeesIdentity, profileSeesVisitor, type Profiles } from './profile';
 
 export interface PendingMessage {
   id: string;
@@ -349,7 +349,7 @@ function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
       const req = s.requests[f.id];
       const requests = req ? without(s.requests, f.id) : s.requests;
       const vid = f.profile.visitor.id;
-      return { ...s, requests, profiles: { ...s.profiles, [vid]: f.profile }, profileErrors: without(s.profileErrors, vid) };
+      return { ...s, requests, profiles: keepProfile(s.profiles, f.profile), profileErrors: without(s.profileErrors, vid) };
     }
     case 'visitor_identity': {
       const profiles = profileSeesIdentity(s.profiles, f);
