@@ -7,6 +7,7 @@ import { notificationState, requestNotifications, type NotificationState } from 
 import { chatHref, type Route } from '../router';
 import { myConversations, unreadIn, visitorInfo, visitorLabel, type ConsoleState } from '../state';
 import { AlertStack } from './AlertStack';
+import { TransferNotices } from './Owner';
 import { Avatar, Icon, problem, Switch } from './ui';
 
 interface Props {
@@ -275,6 +276,7 @@ export function Shell({ client, s, route, title, onLogout, children }: Props) {
           </div>
         </header>
         <AutoPounceNotice client={client} s={s} />
+        <TransferNotices client={client} s={s} />
         <main id="main" class="content" tabIndex={-1}>
           {children}
         </main>
