@@ -207,6 +207,14 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
   const name = visitorLabel(v, visitorId);
   const error = s.errors[conversationId];
 
+  // A conversation transferred to me: its alert has done its job once I open it.
+  const handedAlert = s.alerts.some(
+    (a) => a.alert.conversation.id === conversationId && !a.alert.deadline && a.alert.conversation.owner?.id === s.me?.id,
+  );
+  useEffect(() => {
+    if (handedAlert && mine) client.dispatch({ type: 'drop_alert', conversationId });
+  }, [client, conversationId, handedAlert, mine]);
+
   // Read what is on screen (only while the tab is visible).
   useEffect(() => {
     const mark = (): void => {

@@ -56,7 +56,7 @@ function MyConversations({ s, route }: { s: ConsoleState; route: Route }) {
                   <Avatar name={name} tone="visitor" size={30} />
                   <span class="convo-text">
                     <span class="convo-name">{name}</span>
-                    <span class="convo-snippet">{last ? (last.author.kind === 'rep' ? `You: ${previewText(last.html)}` : previewText(last.html)) : 'No messages yet'}</span>
+                    <span class="convo-snippet">{last ? (last.author.kind === 'rep' ? `${last.author.id === s.me?.id ? 'You' : (last.author.name ?? 'Rep')}: ${previewText(last.html)}` : previewText(last.html)) : 'No messages yet'}</span>
                   </span>
                   {unread ? (
                     <span class="unread-dot" data-testid="unread-dot">
