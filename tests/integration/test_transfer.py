@@ -343,3 +343,54 @@ async def test_two_transfers_at_once_exactly_one_applies(h: Harness) -> None:
         assert _kinds(moved) == ["transferred"], moved
         rep0.drain()
         admin.drain()
+
+
+async def test_a_request_survives_the_asked_reps_reload(h: Harness) -> None:
+    rep0, _ = await h.rep(0)
+    rep1, _ = await h.rep(1)
+    _, cid = await _owned(h, rep0)
+    await rep0.request(
+        {
+            "type": "transfer",
+            "conversation_id": cid,
+            "owner_id": h.org.reps[0].id,
+            "to": h.org.reps[1].id,
+            "warm": True,
+            "note": NOTE,
+        }
+    )
+    first = await rep1.expect("transfer_request")
+    await rep1.disconnect()
+    rep1, _ = await h.rep(1)
+    again = await rep1.expect("transfer_request")
+    for field in ("by", "note", "deadline", "visitor"):
+        assert again[field] == first[field], field
+    assert again["conversation"]["last_seq"] == first["conversation"]["last_seq"]
+    accepted = await rep1.request(
+        {"type": "transfer_reply", "conversation_id": cid, "accept": True}
+    )
+    assert accepted["conversation"]["owner"]["id"] == h.org.reps[1].id
+
+
+async def test_an_open_auto_pounce_cannot_change_hands(h: Harness) -> None:
+    rep0, _ = await h.rep(0)
+    await h.rep(1)
+    _, welcome = await h.visitor()
+    async with unit_of_work(h.rt) as uow:
+        conv = await chat_store.create_conversation(
+            uow.conn,
+            org_id=h.org.id,
+            site_id=h.org.site_id,
+            visitor_id=welcome["visitor_id"],
+            source=Source.AUTO_POUNCE,
+            owner_id=h.org.reps[0].id,
+        )
+    refused = await rep0.request(
+        {
+            "type": "transfer",
+            "conversation_id": conv.id,
+            "owner_id": h.org.reps[0].id,
+            "to": h.org.reps[1].id,
+        }
+    )
+    assert refused["code"] == "auto_pounce_open"

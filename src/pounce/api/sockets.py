@@ -691,10 +691,13 @@ class ConsoleSession(_Session):
         )
         try:
             conn.send_frame(await reps.connect(rt, user=user, connection_id=conn.id))
+            asks = await transfer.asked_of(rt, user=user)
         except StoreUnavailable:
             self.store_down()
             return
         _CONSOLES[conn.id] = self
+        for ask in asks:
+            conn.send_frame(ask)
         await self.replay(user.org_id, hello.resume or {})
 
     @CONSOLE.on(cf.RepSend)

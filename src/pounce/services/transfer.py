@@ -15,7 +15,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pounce.domain.model import Actor, Audience, AuthorKind, ConversationStatus
+from pounce.domain.model import Actor, Audience, AuthorKind, ConversationStatus, Source
 from pounce.domain.routing import VisitorContext, first_matching
 from pounce.realtime.frames import server as sf
 from pounce.realtime.frames import shapes as s
@@ -56,6 +56,17 @@ def _check_may_transfer(actor: Actor, conv: Conversation) -> None:
         raise ServiceError("closed", "This conversation is closed.")
     if conv.owner_id != actor.user_id and not actor.is_admin:
         raise ServiceError("not_owner", "Only the rep who owns this conversation can do that.")
+    _check_auto_pounce_settled(conv)
+
+
+def _check_auto_pounce_settled(conv: Conversation) -> None:
+    # An auto pounce's nudge and reply countdown belong to the rep it greeted as: until its
+    # outcome is decided (the rep replied, or marked it), it cannot change hands.
+    if conv.source is Source.AUTO_POUNCE and conv.outcome is None:
+        raise ServiceError(
+            "auto_pounce_open",
+            "Reply to this auto pounce (or mark it) before transferring it.",
+        )
 
 
 async def _candidates(rt: Runtime, conn: AsyncConnection, conv: Conversation) -> list[Candidate]:
@@ -195,6 +206,7 @@ async def _ask(
             audience=Audience.REPS,
         )
         stream.post_message(uow, conv, item, by)
+        conv = await _reload(conn, conv)
     deadline = rt.clock() + rt.settings.transfer_accept_seconds
     await jobs.enqueue(
         conn,
@@ -205,6 +217,7 @@ async def _ask(
             "from": conv.owner_id,
             "to": target.id,
             "by": by.id if by else None,
+            "note": note,
         },
         run_at=deadline,
         dedupe_key=_key(conv.id),
@@ -237,6 +250,7 @@ async def _apply(
     visitor "now chatting with", every console the conversation's new owner, and the
     new owner an alert."""
     conn = uow.conn
+    _check_auto_pounce_settled(conv)
     if not await chat.transfer_conversation(
         conn,
         org_id=conv.org_id,
@@ -249,6 +263,8 @@ async def _apply(
             raise ServiceError("closed", "This conversation is closed.")
         raise _owner_changed(await _user(conn, conv.org_id, fresh.owner_id if fresh else None))
     previous = await _user(conn, conv.org_id, from_owner)
+    # An admin handing on a chat nobody started: its unanswered timer has no more to do.
+    await jobs.cancel(conn, org_id=conv.org_id, dedupe_key=f"{stream.UNANSWERED_JOB}:{conv.id}")
     conv = await _reload(conn, conv)
     event = ev.Transferred(from_owner=events.rep_card(previous), to=_card(target), warm=warm)
     await stream.append_event(uow, conv, event, actor=by)
@@ -321,6 +337,43 @@ async def reply(
             _tell(uow, pending.payload, "accepted", me)
             return conv, me
     raise refused
+
+
+async def asked_of(rt: Runtime, *, user: User) -> list[sf.TransferRequest]:
+    """The warm transfers awaiting this rep's answer (sent again to a console that
+    connects, so a reload does not lose them)."""
+    async with rt.db.read() as conn:
+        asks = [
+            job
+            for job in await jobs.pending(conn, org_id=user.org_id, kind=EXPIRE_JOB)
+            if job.payload.get("to") == user.id
+        ]
+        if not asks:
+            return []
+        convs = await chat.get_conversations(
+            conn,
+            org_id=user.org_id,
+            conversation_ids=[str(job.payload.get("conversation_id")) for job in asks],
+        )
+        users = {u.id: u for u in await accounts.list_users(conn, org_id=user.org_id)}
+        frames = []
+        for job in asks:
+            conv = convs.get(str(job.payload.get("conversation_id")))
+            by = users.get(str(job.payload.get("by") or ""))
+            if conv is None or by is None:
+                continue
+            alert = await stream.alert(rt, conn, conv)
+            note = job.payload.get("note")
+            frames.append(
+                sf.TransferRequest(
+                    conversation=alert.conversation,
+                    visitor=alert.visitor,
+                    by=_card(by),
+                    note=str(note) if note is not None else None,
+                    deadline=int(job.run_at * 1000),
+                )
+            )
+        return frames
 
 
 async def handle_expire(rt: Runtime, uow: UnitOfWork, job: jobs.Job) -> None:
