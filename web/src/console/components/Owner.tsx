@@ -12,6 +12,7 @@ const REFUSED: Record<string, string> = {
   transfer_pending: 'A transfer request for this conversation is waiting for an answer.',
   not_owner: 'Only the owner or an admin can transfer this conversation.',
   closed: 'This conversation is closed.',
+  auto_pounce_open: 'Reply to this auto pounce (or mark it) before transferring it.',
   offline: 'You are offline: reconnecting…',
 };
 
