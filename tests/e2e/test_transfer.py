@@ -8,8 +8,16 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import RILEY, Demo, shot
-from tests.e2e.helpers import NewContext, api, rep_console, rep_says, visitor_page, visitor_says
+from tests.e2e.conftest import ADMIN, RILEY, Demo, shot
+from tests.e2e.helpers import (
+    NewContext,
+    api,
+    rep_console,
+    rep_says,
+    take_alert_and_start,
+    visitor_page,
+    visitor_says,
+)
 from tests.e2e.test_auto_pounce import fast_auto_pounce
 
 __all__ = ["fast_auto_pounce"]  # the fixture, shared with the auto pounce tests
@@ -95,3 +103,44 @@ def test_cold_transfer_hands_the_whole_conversation_on_live(
     visitor_says(messenger, "We use Postgres.")
     expect(transcript.get_by_test_id("message").filter(has_text="Postgres")).to_be_visible()
     shot(visitor, "transfer-visitor")
+
+
+def test_warm_transfer_declined_then_accepted_with_a_note_only_reps_see(
+    demo: Demo, new_context: NewContext
+) -> None:
+    ada = rep_console(new_context, demo, ADMIN)
+    _, messenger = visitor_page(new_context, demo, "/demo/blog")
+    visitor_says(messenger, "Who can help with SSO setup?")
+    take_alert_and_start(ada, "SSO setup")
+    riley = rep_console(new_context, demo, RILEY)
+    note = "Wants SAML with Okta, on the Enterprise trial"
+
+    def ask_riley() -> None:
+        ada.get_by_test_id("owner-button").click()
+        candidate = ada.get_by_test_id("transfer-candidate").filter(has_text="Riley Rep")
+        candidate.get_by_test_id("transfer-ask").click()
+        candidate.get_by_test_id("transfer-note").fill(note)
+        candidate.get_by_test_id("transfer-ask-send").click()
+        expect(ada.get_by_test_id("transfer-asked")).to_contain_text("Riley Rep")
+
+    ask_riley()
+    request = riley.get_by_test_id("transfer-request")
+    expect(request).to_contain_text("Ada Admin asks you to take the chat")
+    expect(request.get_by_test_id("transfer-request-note")).to_contain_text(note)
+    request.get_by_test_id("transfer-decline").click()
+    expect(request).to_have_count(0)
+    expect(ada.get_by_test_id("transfer-notice")).to_have_attribute("data-result", "declined")
+    expect(ada.get_by_test_id("composer")).to_be_enabled()  # still Ada's
+
+    ask_riley()
+    riley.get_by_test_id("transfer-request").get_by_test_id("transfer-accept").click()
+    transcript = riley.get_by_test_id("transcript")
+    expect(transcript.get_by_test_id("message").filter(has_text="SSO setup")).to_be_visible()
+    expect(transcript.locator("[data-audience='reps']").filter(has_text="SAML")).to_have_count(2)
+    expect(riley.get_by_test_id("composer")).to_be_enabled()
+    expect(ada.get_by_test_id("transfer-notice")).to_have_attribute("data-result", "transferred")
+    expect(messenger.get_by_test_id("messenger-line")).to_have_text(
+        "You\u2019re now chatting with Riley Rep"
+    )
+    shot(riley, "transfer-warm-accepted")
+    assert messenger.get_by_text("SAML").count() == 0, "the handoff note reached the visitor"
