@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = None
     unanswered_seconds: float = Field(default=90.0, gt=0)
+    transfer_accept_seconds: float = Field(default=60.0, gt=0)
     session_days: int = Field(default=14, ge=1)
     cookie_secure: bool = False
     json_logs: bool = False

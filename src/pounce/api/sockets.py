@@ -27,7 +27,7 @@ from pounce.realtime.frames import client as cf
 from pounce.realtime.frames import server as sf
 from pounce.realtime.frames import shapes
 from pounce.realtime.websocket import Endpoint, Request, WebSocketProtocol
-from pounce.services import auth, chat, events, proactive, reps, stream, visitors
+from pounce.services import auth, chat, events, proactive, reps, stream, transfer, visitors
 from pounce.services.errors import ServiceError
 from pounce.services.runtime import Runtime
 from pounce.store.db import StoreUnavailable
@@ -691,10 +691,13 @@ class ConsoleSession(_Session):
         )
         try:
             conn.send_frame(await reps.connect(rt, user=user, connection_id=conn.id))
+            asks = await transfer.asked_of(rt, user=user)
         except StoreUnavailable:
             self.store_down()
             return
         _CONSOLES[conn.id] = self
+        for ask in asks:
+            conn.send_frame(ask)
         await self.replay(user.org_id, hello.resume or {})
 
     @CONSOLE.on(cf.RepSend)
@@ -822,6 +825,46 @@ class ConsoleSession(_Session):
             actor=self.user.actor,
             conversation_id=frame.conversation_id,
             outcome=Outcome(frame.outcome),
+        )
+        self.conn.send_frame(sf.RepAck(id=frame.id, conversation=events.conversation(conv, owner)))
+
+    @CONSOLE.on(cf.TransferCandidates)
+    async def _transfer_candidates(self, frame: cf.TransferCandidates) -> None:
+        assert self.conn is not None
+        conv, owner, found = await transfer.candidates(
+            self.rt, actor=self.user.actor, conversation_id=frame.conversation_id
+        )
+        self.conn.send_frame(
+            sf.TransferCandidatesFrame(
+                id=frame.id,
+                conversation_id=conv.id,
+                owner=events.rep_card(owner),
+                reps=transfer.candidate_shapes(found),
+            )
+        )
+
+    @CONSOLE.on(cf.Transfer)
+    async def _transfer(self, frame: cf.Transfer) -> None:
+        assert self.conn is not None
+        conv, owner = await transfer.transfer(
+            self.rt,
+            actor=self.user.actor,
+            conversation_id=frame.conversation_id,
+            owner_id=frame.owner_id,
+            to=frame.to,
+            warm=frame.warm,
+            note=frame.note,
+        )
+        self.conn.send_frame(sf.RepAck(id=frame.id, conversation=events.conversation(conv, owner)))
+
+    @CONSOLE.on(cf.TransferReply)
+    async def _transfer_reply(self, frame: cf.TransferReply) -> None:
+        assert self.conn is not None
+        conv, owner = await transfer.reply(
+            self.rt,
+            actor=self.user.actor,
+            conversation_id=frame.conversation_id,
+            accept=frame.accept,
         )
         self.conn.send_frame(sf.RepAck(id=frame.id, conversation=events.conversation(conv, owner)))
 

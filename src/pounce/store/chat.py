@@ -264,6 +264,31 @@ async def claim_conversation(
     return result.rowcount == 1
 
 
+async def transfer_conversation(
+    conn: AsyncConnection,
+    *,
+    org_id: str,
+    conversation_id: str,
+    from_owner: str | None,
+    to_owner: str,
+) -> bool:
+    """Make `to_owner` the owner if the owner is still `from_owner` and the conversation
+    is not closed; True for exactly one of concurrent callers who saw the same owner."""
+    c = t.conversations.c
+    owner_is = c.owner_id.is_(None) if from_owner is None else c.owner_id == from_owner
+    result = await conn.execute(
+        update(t.conversations)
+        .where(
+            c.org_id == org_id,
+            c.id == conversation_id,
+            owner_is,
+            c.status != ConversationStatus.CLOSED.value,
+        )
+        .values(owner_id=to_owner, status=ConversationStatus.ACTIVE.value, updated_at=now())
+    )
+    return result.rowcount == 1
+
+
 async def set_routed(
     conn: AsyncConnection, *, org_id: str, conversation_id: str, routed_to: Sequence[str]
 ) -> None:

@@ -31,6 +31,23 @@ class OwnerChanged(Event, tag="owner_changed"):
     owner: RepCard | None
 
 
+class Transferred(Event, tag="transferred"):
+    """The owner (or an admin, `actor`) handed the conversation to another rep; `warm`:
+    the new owner accepted a request first."""
+
+    audience: ClassVar[Audience] = Audience.REPS
+    from_owner: RepCard | None
+    to: RepCard
+    warm: bool = False
+
+
+class NowChattingWith(Event, tag="now_chatting_with"):
+    """The visitor's line after a transfer: "You're now chatting with <rep>"."""
+
+    audience: ClassVar[Audience] = Audience.VISITOR
+    rep: RepCard
+
+
 class Closed(Event, tag="closed"):
     """The conversation was closed."""
 

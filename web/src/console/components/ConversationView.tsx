@@ -18,6 +18,7 @@ import {
   type StreamItem,
 } from '../state';
 import { Composer } from './Composer';
+import { OwnerControl } from './Owner';
 import { PounceButton, PounceComposer } from './Pounce';
 import { Avatar, Countdown, Icon } from './ui';
 
@@ -66,6 +67,14 @@ export function eventText(e: EventItem, meId: string | undefined): string {
       if (!owner) return 'Back in the queue: no rep owns this conversation now';
       const name = owner.id === meId ? 'You' : owner.name;
       return who && e.actor?.id === owner.id ? `${name} started the conversation` : `${name} now owns this conversation`;
+    }
+    case 'transferred': {
+      const to = e.event.to.id === meId ? 'you' : e.event.to.name;
+      const from = e.event.from_owner ? (e.event.from_owner.id === meId ? 'you' : e.event.from_owner.name) : 'the queue';
+      const how = e.event.warm ? ', who accepted' : '';
+      const by = who ?? 'A rep';
+      if (e.actor?.id && e.actor.id === e.event.from_owner?.id) return `${by} transferred the conversation to ${to}${how}`;
+      return `${by} transferred the conversation from ${from} to ${to}${how}`;
     }
     case 'closed':
       return who ? `${who} closed the conversation` : 'The conversation was closed';
@@ -198,6 +207,14 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
   const name = visitorLabel(v, visitorId);
   const error = s.errors[conversationId];
 
+  // A conversation transferred to me: its alert has done its job once I open it.
+  const handedAlert = s.alerts.some(
+    (a) => a.alert.conversation.id === conversationId && !a.alert.deadline && a.alert.conversation.owner?.id === s.me?.id,
+  );
+  useEffect(() => {
+    if (handedAlert && mine) client.dispatch({ type: 'drop_alert', conversationId });
+  }, [client, conversationId, handedAlert, mine]);
+
   // Read what is on screen (only while the tab is visible).
   useEffect(() => {
     const mark = (): void => {
@@ -273,6 +290,7 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
           <p class="convo-facts">
             {[v?.company, v?.email, v?.country].filter(Boolean).join(' · ') || 'Anonymous visitor'}
           </p>
+          <OwnerControl client={client} s={s} conversationId={conversationId} />
           {page ? (
             <p class="convo-facts convo-page">
               <Icon name="page" size={14} />{' '}
