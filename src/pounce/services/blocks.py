@@ -22,6 +22,7 @@ from pounce.domain.ownership import block_refusal
 from pounce.realtime.frames import stream as ev
 from pounce.services import chat, stream
 from pounce.services.admin import require_admin
+from pounce.services.auth import read_visitor_token
 from pounce.services.errors import ServiceError
 from pounce.services.guard import IpBlock, matches
 from pounce.services.runtime import Runtime
@@ -117,6 +118,22 @@ async def ip_blocks(rt: Runtime, org_id: str) -> tuple[IpBlock, ...]:
 
 async def ip_blocked(rt: Runtime, org_id: str, address: str | None) -> bool:
     return matches(await ip_blocks(rt, org_id), address, rt.clock())
+
+
+async def refused(rt: Runtime, *, org_id: str, client_ip: str | None, token: str | None) -> bool:
+    """Is this browser (its visitor token) or its client address blocked for the org?
+    The messenger's REST asks before it shows anything."""
+    if await ip_blocked(rt, org_id, client_ip):
+        return True
+    visitor_id = read_visitor_token(rt, token, org_id=org_id) if token else None
+    if visitor_id is None:
+        return False
+    async with rt.db.read() as conn:
+        visitor = await chat_store.get_visitor(conn, org_id=org_id, visitor_id=visitor_id)
+        if visitor is None or not visitor.blocked:
+            return False
+        found, expires = await store.block_expiry(conn, org_id=org_id, visitor_id=visitor_id)
+    return not (found and expires is not None and expires.timestamp() <= rt.clock())
 
 
 async def still_blocked(rt: Runtime, conn: AsyncConnection, visitor: Visitor) -> bool:
