@@ -19,6 +19,7 @@ import {
 } from '../state';
 import { Composer } from './Composer';
 import { PounceButton, PounceComposer } from './Pounce';
+import { BlockMenu } from './BlockMenu';
 import { Avatar, Countdown, Icon } from './ui';
 
 interface Props {
@@ -73,6 +74,11 @@ export function eventText(e: EventItem, meId: string | undefined): string {
       return who ? `${who} reopened the conversation` : 'The conversation was reopened';
     case 'outcome_set':
       return `Outcome: ${OUTCOME[e.event.outcome] ?? e.event.outcome.replace(/_/g, ' ')}`;
+    case 'visitor_blocked': {
+      const how = e.event.reported ? 'blocked and reported the visitor' : 'blocked the visitor';
+      if (who) return `${who} ${how}`;
+      return e.event.until ? `The visitor was blocked for spam until ${formatClock(e.event.until)}` : 'The visitor was blocked';
+    }
   }
 }
 
@@ -325,6 +331,9 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
                 Close conversation
               </button>
             )
+          ) : null}
+          {c && (mine || s.me?.role === 'admin' || (!c.owner && !owner)) ? (
+            <BlockMenu client={client} conversationId={conversationId} canMarkSpam={mine && c.status !== 'closed'} offline={offline} />
           ) : null}
         </div>
       </header>
