@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
+import pytest
 
+from tests.conftest import require_services
 from tests.integration.conftest import World
 from tests.support import clients
 from tests.support.proactive import session
+from tests.support.seed import seed_org
+from tests.support.stack import Stack, drop_stack, make_stack
 
 
 async def _embed(world: World, local: str, token: str | None = None) -> dict[str, object]:
@@ -107,3 +113,48 @@ async def test_reps_cannot_use_the_admin_block_routes(world: World) -> None:
         ]:
             res = await rep.request(method, url, json=body)
             assert res.status_code == 403, (method, url, res.status_code)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Stack]:
+    require_services()
+    stack = make_stack("scaleout", tmp_path)
+    try:
+        yield stack
+    finally:
+        drop_stack(stack)
+
+
+async def test_blocks_close_sockets_on_every_process(cluster: Stack) -> None:
+    """PostgreSQL + Redis, two processes: a block made on one closes the visitor's tabs on
+    both within a second, and an IP block reaches the other process's cache at once."""
+    p1, p2 = cluster.start(), cluster.start()
+    org = await seed_org(cluster.database_url, origins=[p1, p2])
+    cookie, _ = await clients.login(p1, org.reps[0].email, org.password)
+    rep, _ = await clients.rep(p1, cookie)
+    first, welcome = await clients.visitor(p1, org.site_key, local_addr="127.0.0.2")
+    second, _ = await clients.visitor(
+        p2, org.site_key, token=welcome["visitor_token"], local_addr="127.0.0.2"
+    )
+    ack = await first.request({"type": "message", "body": "hello"})
+    cid = ack["conversation_id"]
+    await rep.expect("alert")
+    await rep.request({"type": "start_conversation", "conversation_id": cid})
+    started = time.monotonic()
+    assert (await rep.request({"type": "block_visitor", "conversation_id": cid}))["type"] == "ack"
+    assert await first.wait_closed() == 4403
+    assert await second.wait_closed() == 4403
+    assert time.monotonic() - started < 1.0
+
+    # An address blocked through process one: process two (which has read the org's IP
+    # blocks already) closes its socket from there and refuses the next one.
+    other, _ = await clients.visitor(p2, org.site_key, local_addr="127.0.0.3")
+    async with await session(p1, org.admin.email, org.password) as admin:
+        made = await admin.post("/api/v1/blocks/ips", json={"cidr": "127.0.0.3"})
+        assert made.status_code == 201, made.text
+    assert await other.wait_closed() == 4403
+    _, refused = await clients.visitor(p2, org.site_key, local_addr="127.0.0.3", expect="error")
+    assert refused["code"] == "blocked"
+    still, _ = await clients.visitor(p2, org.site_key, local_addr="127.0.0.4")
+    await still.close()
+    await rep.close()
