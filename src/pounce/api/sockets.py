@@ -690,7 +690,7 @@ class MessengerSession(_Session):
             await visitors.disconnect(self.rt, visitor=self.visitor, conn_id=self.conn.id)
 
 
-def _on_block(org_id: str, visitor_id: str | None, ip_blocks: tuple[IpBlock, ...] | None) -> None:
+def on_block(org_id: str, visitor_id: str | None, ip_blocks: tuple[IpBlock, ...] | None) -> None:
     """A visitor (or addresses) of `org_id` was blocked: close this node's sockets of
     theirs at once, with 4403 after an `error` `blocked` (the messenger then hides)."""
     for session in list(_MESSENGERS.values()):
@@ -946,7 +946,7 @@ class MessengerEndpoint:
     async def admit(self, request: Request) -> MessengerSession | int:
         site_key = request.query.get("site_key", "")[:64]
         if not self.rt.guard.watching:
-            await blocks.watch(self.rt, _on_block)
+            await blocks.watch(self.rt, on_block)
         try:
             site = await visitors.find_site(self.rt, site_key) if site_key else None
         except StoreUnavailable:

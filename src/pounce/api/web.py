@@ -16,6 +16,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from pounce.api import sockets
 from pounce.services import blocks, visitors
 from pounce.services.demo import DEMO_SITE_KEY
 from pounce.services.runtime import Runtime
@@ -183,6 +184,8 @@ async def messenger_embed(request: Request) -> Response:
     token = request.query_params.get("visitor", "")[:1000] or None
     site = await visitors.find_site(rt, site_key) if site_key else None
     own = visitors.origin_of(rt.settings.resolved_public_url())
+    if not rt.guard.watching:  # this node's copy of the IP blocks follows their changes
+        await blocks.watch(rt, sockets.on_block)
     if site is None:
         answer: dict[str, object] = {"allowed": False, "reason": "unknown_site"}
     elif not visitors.origin_allowed(site, host, own_origin=own):

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pounce.domain.model import Actor
+from pounce.domain.model import Actor, ConversationStatus
 from pounce.domain.ownership import block_refusal
 from pounce.realtime.frames import stream as ev
 from pounce.services import chat, stream
@@ -253,7 +253,7 @@ async def block_visitor(
         rep = await accounts.get_user(conn, org_id=actor.org_id, user_id=actor.user_id)
         await stream.append_event(uow, conv, ev.VisitorBlocked(reported=report), actor=rep)
         _publish(uow, conv.org_id, visitor_id=visitor.id)
-    if conv.status.value != "closed":
+    if conv.status is not ConversationStatus.CLOSED:
         try:
             await chat.close_conversation(rt, actor=actor, conversation_id=conv.id)
         except ServiceError:
