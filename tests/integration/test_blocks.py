@@ -77,6 +77,14 @@ async def test_block_closes_the_visitor_and_refuses_them_after(h: Harness) -> No
     back, _ = await h.visitor(token=token)
     assert back.close_code is None
     assert await blocks.blocked_visitors(h.rt, actor=_admin(h)) == []
+    # Replay keeps the event from the visitor too; a rep's replay has it.
+    await back.send_json({"type": "resume", "id": "r1", "after": {cid: 0}})
+    await back.expect("resumed")
+    kinds = [f["event"]["kind"] for f in back.drain("event")]
+    assert "closed" in kinds and "visitor_blocked" not in kinds
+    await rep.send_json({"type": "resume", "id": "r2", "after": {cid: 0}})
+    await rep.expect("resumed", lambda f: f.get("id") == "r2")
+    assert "visitor_blocked" in [f["event"]["kind"] for f in rep.drain("event")]
 
 
 async def test_only_the_owner_or_an_admin_blocks(h: Harness) -> None:
