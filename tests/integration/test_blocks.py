@@ -230,3 +230,16 @@ async def test_spam_marks_block_automatically_when_the_org_says_so(h: Harness) -
     h.clock.advance(3601)  # a temporary block lifts itself
     back, _ = await h.visitor(token=token)
     assert back.close_code is None
+
+
+async def test_a_conversation_opened_after_a_close_counts_too(h: Harness) -> None:
+    await blocks.put_settings(h.rt, actor=_admin(h), values={"conversations_per_hour": 2})
+    visitor, rep, cid, _ = await _started(h, client="127.0.0.8")
+    closed = await rep.request({"type": "close_conversation", "conversation_id": cid})
+    assert closed["type"] == "ack", closed
+    await visitor.expect("conversation", lambda f: f["conversation"]["status"] == "closed")
+    again = await visitor.request({"type": "message", "body": "one more thing"})
+    assert again["type"] == "ack" and again["conversation_id"] != cid
+    other, _ = await h.visitor(client="127.0.0.8")
+    refused = await other.request({"type": "message", "body": "hello"})
+    assert refused["type"] == "error" and refused["code"] == "rate_limited"

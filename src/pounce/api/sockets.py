@@ -671,7 +671,15 @@ class MessengerSession(_Session):
             self._done_at_once()
 
     def _acked(self, client_id: str, started: float, sent: chat.Sent) -> None:
-        self.conversation_id = sent.message.conversation_id
+        was, self.conversation_id = self.conversation_id, sent.message.conversation_id
+        if was is not None and was != self.conversation_id and self.visitor is not None:
+            # Its conversation had closed: this message opened another; count it.
+            blocks.count_opened(
+                self.rt,
+                org_id=self.visitor.org_id,
+                visitor_id=self.visitor.id,
+                client_ip=self.client_ip,
+            )
         metrics.DELIVERY.observe(time.perf_counter() - started)
         if self.conn is not None:
             self.conn.send_frame(

@@ -181,6 +181,18 @@ def try_message(
     return 0.0
 
 
+def count_opened(rt: Runtime, *, org_id: str, visitor_id: str, client_ip: str | None) -> None:
+    """A conversation opened that `try_message` could not foresee (the visitor's last one
+    had closed meanwhile): it counts toward the next hour's limit all the same."""
+    limits = rt.guard.cached_settings(org_id)
+    if limits is None or limits.conversations_per_hour <= 0:
+        return
+    now = rt.clock()
+    rt.guard.windows.hit(f"c:{org_id}:v:{visitor_id}", 3600.0, now)
+    if client_ip:
+        rt.guard.windows.hit(f"c:{org_id}:a:{client_ip}", 3600.0, now)
+
+
 def limited(wait: float) -> ServiceError:
     return ServiceError(
         "rate_limited",
