@@ -491,6 +491,7 @@ def test_visitor_events_leave_out_rep_only_kinds() -> None:
     samples: dict[str, dict[str, object]] = {
         "outcome_set": {"outcome": "spam"},
         "transferred": {"from_owner": card, "to": card},
+        "visitor_blocked": {"reported": True},
     }
     assert {stream.kind_of(k) for k in rep_only} == set(samples)
     for kind in rep_only:

@@ -27,8 +27,19 @@ from pounce.realtime.frames import client as cf
 from pounce.realtime.frames import server as sf
 from pounce.realtime.frames import shapes
 from pounce.realtime.websocket import Endpoint, Request, WebSocketProtocol
-from pounce.services import auth, chat, events, proactive, reps, stream, transfer, visitors
+from pounce.services import (
+    auth,
+    blocks,
+    chat,
+    events,
+    proactive,
+    reps,
+    stream,
+    transfer,
+    visitors,
+)
 from pounce.services.errors import ServiceError
+from pounce.services.guard import IpBlock, matches
 from pounce.services.runtime import Runtime
 from pounce.store.db import StoreUnavailable
 from pounce.store.errors import ClientIdReused
@@ -457,6 +468,8 @@ class _Session:
 
 
 MESSENGER = Handlers(f.MESSENGER)
+# This process's messengers past their `welcome`, by connection id (to close on a block).
+_MESSENGERS: dict[str, MessengerSession] = {}
 
 
 class MessengerSession(_Session):
@@ -498,6 +511,11 @@ class MessengerSession(_Session):
             else None
         )
         try:
+            if await blocks.ip_blocked(rt, site.org_id, self.client_ip):
+                self.refuse(
+                    error_frame("blocked", "This address is blocked."), CLOSE_FORBIDDEN, "blocked"
+                )
+                return
             session = await visitors.connect(
                 rt,
                 site=site,
@@ -527,6 +545,7 @@ class MessengerSession(_Session):
         self.unsubscribe = await rt.bus.subscribe(
             [events.visitor_topic(visitor.id), events.visitors_topic(visitor.org_id)], conn.on_bus
         )
+        _MESSENGERS[conn.id] = self
         conn.send_frame(
             sf.MessengerWelcome(
                 v=1,
@@ -547,6 +566,13 @@ class MessengerSession(_Session):
     async def _message(self, frame: cf.VisitorSend) -> None:
         assert self.visitor is not None
         started = time.perf_counter()
+        await blocks.take_message(
+            self.rt,
+            org_id=self.visitor.org_id,
+            visitor_id=self.visitor.id,
+            client_ip=self.client_ip,
+            opens=self.conversation_id is None,
+        )
         sent = await chat.send_visitor_message(
             self.rt,
             visitor=self.visitor,
@@ -615,6 +641,16 @@ class MessengerSession(_Session):
             return False
         if type(frame) is not cf.VisitorSend or not self._budgets.take(frame):
             return False
+        counted = blocks.try_message(
+            self.rt,
+            org_id=visitor.org_id,
+            visitor_id=visitor.id,
+            client_ip=self.client_ip,
+            opens=False,
+        )
+        if counted != 0:  # over a limit (or limits not read yet): the worker says so
+            self._budgets.bucket(cf.VisitorSend.budget).give_back()
+            return False
         started = time.perf_counter()
         self._inflight = True
         try:
@@ -645,7 +681,15 @@ class MessengerSession(_Session):
             self._done_at_once()
 
     def _acked(self, client_id: str, started: float, sent: chat.Sent) -> None:
-        self.conversation_id = sent.message.conversation_id
+        was, self.conversation_id = self.conversation_id, sent.message.conversation_id
+        if was is not None and was != self.conversation_id and self.visitor is not None:
+            # Its conversation had closed: this message opened another; count it.
+            blocks.count_opened(
+                self.rt,
+                org_id=self.visitor.org_id,
+                visitor_id=self.visitor.id,
+                client_ip=self.client_ip,
+            )
         metrics.DELIVERY.observe(time.perf_counter() - started)
         if self.conn is not None:
             self.conn.send_frame(
@@ -658,8 +702,25 @@ class MessengerSession(_Session):
             )
 
     async def left(self) -> None:
+        if self.conn is not None:
+            _MESSENGERS.pop(self.conn.id, None)
         if self.visitor is not None and self.conn is not None:
             await visitors.disconnect(self.rt, visitor=self.visitor, conn_id=self.conn.id)
+
+
+def on_block(org_id: str, visitor_id: str | None, ip_blocks: tuple[IpBlock, ...] | None) -> None:
+    """A visitor (or addresses) of `org_id` was blocked: close this node's sockets of
+    theirs at once, with 4403 after an `error` `blocked` (the messenger then hides)."""
+    for session in list(_MESSENGERS.values()):
+        visitor, conn = session.visitor, session.conn
+        if visitor is None or conn is None or visitor.org_id != org_id:
+            continue
+        if (visitor_id is not None and visitor.id == visitor_id) or (
+            ip_blocks is not None and matches(ip_blocks, session.client_ip, session.rt.clock())
+        ):
+            session.refuse(
+                error_frame("blocked", "This visitor is blocked."), CLOSE_FORBIDDEN, "blocked"
+            )
 
 
 CONSOLE = Handlers(f.CONSOLE)
@@ -827,6 +888,20 @@ class ConsoleSession(_Session):
             outcome=Outcome(frame.outcome),
         )
         self.conn.send_frame(sf.RepAck(id=frame.id, conversation=events.conversation(conv, owner)))
+        if frame.outcome == Outcome.SPAM.value:
+            await blocks.spam_marked(self.rt, org_id=conv.org_id, conversation_id=conv.id)
+
+    @CONSOLE.on(cf.BlockVisitor)
+    async def _block(self, frame: cf.BlockVisitor) -> None:
+        assert self.conn is not None
+        await blocks.block_visitor(
+            self.rt,
+            actor=self.user.actor,
+            conversation_id=frame.conversation_id,
+            report=frame.report,
+            reason=frame.reason,
+        )
+        self.conn.send_frame(sf.RepAck(id=frame.id))
 
     @CONSOLE.on(cf.TransferCandidates)
     async def _transfer_candidates(self, frame: cf.TransferCandidates) -> None:
@@ -931,6 +1006,8 @@ class MessengerEndpoint:
 
     async def admit(self, request: Request) -> MessengerSession | int:
         site_key = request.query.get("site_key", "")[:64]
+        if not self.rt.guard.watching:
+            await blocks.watch(self.rt, on_block)
         try:
             site = await visitors.find_site(self.rt, site_key) if site_key else None
         except StoreUnavailable:

@@ -16,7 +16,12 @@ from pounce.store.records import Conversation, Message, Visitor, as_utc, now
 
 
 async def create_visitor(
-    conn: AsyncConnection, *, org_id: str, site_id: str, country: str | None = None
+    conn: AsyncConnection,
+    *,
+    org_id: str,
+    site_id: str,
+    country: str | None = None,
+    client_ip: str | None = None,
 ) -> Visitor:
     stamp = now()
     visitor = Visitor(
@@ -32,7 +37,7 @@ async def create_visitor(
         first_seen_at=stamp,
         last_seen_at=stamp,
     )
-    await conn.execute(insert(t.visitors).values(**asdict(visitor)))
+    await conn.execute(insert(t.visitors).values(**asdict(visitor), client_ip=client_ip))
     return visitor
 
 
@@ -62,11 +67,17 @@ async def get_visitors(
     return found
 
 
-async def touch_visitor(conn: AsyncConnection, *, org_id: str, visitor_id: str) -> None:
+async def touch_visitor(
+    conn: AsyncConnection, *, org_id: str, visitor_id: str, client_ip: str | None = None
+) -> None:
+    """Seen now, from this client address (kept for a report's IP block)."""
+    values: dict[str, Any] = {"last_seen_at": now()}
+    if client_ip is not None:
+        values["client_ip"] = client_ip
     await conn.execute(
         update(t.visitors)
         .where(t.visitors.c.org_id == org_id, t.visitors.c.id == visitor_id)
-        .values(last_seen_at=now())
+        .values(**values)
     )
 
 

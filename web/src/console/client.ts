@@ -369,6 +369,19 @@ export class ConsoleClient {
     this.conn.send({ type: 'transfer_reply', id, conversation_id: conversationId, accept });
   }
 
+  /** Block the conversation's visitor (and with `reason`, report them): resolves once stored. */
+  blockVisitor(conversationId: string, report: boolean, reason?: string): Promise<void> {
+    const id = newId();
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.set(id, { resolve: () => resolve(), reject });
+      const frame = { type: 'block_visitor' as const, id, conversation_id: conversationId, report, ...(reason ? { reason } : {}) };
+      if (!this.conn.send(frame)) {
+        this.waiters.delete(id);
+        reject({ type: 'error', id, code: 'offline', message: 'You are offline: reconnecting…' } satisfies ErrorFrame);
+      }
+    });
+  }
+
   /** Mark a conversation *Spam* or *No response needed* (stops an auto pounce countdown, closes it). */
   setOutcome(conversationId: string, outcome: OutcomeChoice): void {
     const id = newId();

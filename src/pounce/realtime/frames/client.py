@@ -206,3 +206,13 @@ class TransferReply(FromConsole, tag="transfer_reply"):
     id: ClientId
     conversation_id: EntityId
     accept: bool
+
+
+class BlockVisitor(FromConsole, tag="block_visitor"):
+    """Block the conversation's visitor on this device (every site of the org); with
+    `report`, also file a report with `reason` for the org's admins."""
+
+    id: ClientId
+    conversation_id: EntityId
+    report: bool = False
+    reason: Annotated[str, Meta(max_length=2000)] | None = None

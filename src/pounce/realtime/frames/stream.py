@@ -91,3 +91,13 @@ def data_of(event: Event) -> dict[str, object]:
     assert isinstance(data, dict)
     data.pop("kind", None)
     return data
+
+
+class VisitorBlocked(Event, tag="visitor_blocked"):
+    """A rep blocked the visitor (the event's actor and time say who and when; no actor:
+    blocked automatically for spam). `reported`: a report was filed too; `until`: a
+    temporary block's end (ISO 8601)."""
+
+    audience: ClassVar[Audience] = Audience.REPS
+    reported: bool = False
+    until: str | None = None

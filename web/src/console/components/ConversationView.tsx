@@ -20,6 +20,7 @@ import {
 import { Composer } from './Composer';
 import { OwnerControl } from './Owner';
 import { PounceButton, PounceComposer } from './Pounce';
+import { BlockMenu } from './BlockMenu';
 import { Avatar, Countdown, Icon } from './ui';
 
 interface Props {
@@ -82,6 +83,11 @@ export function eventText(e: EventItem, meId: string | undefined): string {
       return who ? `${who} reopened the conversation` : 'The conversation was reopened';
     case 'outcome_set':
       return `Outcome: ${OUTCOME[e.event.outcome] ?? e.event.outcome.replace(/_/g, ' ')}`;
+    case 'visitor_blocked': {
+      const how = e.event.reported ? 'blocked and reported the visitor' : 'blocked the visitor';
+      if (who) return `${who} ${how}`;
+      return e.event.until ? `The visitor was blocked for spam until ${formatClock(e.event.until)}` : 'The visitor was blocked';
+    }
   }
 }
 
@@ -343,6 +349,9 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
                 Close conversation
               </button>
             )
+          ) : null}
+          {c && (mine || s.me?.role === 'admin' || (!c.owner && !owner)) ? (
+            <BlockMenu client={client} conversationId={conversationId} canMarkSpam={mine && c.status !== 'closed'} offline={offline} />
           ) : null}
         </div>
       </header>

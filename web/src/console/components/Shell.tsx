@@ -255,6 +255,9 @@ export function Shell({ client, s, route, title, onLogout, children }: Props) {
               <NavLink href="#/sites" active={route.name === 'sites'} testid="nav-sites">
                 <Icon name="sites" /> Sites
               </NavLink>
+              <NavLink href="#/blocks" active={route.name === 'blocks'} testid="nav-blocks">
+                <Icon name="page" /> Blocks
+              </NavLink>
             </>
           ) : null}
         </nav>
