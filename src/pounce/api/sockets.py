@@ -446,6 +446,7 @@ class _Session:
             metrics.REPLAYED_BYTES.inc(sent)
         finally:
             conn.release()
+            _RESYNCING.pop(conn.id, None)
 
     async def _finish(self) -> None:
         if not self.ready:
@@ -960,15 +961,34 @@ CONSOLE.check()
 # After the bus lost frames, clients are asked to resync over this many seconds, each at
 # a random moment, so that they do not all ask the store at once.
 RESYNC_SPREAD_SECONDS = 5.0
+RESYNC_RESUME_SECONDS = 10.0
+# Sockets held since a bus reconnect until their client resumes (see `resync`).
+_RESYNCING: dict[str, Connection] = {}
 
 
 async def resync(rt: Runtime, *, spread: float = RESYNC_SPREAD_SECONDS) -> int:
     """The bus reconnected and frames published meanwhile are lost to it (not to the
     store): every console of this process gets its state now (`sync`, built once per org)
-    and every client resumes by seq, spread over `spread` seconds. Returns the sockets."""
+    and every client resumes by seq, spread over `spread` seconds. Returns the sockets.
+
+    Every socket is held from now until its client has resumed: a frame the bus brings
+    meanwhile waits, so the client's highest seq still says where the loss began when
+    it asks (a live frame first would make it skip what was lost); the replay then goes
+    out before what was held. A client that does not resume within
+    `RESYNC_RESUME_SECONDS` of being asked is closed and resumes on reconnect.
+    """
     consoles: dict[str, list[ConsoleSession]] = {}
     for session in list(_CONSOLES.values()):
         consoles.setdefault(session.user.org_id, []).append(session)
+    welcomed = {x.conn.id for x in _CONSOLES.values() if x.conn is not None}
+    targets = [
+        conn
+        for conn in list(LIVE.values())
+        if not conn.closed and (conn.kind == "messenger" or conn.id in welcomed)
+    ]
+    for conn in targets:
+        conn.hold()
+        _RESYNCING[conn.id] = conn
     frames: dict[str, f.ServerFrame] = {}
     for org_id, sessions in consoles.items():
         try:
@@ -978,6 +998,7 @@ async def resync(rt: Runtime, *, spread: float = RESYNC_SPREAD_SECONDS) -> int:
         except StoreUnavailable:
             for x in sessions:
                 if x.conn is not None:
+                    _RESYNCING.pop(x.conn.id, None)
                     x.conn.close_soon(CLOSE_TRY_LATER, "resync")  # they resume on reconnect
             continue
         for x in sessions:
@@ -985,7 +1006,7 @@ async def resync(rt: Runtime, *, spread: float = RESYNC_SPREAD_SECONDS) -> int:
                 frames[x.conn.id] = synced[x.user.id]
     loop = asyncio.get_running_loop()
     count = 0
-    for conn in list(LIVE.values()):
+    for conn in targets:
         frame = frames.get(conn.id) or (sf.Resync() if conn.kind == "messenger" else None)
         if frame is not None:
             loop.call_later(random.uniform(0, spread), _send_if_open, conn, frame)
@@ -994,8 +1015,16 @@ async def resync(rt: Runtime, *, spread: float = RESYNC_SPREAD_SECONDS) -> int:
 
 
 def _send_if_open(conn: Connection, frame: f.ServerFrame) -> None:
-    if not conn.closed:
-        conn.send_frame(frame)
+    if conn.closed:
+        _RESYNCING.pop(conn.id, None)
+        return
+    conn.send_frame(frame)
+    asyncio.get_running_loop().call_later(RESYNC_RESUME_SECONDS, _resumed_or_closed, conn)
+
+
+def _resumed_or_closed(conn: Connection) -> None:
+    if _RESYNCING.pop(conn.id, None) is not None and not conn.closed:
+        conn.close_soon(CLOSE_TRY_LATER, "resync")
 
 
 class MessengerEndpoint:

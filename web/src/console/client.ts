@@ -181,8 +181,9 @@ export class ConsoleClient {
       }
       case 'sync': {
         // Then what was said meanwhile in the conversations we follow.
+        // (Always asked: the server holds this socket's live frames until we do.)
         const after = resumeAfter(this.state.log, [], RESUME_MAX_CONVERSATIONS, this.state.events);
-        if (Object.keys(after).length) this.conn.send({ type: 'resume', after });
+        this.conn.send({ type: 'resume', after });
         break;
       }
       case 'resumed': {
