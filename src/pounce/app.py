@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from pounce import __version__, metrics
-from pounce.api import copilot, errors, openapi, proactive, rest, setup, sockets, web
+from pounce.api import blocks, copilot, errors, openapi, proactive, rest, setup, sockets, web
 from pounce.config import Settings
 from pounce.realtime.bus import Bus, LocalBus
 from pounce.realtime.clientaddr import ForwardedMiddleware, ProxyRule, parse_entries
@@ -140,6 +140,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app.include_router(rest.router)
     app.include_router(copilot.router)
     app.include_router(proactive.router)
+    app.include_router(blocks.router)
     app.include_router(setup.router)
     app.include_router(web.router)
 

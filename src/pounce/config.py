@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = None
     unanswered_seconds: float = Field(default=90.0, gt=0)
+    transfer_accept_seconds: float = Field(default=60.0, gt=0)
     session_days: int = Field(default=14, ge=1)
     cookie_secure: bool = False
     json_logs: bool = False
@@ -50,6 +51,10 @@ class Settings(BaseSettings):
     ws_max_sockets_per_address: int = Field(default=200, ge=1, le=1_000_000)
     # New visitors (browsers without a visitor token) one client address may bring a minute.
     new_visitors_per_address_per_minute: int = Field(default=60, ge=1, le=1_000_000)
+    # Abuse limits per visitor and per client address until an org's admin sets its own
+    # (0: no limit): visitor messages a minute, new conversations an hour.
+    abuse_messages_per_minute: int = Field(default=60, ge=0, le=1_000_000)
+    abuse_conversations_per_hour: int = Field(default=20, ge=0, le=1_000_000)
     # A connection that has not sent a whole request head by then gets 408 and is closed.
     header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     # Peers (addresses, CIDR networks, or *) whose forwarding header is believed, and

@@ -120,6 +120,20 @@ async def test_no_route_crosses_orgs(world: World) -> None:
             {422},
         ),
     }
+    async with await _session(world.url, world.org.admin.email, world.org.password) as a:
+        ip_block = (await a.post("/api/v1/blocks/ips", json={"cidr": "203.0.113.7"})).json()
+    calls[("DELETE", "/api/v1/blocks/visitors/{visitor_id}")] = (
+        "DELETE",
+        f"/api/v1/blocks/visitors/{ids['visitor']}",
+        None,
+        {404},
+    )
+    calls[("DELETE", "/api/v1/blocks/ips/{block_id}")] = (
+        "DELETE",
+        f"/api/v1/blocks/ips/{ip_block['id']}",
+        None,
+        {404},
+    )
     calls.update(await proactive_routes(world.url, world.org))  # auto pounce rules, templates
     calls.update(await copilot_routes(world.url, world.org))  # shortcuts, knowledge, tone
     async with await _session(world.url, org_b.admin.email, org_b.password) as b:

@@ -130,6 +130,14 @@ class MemorySocket:
         await self.send_json({"type": "ping", "t": token})
         await self.expect("pong", lambda f: f.get("t") == token)
 
+    async def closed(self, timeout: float = 5.0) -> int:
+        """Wait until the session closes this socket; its close code."""
+        async with asyncio.timeout(timeout):
+            while self.close_code is None:
+                self._arrived.clear()
+                await self._arrived.wait()
+        return self.close_code
+
     def drain(self, kind: str | None = None) -> list[Frame]:
         taken = [f for f in self.inbox if kind is None or f.get("type") == kind]
         self.inbox = [f for f in self.inbox if f not in taken]
@@ -259,5 +267,8 @@ async def harness(tmp_path: Path, **settings: Any) -> AsyncIterator[Harness]:
     finally:
         for sock in h.sockets:
             sock.close(1001, "test over")
-        await asyncio.sleep(0)
+        # What closing started (a session's goodbye writes) finishes on the store before
+        # it goes: a task cut off holding a connection would leave it unclosed.
+        while sockets._tasks:
+            await asyncio.gather(*list(sockets._tasks), return_exceptions=True)
         await db.dispose()

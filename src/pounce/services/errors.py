@@ -7,6 +7,7 @@ from typing import Any
 HTTP_STATUS = {
     "not_found": 404,
     "forbidden": 403,
+    "blocked": 403,
     "not_authenticated": 401,
     "already_taken": 409,
     "conflict": 409,

@@ -10,6 +10,7 @@ from typing import Generic, TypeVar
 from pounce.config import Settings
 from pounce.realtime.bus import Bus
 from pounce.realtime.presence import Presence
+from pounce.services.guard import Guard
 from pounce.services.ingest import CommitPacer, MessageLog
 from pounce.store import accounts
 from pounce.store import proactive as proactive_store
@@ -64,6 +65,7 @@ class Runtime:
     clock: Callable[[], float] = field(default=time.time)
     node_id: str = "node"
     messages: MessageLog = field(init=False)
+    guard: Guard = field(init=False, default_factory=Guard)
     _users: Recent[tuple[str, str], User | None] = field(
         init=False, default_factory=lambda: Recent(USER_CACHE_SECONDS)
     )

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pounce.domain.model import ConversationStatus
 from pounce.realtime.frames import server as sf
-from pounce.services import events, identity, proactive
+from pounce.services import blocks, events, identity, proactive
 from pounce.services.auth import RateLimiter, read_visitor_token, sign_visitor
 from pounce.services.errors import ServiceError
 from pounce.services.routing import available_reps
@@ -96,11 +96,15 @@ async def connect(
                         "Too many new visitors from this address; try again in a minute.",
                     )
                 limiter.hit(client_ip)
-            visitor = await chat.create_visitor(conn, org_id=site.org_id, site_id=site.id)
-        if visitor.blocked:
-            raise ServiceError("forbidden", "This visitor is blocked.")
+            visitor = await chat.create_visitor(
+                conn, org_id=site.org_id, site_id=site.id, client_ip=client_ip
+            )
+        if visitor.blocked and await blocks.still_blocked(rt, conn, visitor):
+            raise ServiceError("blocked", "This visitor is blocked.")
         if not created:
-            await chat.touch_visitor(conn, org_id=site.org_id, visitor_id=visitor.id)
+            await chat.touch_visitor(
+                conn, org_id=site.org_id, visitor_id=visitor.id, client_ip=client_ip
+            )
         viewed: dict[str, Any] | None = None
         if page and page.get("url"):
             viewed = {

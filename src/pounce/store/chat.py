@@ -16,7 +16,12 @@ from pounce.store.records import Conversation, Message, Visitor, as_utc, now
 
 
 async def create_visitor(
-    conn: AsyncConnection, *, org_id: str, site_id: str, country: str | None = None
+    conn: AsyncConnection,
+    *,
+    org_id: str,
+    site_id: str,
+    country: str | None = None,
+    client_ip: str | None = None,
 ) -> Visitor:
     stamp = now()
     visitor = Visitor(
@@ -32,7 +37,7 @@ async def create_visitor(
         first_seen_at=stamp,
         last_seen_at=stamp,
     )
-    await conn.execute(insert(t.visitors).values(**asdict(visitor)))
+    await conn.execute(insert(t.visitors).values(**asdict(visitor), client_ip=client_ip))
     return visitor
 
 
@@ -62,11 +67,17 @@ async def get_visitors(
     return found
 
 
-async def touch_visitor(conn: AsyncConnection, *, org_id: str, visitor_id: str) -> None:
+async def touch_visitor(
+    conn: AsyncConnection, *, org_id: str, visitor_id: str, client_ip: str | None = None
+) -> None:
+    """Seen now, from this client address (kept for a report's IP block)."""
+    values: dict[str, Any] = {"last_seen_at": now()}
+    if client_ip is not None:
+        values["client_ip"] = client_ip
     await conn.execute(
         update(t.visitors)
         .where(t.visitors.c.org_id == org_id, t.visitors.c.id == visitor_id)
-        .values(last_seen_at=now())
+        .values(**values)
     )
 
 
@@ -260,6 +271,31 @@ async def claim_conversation(
             t.conversations.c.status != ConversationStatus.CLOSED.value,
         )
         .values(owner_id=user_id, status=ConversationStatus.ACTIVE.value, updated_at=now())
+    )
+    return result.rowcount == 1
+
+
+async def transfer_conversation(
+    conn: AsyncConnection,
+    *,
+    org_id: str,
+    conversation_id: str,
+    from_owner: str | None,
+    to_owner: str,
+) -> bool:
+    """Make `to_owner` the owner if the owner is still `from_owner` and the conversation
+    is not closed; True for exactly one of concurrent callers who saw the same owner."""
+    c = t.conversations.c
+    owner_is = c.owner_id.is_(None) if from_owner is None else c.owner_id == from_owner
+    result = await conn.execute(
+        update(t.conversations)
+        .where(
+            c.org_id == org_id,
+            c.id == conversation_id,
+            owner_is,
+            c.status != ConversationStatus.CLOSED.value,
+        )
+        .values(owner_id=to_owner, status=ConversationStatus.ACTIVE.value, updated_at=now())
     )
     return result.rowcount == 1
 

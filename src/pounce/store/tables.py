@@ -103,8 +103,9 @@ visitors = Table(
     Column("blocked", Boolean, nullable=False, default=False),
     _ts("first_seen_at"),
     _ts("last_seen_at"),
+    # The client address of the visitor's last connect: a report's IP block starts there.
+    Column("client_ip", String(64), nullable=True),
 )
-
 page_views = Table(
     "page_views",
     metadata,

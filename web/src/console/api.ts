@@ -374,6 +374,40 @@ export class Api {
     return this.request('PUT', '/me/auto-pounce', { enabled } satisfies Schemas['SwitchIn']);
   }
 
+  // ---- blocks (admins) ---------------------------------------------------------------
+
+  async blockedVisitors(): Promise<Schemas['BlockedVisitor'][]> {
+    return (await this.request<Schemas['BlockedVisitorList']>('GET', '/blocks/visitors')).items;
+  }
+
+  unblockVisitor(visitorId: string): Promise<void> {
+    return this.request('DELETE', `/blocks/visitors/${encodeURIComponent(visitorId)}`);
+  }
+
+  async abuseReports(): Promise<Schemas['Report'][]> {
+    return (await this.request<Schemas['ReportList']>('GET', '/blocks/reports')).items;
+  }
+
+  async ipBlocks(): Promise<Schemas['IpBlock'][]> {
+    return (await this.request<Schemas['IpBlockList']>('GET', '/blocks/ips')).items;
+  }
+
+  addIpBlock(body: Schemas['IpBlockIn']): Promise<Schemas['IpBlock']> {
+    return this.request('POST', '/blocks/ips', body);
+  }
+
+  removeIpBlock(id: string): Promise<void> {
+    return this.request('DELETE', `/blocks/ips/${encodeURIComponent(id)}`);
+  }
+
+  abuseSettings(): Promise<Schemas['AbuseSettings']> {
+    return this.request('GET', '/blocks/settings');
+  }
+
+  saveAbuseSettings(values: Schemas['AbuseSettingsIn']): Promise<Schemas['AbuseSettings']> {
+    return this.request('PUT', '/blocks/settings', values);
+  }
+
   /** `from` and `to` are days (YYYY-MM-DD). */
   autoPounceReport(query: { from?: string; to?: string; repId?: string }): Promise<AutoPounceReport> {
     const q = new URLSearchParams();

@@ -44,7 +44,21 @@ export type Request =
   | { kind: 'availability'; status: Availability }
   | { kind: 'pounce'; visitorId: string }
   | { kind: 'outcome'; conversationId: string }
-  | { kind: 'profile'; visitorId: string };
+  | { kind: 'profile'; visitorId: string }
+  | { kind: 'transfer'; conversationId: string }
+  | { kind: 'transfer_reply'; conversationId: string };
+
+/** A warm transfer asked of me (the `transfer_request` frame), until answered or expired. */
+export type TransferAsk = Omit<Extract<ConsoleServerFrame, { type: 'transfer_request' }>, 'type'>;
+
+/** How a transfer touched me: my conversation went to `to` (I or an admin moved it), or my
+ * warm request ended (declined, expired, void). Shown until dismissed. */
+export interface TransferNotice {
+  conversationId: string;
+  visitorId: string;
+  to: Rep | null;
+  result: 'transferred' | 'accepted' | 'declined' | 'expired' | 'void';
+}
 
 /** The server switched my auto pounce off (or on): shown until dismissed. */
 export interface AutoPounceNotice {
@@ -90,6 +104,9 @@ export interface ConsoleState {
   profileErrors: Readonly<Record<string, string>>;
   /** The visitor whose Visitor 360 is open beside the page (outside a conversation). */
   panelVisitor: string | null;
+  /** Warm transfers asked of me, by conversation. */
+  transferAsks: Readonly<Record<string, TransferAsk>>;
+  transferNotice: TransferNotice | null;
 }
 
 export type ConsoleAction =
@@ -105,7 +122,8 @@ export type ConsoleAction =
   | { type: 'auto_pounce'; enabled: boolean; notice?: AutoPounceNotice | null }
   | { type: 'dismiss_auto_pounce_notice' }
   | { type: 'dismiss_closed' }
-  | { type: 'open_visitor'; visitorId: string | null };
+  | { type: 'open_visitor'; visitorId: string | null }
+  | { type: 'dismiss_transfer_notice' };
 
 export function initialState(myRead: ReadMarks = {}): ConsoleState {
   return {
@@ -134,6 +152,8 @@ export function initialState(myRead: ReadMarks = {}): ConsoleState {
     profiles: {},
     profileErrors: {},
     panelVisitor: null,
+    transferAsks: {},
+    transferNotice: null,
   };
 }
 
@@ -238,11 +258,14 @@ function applyAck(s: ConsoleState, f: Extract<ConsoleServerFrame, { type: 'ack' 
       return next.justClosed === req.conversationId ? { ...next, justClosed: null } : next;
     case 'availability':
       return next.me ? { ...next, me: { ...next.me, availability: f.status ?? req.status } } : next;
+    case 'transfer_reply':
+      return { ...next, transferAsks: without(next.transferAsks, req.conversationId) };
     case 'start':
     case 'pounce':
     case 'outcome':
     case 'history':
     case 'profile':
+    case 'transfer':
       return next;
   }
 }
@@ -275,9 +298,12 @@ function applyError(s: ConsoleState, f: Extract<ConsoleServerFrame, { type: 'err
     case 'close':
     case 'reopen':
     case 'outcome':
+    case 'transfer':
       return { ...next, errors: { ...next.errors, [req.conversationId]: f.code } };
     case 'profile':
       return { ...next, profileErrors: { ...next.profileErrors, [req.visitorId]: f.code } };
+    case 'transfer_reply':
+      return { ...next, transferAsks: without(next.transferAsks, req.conversationId) };
     case 'availability':
     case 'pounce':
     case 'history':
@@ -343,7 +369,12 @@ function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
       const c = conversationOf(f);
       const next = settleAlert(upsertConversations(s, [c]), c);
       const profiles = profileSeesConversation(next.profiles, c);
-      return profiles === next.profiles ? next : { ...next, profiles };
+      const seen = profiles === next.profiles ? next : { ...next, profiles };
+      // Mine a moment ago, someone else's now (a transfer): its window closes, say where it went.
+      if (isMine(s, s.conversations[c.id]) && c.owner && !isMine(next, c) && c.status !== 'closed') {
+        return { ...seen, transferNotice: { conversationId: c.id, visitorId: c.visitor_id, to: c.owner, result: 'transferred' } };
+      }
+      return seen;
     }
     case 'visitor_profile': {
       const req = s.requests[f.id];
@@ -354,6 +385,17 @@ function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
     case 'visitor_identity': {
       const profiles = profileSeesIdentity(s.profiles, f);
       return profiles === s.profiles ? s : { ...s, profiles };
+    }
+    case 'transfer_request': {
+      const { type: _t, ...ask } = f;
+      return { ...upsertConversations(s, [ask.conversation]), transferAsks: { ...s.transferAsks, [ask.conversation.id]: ask }, cards: { ...s.cards, [ask.visitor.id]: ask.visitor } };
+    }
+    case 'transfer_result': {
+      const next = { ...s, transferAsks: without(s.transferAsks, f.conversation_id) };
+      const c = s.conversations[f.conversation_id];
+      // The asked rep learns nothing new from their own answer; the asker is told how it ended.
+      if (!c || (f.to && s.me && f.to.id === s.me.id) || f.result === 'accepted') return next;
+      return { ...next, transferNotice: { conversationId: c.id, visitorId: c.visitor_id, to: f.to ?? null, result: f.result } };
     }
     case 'presence': {
       const me =
@@ -420,7 +462,7 @@ export function reduce(s: ConsoleState, a: ConsoleAction): ConsoleState {
           errors: without(next.errors, r.conversationId),
         };
       }
-      if (r.kind === 'start' || r.kind === 'close' || r.kind === 'reopen') {
+      if (r.kind === 'start' || r.kind === 'close' || r.kind === 'reopen' || r.kind === 'transfer') {
         return { ...next, errors: without(next.errors, r.conversationId) };
       }
       return next;
@@ -462,6 +504,8 @@ export function reduce(s: ConsoleState, a: ConsoleAction): ConsoleState {
       return s.justClosed ? { ...s, justClosed: null } : s;
     case 'open_visitor':
       return s.panelVisitor === a.visitorId ? s : { ...s, panelVisitor: a.visitorId };
+    case 'dismiss_transfer_notice':
+      return s.transferNotice ? { ...s, transferNotice: null } : s;
   }
 }
 

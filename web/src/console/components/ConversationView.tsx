@@ -18,7 +18,9 @@ import {
   type StreamItem,
 } from '../state';
 import { Composer } from './Composer';
+import { OwnerControl } from './Owner';
 import { PounceButton, PounceComposer } from './Pounce';
+import { BlockMenu } from './BlockMenu';
 import { Avatar, Countdown, Icon } from './ui';
 import { VisitorPanel } from './VisitorPanel';
 
@@ -68,12 +70,25 @@ export function eventText(e: EventItem, meId: string | undefined): string {
       const name = owner.id === meId ? 'You' : owner.name;
       return who && e.actor?.id === owner.id ? `${name} started the conversation` : `${name} now owns this conversation`;
     }
+    case 'transferred': {
+      const to = e.event.to.id === meId ? 'you' : e.event.to.name;
+      const from = e.event.from_owner ? (e.event.from_owner.id === meId ? 'you' : e.event.from_owner.name) : 'the queue';
+      const how = e.event.warm ? ', who accepted' : '';
+      const by = who ?? 'A rep';
+      if (e.actor?.id && e.actor.id === e.event.from_owner?.id) return `${by} transferred the conversation to ${to}${how}`;
+      return `${by} transferred the conversation from ${from} to ${to}${how}`;
+    }
     case 'closed':
       return who ? `${who} closed the conversation` : 'The conversation was closed';
     case 'reopened':
       return who ? `${who} reopened the conversation` : 'The conversation was reopened';
     case 'outcome_set':
       return `Outcome: ${OUTCOME[e.event.outcome] ?? e.event.outcome.replace(/_/g, ' ')}`;
+    case 'visitor_blocked': {
+      const how = e.event.reported ? 'blocked and reported the visitor' : 'blocked the visitor';
+      if (who) return `${who} ${how}`;
+      return e.event.until ? `The visitor was blocked for spam until ${formatClock(e.event.until)}` : 'The visitor was blocked';
+    }
   }
 }
 
@@ -198,6 +213,14 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
   const v = visitorInfo(s, visitorId);
   const name = visitorLabel(v, visitorId);
   const error = s.errors[conversationId];
+
+  // A conversation transferred to me: its alert has done its job once I open it.
+  const handedAlert = s.alerts.some(
+    (a) => a.alert.conversation.id === conversationId && !a.alert.deadline && a.alert.conversation.owner?.id === s.me?.id,
+  );
+  useEffect(() => {
+    if (handedAlert && mine) client.dispatch({ type: 'drop_alert', conversationId });
+  }, [client, conversationId, handedAlert, mine]);
 
   // Read what is on screen (only while the tab is visible).
   useEffect(() => {
@@ -328,6 +351,9 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
               </button>
             )
           ) : null}
+          {c && (mine || s.me?.role === 'admin' || (!c.owner && !owner)) ? (
+            <BlockMenu client={client} conversationId={conversationId} canMarkSpam={mine && c.status !== 'closed'} offline={offline} />
+          ) : null}
         </div>
       </header>
 
@@ -448,7 +474,13 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
 
       <Composer client={client} api={api} conversationId={conversationId} enabled={canWrite} placeholder={placeholder} />
     </div>
-    <VisitorPanel s={s} client={client} visitorId={visitorId} conversationId={conversationId} />
+    <VisitorPanel
+      s={s}
+      client={client}
+      visitorId={visitorId}
+      conversationId={conversationId}
+      ownerControl={<OwnerControl client={client} s={s} conversationId={conversationId} />}
+    />
     </div>
   );
 }

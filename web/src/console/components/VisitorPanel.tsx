@@ -105,7 +105,7 @@ interface Props {
   /** The conversation on screen beside the panel, if any (not linked to itself). */
   conversationId?: string;
   onClose?: () => void;
-  /** Where the owner control goes (transfer); the owner's name when absent. */
+  /** The owner drop-down (transfer) of the conversation beside the panel; else the owner's name. */
   ownerControl?: ComponentChildren;
 }
 
@@ -147,6 +147,14 @@ export function VisitorPanel({ s, client, visitorId, conversationId, onClose, ow
           </button>
         ) : null}
       </header>
+      {ownerControl ? (
+        <section class="v360-section" aria-label="Owner">
+          <h3 class="v360-title">Owner</h3>
+          <div class="v360-owner" data-testid="owner-slot">
+            {ownerControl}
+          </div>
+        </section>
+      ) : null}
       {error ? (
         <p class="form-error" role="alert">
           {error === 'not_found' ? 'This visitor is not one of your organisation’s.' : `Could not load the profile (${error.replace(/_/g, ' ')}).`}
@@ -155,12 +163,14 @@ export function VisitorPanel({ s, client, visitorId, conversationId, onClose, ow
         <p class="muted v360-section">Loading…</p>
       ) : (
         <>
-          <section class="v360-section" aria-label="Owner">
-            <h3 class="v360-title">Owner</h3>
-            <div class="v360-owner" data-testid="owner-slot">
-              {ownerControl ?? (p.owner ? <span data-testid="v360-owner">{p.owner.name}</span> : <span class="muted">Nobody yet</span>)}
-            </div>
-          </section>
+          {ownerControl ? null : (
+            <section class="v360-section" aria-label="Owner">
+              <h3 class="v360-title">Owner</h3>
+              <div class="v360-owner" data-testid="owner-slot">
+                {p.owner ? <span data-testid="v360-owner">{p.owner.name}</span> : <span class="muted">Nobody yet</span>}
+              </div>
+            </section>
+          )}
           <section class="v360-section" aria-label="Identity">
             <h3 class="v360-title">Identity</h3>
             <dl class="v360-facts">

@@ -1,7 +1,7 @@
 """visitor identity with provenance, contacts by the site's user id, per-site secrets
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-06 16:00:00
 
 `visitor_identity` holds each field (name, email, company) a visitor is known by, once
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0004"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
