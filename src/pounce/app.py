@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from pounce import __version__, metrics
-from pounce.api import copilot, errors, openapi, proactive, rest, setup, sockets, web
+from pounce.api import copilot, errors, openapi, outbox, proactive, rest, setup, sockets, web
 from pounce.config import Settings
 from pounce.integrations.mail import SmtpMailer
 from pounce.ports import Mailer
@@ -26,7 +26,7 @@ from pounce.realtime.clientaddr import ForwardedMiddleware, ProxyRule, parse_ent
 from pounce.realtime.presence import LocalPresence, Presence
 from pounce.realtime.redis import RedisBus, RedisPresence
 from pounce.realtime.websocket import STATE_KEY, Options, Router
-from pounce.services import outbox
+from pounce.services import outbox as outbox_service
 from pounce.services.runtime import Runtime
 from pounce.services.timers import Worker
 from pounce.store.db import Database, StoreUnavailable
@@ -106,7 +106,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
 
             bus.on_reconnect.append(resync_clients)
         worker = Worker(rt)
-        deliveries = outbox.Worker(rt)
+        deliveries = outbox_service.Worker(rt)
         if run_worker:
             worker.start()
             deliveries.start()
@@ -155,6 +155,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app.include_router(rest.router)
     app.include_router(copilot.router)
     app.include_router(proactive.router)
+    app.include_router(outbox.router)
     app.include_router(setup.router)
     app.include_router(web.router)
 
@@ -164,7 +165,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     @app.get("/metrics", include_in_schema=False)
     async def metrics_endpoint(request: Request) -> Response:
         with contextlib.suppress(StoreUnavailable):
-            await outbox.refresh_metrics(request.app.state.runtime)
+            await outbox_service.refresh_metrics(request.app.state.runtime)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.get("/healthz", include_in_schema=False)

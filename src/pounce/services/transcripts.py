@@ -71,12 +71,12 @@ async def queue_on_close(uow: UnitOfWork, conv: Conversation) -> bool:
 async def resend(rt: Runtime, *, org_id: str, conversation_id: str) -> str:
     """An admin sends the transcript again (a new delivery, so a new Message-ID); returns
     the address it goes to."""
-    if not email_enabled(rt):
-        raise ServiceError("email_off", "Email is off: this server has no POUNCE_SMTP_URL.")
     async with unit_of_work(rt) as uow:
         conv = await chat.get_conversation(uow.conn, org_id=org_id, conversation_id=conversation_id)
         if conv is None:
             raise ServiceError("not_found", "No such conversation.")
+        if not email_enabled(rt):
+            raise ServiceError("email_off", "Email is off: this server has no POUNCE_SMTP_URL.")
         visitor = await chat.get_visitor(uow.conn, org_id=org_id, visitor_id=conv.visitor_id)
         if visitor is None or not visitor.email:
             raise ServiceError("no_email", "The visitor has not left an email address.")
