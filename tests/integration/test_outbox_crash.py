@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
+from pounce.store import outbox as store
+from pounce.store.db import Database
 from tests.support import clients
 from tests.support.seed import seed_org
 from tests.support.smtp import Inbox, smtp_server
@@ -30,10 +33,13 @@ async def _until_done(admin: httpx.AsyncClient, n: int, timeout: float = 10.0) -
         await asyncio.sleep(0.05)
 
 
-async def test_kill_9_mid_delivery_then_delivered_again_and_seen_once(fresh_stack) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("mode", ["embedded", "scaleout"])
+async def test_kill_9_mid_delivery_then_delivered_again_and_seen_once(
+    fresh_stack, mode: str
+) -> None:  # type: ignore[no-untyped-def]
     inbox = Inbox(hang_first=True)
     with smtp_server(inbox) as smtp:
-        stack = fresh_stack("embedded", POUNCE_SMTP_URL=smtp, POUNCE_OUTBOX_LEASE_SECONDS="2")
+        stack = fresh_stack(mode, POUNCE_SMTP_URL=smtp, POUNCE_OUTBOX_LEASE_SECONDS="2")
         url = stack.start()
         org = await seed_org(stack.database_url, origins=[url])
         async with await _admin(url, org.admin.email, org.password) as admin:
@@ -73,3 +79,24 @@ async def test_kill_9_mid_delivery_then_delivered_again_and_seen_once(fresh_stac
             assert len(await _until_done(admin, 2)) == 2
             off = await admin.put("/api/v1/email-settings", json={"transcript_email": False})
             assert off.json() == {"smtp_configured": True, "transcript_email": False}
+
+
+async def test_workers_on_postgresql_claim_different_rows(fresh_stack) -> None:  # type: ignore[no-untyped-def]
+    """Two workers claiming at once (their transactions open together) each get rows
+    the other skipped: `FOR UPDATE SKIP LOCKED`."""
+    stack = fresh_stack("scaleout")
+    org = await seed_org(stack.database_url, origins=[])
+    db = Database(stack.database_url)
+    try:
+        async with db.write() as conn:
+            for n in range(6):
+                await store.add(
+                    conn, org_id=org.id, kind="test", key=f"k{n}", payload={}, now=100.0
+                )
+        async with db.write() as one, db.write() as two:
+            first = await store.claim(one, now=200.0, lease_seconds=60, limit=4, skip_locked=True)
+            second = await store.claim(two, now=200.0, lease_seconds=60, limit=4, skip_locked=True)
+        assert len(first) == 4 and len(second) == 2
+        assert not {r.id for r in first} & {r.id for r in second}
+    finally:
+        await db.dispose()
