@@ -210,3 +210,19 @@ async def test_outbox_rows_roll_back_with_their_transaction(h: Harness) -> None:
     assert await h.deliver_due() == 1  # its conversation does not exist: parked at once
     [failed] = await _rows(h, "failed")
     assert failed.attempts == 1 and "is gone" in (failed.last_error or "")
+
+
+async def test_the_worker_wakes_on_commit_and_stops_in_time_mid_delivery(h: Harness) -> None:
+    inbox = Inbox(hang_first=True)
+    with smtp_server(inbox) as url:
+        h.rt.mailer = SmtpMailer(url, timeout=30)
+        worker = outbox.Worker(h.rt, interval=3600)  # only the commit's wake-up can start it
+        worker.start()
+        await _closed_chat(h)
+        await inbox.arrived(1)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await worker.stop(grace=0.5)
+        assert loop.time() - started < 2.0
+    [row] = await _rows(h, "pending")  # still leased: delivered again when the lease ends
+    assert row.attempts == 1 and row.next_at == h.clock() + 60.0

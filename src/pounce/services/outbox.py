@@ -188,8 +188,15 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=self.interval)
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop, waiting at most `grace` seconds: a client cancelled mid-delivery may
+        linger (an SMTP client says QUIT to a server that does not answer); its rows stay
+        leased and are delivered again when the lease ends."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            done, _ = await asyncio.wait([self._task], timeout=grace)
+            if not done:
+                log.warning("outbox worker still busy after %.0f s; leaving it", grace)
+            else:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
