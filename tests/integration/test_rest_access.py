@@ -107,6 +107,13 @@ async def test_no_route_crosses_orgs(world: World) -> None:
             None,
             {404},
         ),
+        ("POST", "/api/v1/conversations/{conversation_id}/transcript-email"): (
+            "POST",
+            f"/api/v1/conversations/{ids['conversation']}/transcript-email",
+            None,
+            {404},
+        ),
+        ("POST", "/api/v1/outbox/{row_id}/retry"): ("POST", "/api/v1/outbox/1/retry", None, {404}),
         ("POST", "/api/v1/routing-rules"): (
             "POST",
             "/api/v1/routing-rules",
@@ -199,6 +206,10 @@ async def test_reps_cannot_do_admin_writes(world: World) -> None:
             ("PATCH", f"/api/v1/users/{world.org.reps[0].id}", {"role": "admin"}),
             ("GET", f"/api/v1/sites/{world.org.site_id}/identity-secret", None),
             ("POST", f"/api/v1/sites/{world.org.site_id}/identity-secret/rotate", None),
+            ("PUT", "/api/v1/email-settings", {"transcript_email": False}),
+            ("GET", "/api/v1/email-settings", None),
+            ("GET", "/api/v1/outbox", None),
+            ("POST", "/api/v1/outbox/1/retry", None),
         ]
         for method, url, body in writes:
             res = await rep.request(method, url, json=body)

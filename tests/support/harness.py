@@ -23,7 +23,7 @@ from pounce.realtime.bus import LocalBus
 from pounce.realtime.frames import CONSOLE, MESSENGER, Endpoint
 from pounce.realtime.presence import LocalPresence
 from pounce.realtime.websocket import Request
-from pounce.services import auth, timers
+from pounce.services import auth, outbox, timers
 from pounce.services.runtime import Runtime
 from pounce.store.db import Database
 from pounce.store.migrate import upgrade_async
@@ -234,6 +234,10 @@ class Harness:
     async def run_due(self) -> int:
         """Run the jobs that are due at the clock's time."""
         return await timers.run_due(self.rt)
+
+    async def deliver_due(self) -> int:
+        """One outbox round at the clock's time; returns how many rows it claimed."""
+        return await outbox.deliver_due(self.rt, clock=self.clock)
 
 
 @asynccontextmanager

@@ -444,3 +444,31 @@ class AbuseSettings(Out):
     spam_block_enabled: bool
     spam_block_threshold: int
     spam_block_hours: int
+
+
+# -- email and the outbox -----------------------------------------------------------------
+
+
+class EmailSettings(Out):
+    smtp_configured: bool = Field(description="False: POUNCE_SMTP_URL is unset; no email.")
+    transcript_email: bool = Field(description="Email the transcript when a chat closes.")
+
+
+class TranscriptQueued(Out):
+    to: str
+
+
+class OutboxRow(Out):
+    id: int
+    kind: str
+    status: Literal["pending", "done", "failed"]
+    attempts: int
+    last_error: str | None
+    created_at: float
+    next_at: float
+    finished_at: float | None
+    conversation_id: str | None
+
+
+class OutboxList(Out):
+    items: list[OutboxRow]

@@ -29,6 +29,7 @@ export type PounceTemplate = Schemas['PounceTemplate'];
 export type ReportRow = Schemas['ReportCounts'];
 export type AutoPounceReport = Schemas['AutoPounceReport'];
 export type MySwitch = Schemas['MySwitch'];
+export type EmailSettings = Schemas['EmailSettings'];
 /** Every error answer of the API. */
 export type Problem = Schemas['Problem'];
 export type User = Session['user'];
@@ -325,6 +326,20 @@ export class Api {
   }
 
   // ---- auto pounce -------------------------------------------------------------------
+
+  emailSettings(): Promise<EmailSettings> {
+    return this.request('GET', '/email-settings');
+  }
+
+  saveEmailSettings(values: Schemas['EmailSettingsIn']): Promise<EmailSettings> {
+    return this.request('PUT', '/email-settings', values);
+  }
+
+  /** Queue the transcript email to the visitor again; resolves to the address. */
+  async resendTranscript(conversationId: string): Promise<string> {
+    const queued = await this.request<Schemas['TranscriptQueued']>('POST', `/conversations/${encodeURIComponent(conversationId)}/transcript-email`);
+    return queued.to;
+  }
 
   proactiveSettings(): Promise<ProactiveSettings> {
     return this.request('GET', '/proactive/settings');

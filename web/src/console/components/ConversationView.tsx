@@ -4,7 +4,7 @@ import { formatClock, formatDuration } from '../../shared/format';
 import { useNow } from '../../shared/hooks';
 import type { Conversation, EventItem, Message } from '../../shared/protocol';
 import { RichText } from '../../shared/RichText';
-import type { Api } from '../api';
+import { ApiError, type Api } from '../api';
 import type { ConsoleClient } from '../client';
 import {
   isMine,
@@ -176,6 +176,51 @@ function PendingRow({ p, onRetry }: { p: PendingMessage; onRetry: () => void }) 
   );
 }
 
+/** An admin emails a closed conversation's transcript to its visitor again; says so
+ * instead when the server has no SMTP server configured. */
+function ResendTranscript({ api, conversationId }: { api: Api; conversationId: string }) {
+  const [smtp, setSmtp] = useState<boolean | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [note, setNote] = useState<string | null>(null);
+  useEffect(() => {
+    setNote(null);
+    api.emailSettings().then(
+      (x) => setSmtp(x.smtp_configured),
+      () => setSmtp(null),
+    );
+  }, [api, conversationId]);
+  if (smtp === false) {
+    return (
+      <span class="muted" data-testid="resend-email-off" title="Set POUNCE_SMTP_URL on the server to send email">
+        Email is off
+      </span>
+    );
+  }
+  const resend = async (): Promise<void> => {
+    setBusy(true);
+    setNote(null);
+    try {
+      setNote(`Transcript queued to ${await api.resendTranscript(conversationId)}`);
+    } catch (e) {
+      setNote(e instanceof ApiError ? e.detail : 'Could not queue the transcript.');
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button type="button" class="btn btn-secondary btn-sm" disabled={busy || smtp === null} onClick={() => void resend()} data-testid="resend-transcript">
+        Email transcript
+      </button>
+      {note ? (
+        <span role="status" class="muted" data-testid="resend-status">
+          {note}
+        </span>
+      ) : null}
+    </>
+  );
+}
+
 export function ConversationView({ client, api, s, visitorId, conversationId }: Props) {
   const [loadError, setLoadError] = useState<string | null>(null);
   const [pouncing, setPouncing] = useState(false);
@@ -318,6 +363,7 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
             </span>
           ) : null}
           {canMark && !deadline ? markButtons : null}
+          {c?.status === 'closed' && s.me?.role === 'admin' ? <ResendTranscript api={api} conversationId={conversationId} /> : null}
           {canPounce ? <PounceButton open={pouncing} size="sm" onToggle={() => setPouncing(!pouncing)} disabled={s.connection !== 'online'} /> : null}
           {mine && c?.status !== 'closed' ? (
             confirmClose ? (

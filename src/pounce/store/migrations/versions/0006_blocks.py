@@ -1,7 +1,7 @@
 """blocks and abuse: blocked visitors, the report queue, IP blocks, abuse limits
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-06 16:00:00
 
 The tables are defined in `pounce.store.blocks`.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
