@@ -13,6 +13,7 @@ import jwt
 import pytest
 
 from pounce.domain.model import Actor
+from pounce.integrations.enrichment import EmailDomain
 from pounce.services import identity
 from pounce.store import accounts
 from tests.support.harness import Frame, Harness, MemorySocket, harness
@@ -188,3 +189,51 @@ async def test_a_rotated_secret_refuses_old_tokens(h: Harness) -> None:
     assert refused["code"] == "invalid_identity"
     ok = await visitor.request({"type": "identify", "token": token(h, new)})
     assert ok["verified"] is True
+
+
+async def test_an_email_is_enriched_through_the_outbox_never_over_a_better_value(
+    h: Harness,
+) -> None:
+    h.rt.enrichment = EmailDomain()
+    rep, _ = await h.rep(0)
+    visitor, welcome = await h.visitor()
+    me = welcome["visitor_id"]
+    await visitor.request({"type": "leave_email", "email": "ann@acme-analytics.com"})
+    got = await ask_profile(rep, me)
+    assert [c["field"] for c in got["profile"]["identity"]] == ["email"]  # not on the way
+    assert await h.deliver_due() == 1
+    pushed = await rep.expect(
+        "visitor_identity", lambda f: any(c["field"] == "company" for c in f["identity"])
+    )
+    company = next(c for c in pushed["identity"] if c["field"] == "company")
+    assert company == {
+        "field": "company",
+        "value": "Acme Analytics",
+        "provenance": "enriched",
+        "source": "email domain",
+        "confidence": 0.5,
+        "updated_at": company["updated_at"],
+    }
+    await rep.expect("visitor", lambda f: f["visitor"]["company"] == "Acme Analytics")
+    # what the visitor says themselves comes first; the same email is looked up once
+    await visitor.request({"type": "identify", "company": "Acme Inc."})
+    await visitor.request({"type": "leave_email", "email": "ann@acme-analytics.com"})
+    assert await h.deliver_due() == 0
+    got = await ask_profile(rep, me)
+    assert shown(got, "company")["value"] == "Acme Inc."
+    assert [c["provenance"] for c in got["profile"]["identity"] if c["field"] == "company"] == [
+        "visitor",
+        "enriched",
+    ]
+
+
+async def test_free_mail_and_switched_off_enrichment_add_nothing(h: Harness) -> None:
+    rep, _ = await h.rep(0)
+    visitor, welcome = await h.visitor()
+    await visitor.request({"type": "leave_email", "email": "ann@acme.com"})
+    assert await h.deliver_due() == 0  # rt.enrichment is None: nothing queued
+    h.rt.enrichment = EmailDomain()
+    await visitor.request({"type": "leave_email", "email": "ann@gmail.com"})
+    assert await h.deliver_due() == 1
+    got = await ask_profile(rep, welcome["visitor_id"])
+    assert not [c for c in got["profile"]["identity"] if c["field"] == "company"]

@@ -9,6 +9,7 @@ user verified on shows the same contact. Publishes to the org's reps only.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,9 +23,10 @@ from pounce.realtime.frames import shapes as s
 from pounce.services import events, stream
 from pounce.services.errors import ServiceError
 from pounce.services.runtime import Runtime
-from pounce.services.uow import unit_of_work
+from pounce.services.uow import UnitOfWork, unit_of_work
 from pounce.store import accounts
 from pounce.store import identity as store
+from pounce.store.outbox import Row
 from pounce.store.records import Site, Visitor, as_utc
 
 # Clock skew allowed on a token's `exp` and `nbf`, in seconds.
@@ -33,6 +35,8 @@ LEEWAY_SECONDS = 30
 PROFILE_PAGES = 50
 PROFILE_CONVERSATIONS = 20
 _LIMITS = {"name": 200, "email": 320, "company": 200}
+# The outbox kind that looks a new email up (`rt.enrichment`), off the message path.
+ENRICH_KIND = "visitor.enrich"
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +176,9 @@ async def identify(
                 for k, v in found.unverified.items()
             ],
         )
+        email = found.verified.get("email") or found.unverified.get("email")
+        if email:
+            await queue_enrichment(uow, org_id=org_id, visitor_id=visitor.id, email=email)
         frame, contact = await _refresh(conn, org_id=org_id, visitor_id=visitor.id)
         events.to_org_reps(uow, org_id, frame)
     for visitor_id in contact.visitor_ids if contact else [visitor.id]:
@@ -191,10 +198,72 @@ async def visitor_typed(
             visitor_id=visitor.id,
             claims=[store.NewClaim(field_name, value, Provenance.VISITOR, source=source)],
         )
+        if field_name == "email":
+            await queue_enrichment(uow, org_id=visitor.org_id, visitor_id=visitor.id, email=value)
         frame, contact = await _refresh(uow.conn, org_id=visitor.org_id, visitor_id=visitor.id)
         events.to_org_reps(uow, visitor.org_id, frame)
     for visitor_id in contact.visitor_ids if contact else [visitor.id]:
         await stream.visitor_changed(rt, visitor.org_id, visitor_id)
+
+
+async def queue_enrichment(uow: UnitOfWork, *, org_id: str, visitor_id: str, email: str) -> bool:
+    """In the transaction that stored an email: look it up later, through the outbox
+    (once per visitor and email). A full outbox does not stop the change."""
+    if uow.rt.enrichment is None:
+        return False
+    digest = hashlib.sha256(f"{org_id}:{visitor_id}:{email.lower()}".encode()).hexdigest()
+    try:
+        async with uow.savepoint():
+            return await uow.outbox(
+                org_id,
+                ENRICH_KIND,
+                {"visitor_id": visitor_id, "email": email},
+                key=f"{ENRICH_KIND}:{digest[:40]}",
+            )
+    except ServiceError as exc:
+        if exc.code != "outbox_full":
+            raise
+        return False
+
+
+async def deliver_enrichment(rt: Runtime, row: Row) -> None:
+    """The outbox handler for ENRICH_KIND: ask `rt.enrichment`, store what it found as
+    enriched claims (source, confidence), which never displace a better one."""
+    visitor_id, email = str(row.payload["visitor_id"]), str(row.payload["email"])
+    if rt.enrichment is None:
+        return  # switched off since it was queued
+    found = await rt.enrichment.lookup(email=email, ip=None)  # no transaction open
+    company = (found.get("company") or "").strip()[: _LIMITS["company"]]
+    if not company:
+        return
+    try:
+        confidence: float | None = min(1.0, max(0.0, float(found.get("confidence") or "")))
+    except ValueError:
+        confidence = None
+    async with unit_of_work(rt) as uow:
+        if (
+            await store.visitor_and_contact(uow.conn, org_id=row.org_id, visitor_id=visitor_id)
+            is None
+        ):
+            return  # the visitor is gone
+        await store.put_claims(
+            uow.conn,
+            org_id=row.org_id,
+            visitor_id=visitor_id,
+            claims=[
+                store.NewClaim(
+                    "company",
+                    company,
+                    Provenance.ENRICHED,
+                    source=(found.get("source") or "enrichment")[:100],
+                    confidence=confidence,
+                )
+            ],
+        )
+        frame, contact = await _refresh(uow.conn, org_id=row.org_id, visitor_id=visitor_id)
+        events.to_org_reps(uow, row.org_id, frame)
+    for linked in contact.visitor_ids if contact else [visitor_id]:
+        await stream.visitor_changed(rt, row.org_id, linked)
 
 
 async def _contact(
