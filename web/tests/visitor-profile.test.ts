@@ -100,3 +100,15 @@ describe('Pounce.identify arguments', () => {
     expect(identifyFrame({ user_id: 42 })).toMatch(/must be a string/);
   });
 });
+
+describe('conversations in the console state', () => {
+  it('a stale copy (read before a transfer) does not bring the old owner back', () => {
+    const riley = { id: 'u_riley', name: 'Riley Rep', first_name: 'Riley', avatar_url: null };
+    const moved = conv('c_1', { owner: riley, status: 'active', updated_at: '2026-12-06T10:00:02.000Z' });
+    const stale = conv('c_1', { owner: ada, status: 'active', updated_at: '2026-12-06T10:00:01.000Z' });
+    const s = run([frame({ type: 'conversation', conversation: moved }), { type: 'loaded', conversations: [stale] }]);
+    expect(s.conversations['c_1']!.owner?.id).toBe('u_riley');
+    const later = conv('c_1', { owner: ada, status: 'active', updated_at: '2026-12-06T10:00:03.000Z' });
+    expect(run([{ type: 'loaded', conversations: [later] }], s).conversations['c_1']!.owner?.id).toBe(ada.id);
+  });
+});

@@ -172,7 +172,10 @@ function upsertConversations(s: ConsoleState, list: readonly Conversation[]): Co
   let visitorRead = s.visitorRead;
   for (const c of list) {
     const prev = conversations[c.id];
-    conversations[c.id] = { ...c, last_seq: Math.max(c.last_seq, prev?.last_seq ?? 0) };
+    // A copy read before a change we already heard of (a REST load racing a transfer's
+    // frame) must not bring the old owner back: every change moves `updated_at` on.
+    const fresher = prev && prev.updated_at > c.updated_at ? prev : c;
+    conversations[c.id] = { ...fresher, last_seq: Math.max(c.last_seq, prev?.last_seq ?? 0) };
     if (c.visitor_read_seq) visitorRead = markRead(visitorRead, c.id, c.visitor_read_seq);
   }
   return { ...s, conversations, visitorRead };
