@@ -10,8 +10,8 @@ from typing import Generic, TypeVar
 from pounce.config import Settings
 from pounce.realtime.bus import Bus
 from pounce.realtime.presence import Presence
-from pounce.services.ingest import CommitPacer, MessageLog
-from pounce.store import accounts
+from pounce.services.ingest import CommitPacer, GroupCommit, MessageLog
+from pounce.store import accounts, chat
 from pounce.store import proactive as proactive_store
 from pounce.store.db import Database
 from pounce.store.records import Site, User
@@ -64,6 +64,7 @@ class Runtime:
     clock: Callable[[], float] = field(default=time.time)
     node_id: str = "node"
     messages: MessageLog = field(init=False)
+    visits: GroupCommit[chat.Visit] = field(init=False)
     _users: Recent[tuple[str, str], User | None] = field(
         init=False, default_factory=lambda: Recent(USER_CACHE_SECONDS)
     )
@@ -76,6 +77,11 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.messages = MessageLog(self.db, pacer=CommitPacer(self.settings.commit_delay_ms / 1000))
+        self.visits = GroupCommit(self._record_visits, name="visits")
+
+    async def _record_visits(self, visits: list[chat.Visit]) -> None:
+        async with self.db.write() as conn:
+            await chat.record_visits(conn, visits)
 
     async def user(self, org_id: str, user_id: str) -> User | None:
         """A rep's card for message authors, cached for a few seconds (names rarely change)."""
