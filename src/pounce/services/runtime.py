@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
@@ -31,27 +32,43 @@ V = TypeVar("V")
 
 class Recent(Generic[K, V]):
     """Values read from the store, kept for a few seconds (absent ones too); a node's
-    own edits forget their entry at once."""
+    own edits forget their entry at once. Callers that miss while a read of the same key
+    is under way wait for that read (under load hundreds of connects miss together when
+    an entry expires)."""
 
-    __slots__ = ("_entries", "seconds")
+    __slots__ = ("_entries", "_reading", "seconds")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._entries: dict[K, tuple[float, V]] = {}
+        self._reading: dict[K, asyncio.Future[V]] = {}
 
     async def get(self, key: K, read: Callable[[], Awaitable[V]]) -> V:
         hit = self._entries.get(key)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return hit[1]
-        value = await read()
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[key] = (now + self.seconds, value)
+        reading = self._reading.get(key)
+        if reading is None:
+            reading = self._reading[key] = asyncio.ensure_future(self._read(key, read))
+        return await asyncio.shield(reading)
+
+    async def _read(self, key: K, read: Callable[[], Awaitable[V]]) -> V:
+        try:
+            value = await read()
+        finally:
+            mine = self._reading.get(key) is asyncio.current_task()
+            if mine:
+                del self._reading[key]
+        if mine:  # else the entry was forgotten meanwhile: this read may predate the edit
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic() + self.seconds, value)
         return value
 
     def forget(self, key: K) -> None:
         self._entries.pop(key, None)
+        self._reading.pop(key, None)  # a read under way may predate the edit
 
 
 @dataclass
