@@ -69,7 +69,7 @@ imports: install-test
 	$(BIN)/lint-imports
 
 pytest: install-test web services chromium
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 webtest: web
 	cd web && npm test

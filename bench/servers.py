@@ -212,6 +212,8 @@ def pounce_env(var_dir: Path, database_url: str, port: int, **extra: str) -> dic
         # every benchmark socket comes from 127.0.0.1 (older versions ignore this)
         POUNCE_WS_MAX_SOCKETS_PER_ADDRESS="1000000",
         POUNCE_NEW_VISITORS_PER_ADDRESS_PER_MINUTE="1000000",
+        POUNCE_ABUSE_MESSAGES_PER_MINUTE="0",
+        POUNCE_ABUSE_CONVERSATIONS_PER_HOUR="0",
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -16,13 +17,27 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from pounce import __version__, metrics
-from pounce.api import copilot, errors, openapi, proactive, rest, setup, sockets, web
+from pounce.api import (
+    blocks,
+    copilot,
+    errors,
+    openapi,
+    outbox,
+    proactive,
+    rest,
+    setup,
+    sockets,
+    web,
+)
 from pounce.config import Settings
+from pounce.integrations.mail import SmtpMailer
+from pounce.ports import Mailer
 from pounce.realtime.bus import Bus, LocalBus
 from pounce.realtime.clientaddr import ForwardedMiddleware, ProxyRule, parse_entries
 from pounce.realtime.presence import LocalPresence, Presence
 from pounce.realtime.redis import RedisBus, RedisPresence
 from pounce.realtime.websocket import STATE_KEY, Options, Router
+from pounce.services import outbox as outbox_service
 from pounce.services.runtime import Runtime
 from pounce.services.timers import Worker
 from pounce.store.db import Database, StoreUnavailable
@@ -36,6 +51,13 @@ def build_realtime(settings: Settings) -> tuple[Bus, Presence]:
     if settings.redis_url:
         return RedisBus(settings.redis_url), RedisPresence(settings.redis_url)
     return LocalBus(), LocalPresence()
+
+
+def build_mailer(settings: Settings) -> Mailer | None:
+    """SMTP when POUNCE_SMTP_URL is set; otherwise None: email is off."""
+    if settings.smtp_url is None:
+        return None
+    return SmtpMailer(settings.smtp_url.get_secret_value(), timeout=settings.smtp_timeout_seconds)
 
 
 # What a process whose store failed an fsync exits with (`store_failed`).
@@ -82,6 +104,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
             presence=presence,
             secret_key=secret,
             node_id=f"{socket.gethostname()}:{os.getpid()}",
+            mailer=build_mailer(settings),
         )
         app.state.runtime = rt
         if isinstance(bus, RedisBus):
@@ -94,8 +117,10 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
 
             bus.on_reconnect.append(resync_clients)
         worker = Worker(rt)
+        deliveries = outbox_service.Worker(rt)
         if run_worker:
             worker.start()
+            deliveries.start()
         # Everything built at start-up lives for the whole process: keep it out of the
         # collector's full passes, which otherwise stall the loop for ~150 ms under load.
         gc.collect()
@@ -120,6 +145,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         try:
             yield {STATE_KEY: router}
         finally:
+            await deliveries.stop()
             await worker.stop()
             await presence.close()
             await bus.close()
@@ -140,6 +166,8 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app.include_router(rest.router)
     app.include_router(copilot.router)
     app.include_router(proactive.router)
+    app.include_router(blocks.router)
+    app.include_router(outbox.router)
     app.include_router(setup.router)
     app.include_router(web.router)
 
@@ -147,7 +175,9 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     openapi.install(app)
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics_endpoint() -> Response:
+    async def metrics_endpoint(request: Request) -> Response:
+        with contextlib.suppress(StoreUnavailable):
+            await outbox_service.refresh_metrics(request.app.state.runtime)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.get("/healthz", include_in_schema=False)

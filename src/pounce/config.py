@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pounce.integrations.mail import parse_smtp_url
 from pounce.realtime.clientaddr import parse_entries
 
 PLACEHOLDER_SECRETS = frozenset(
@@ -34,6 +36,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = None
     unanswered_seconds: float = Field(default=90.0, gt=0)
+    transfer_accept_seconds: float = Field(default=60.0, gt=0)
     session_days: int = Field(default=14, ge=1)
     cookie_secure: bool = False
     json_logs: bool = False
@@ -50,6 +53,10 @@ class Settings(BaseSettings):
     ws_max_sockets_per_address: int = Field(default=200, ge=1, le=1_000_000)
     # New visitors (browsers without a visitor token) one client address may bring a minute.
     new_visitors_per_address_per_minute: int = Field(default=60, ge=1, le=1_000_000)
+    # Abuse limits per visitor and per client address until an org's admin sets its own
+    # (0: no limit): visitor messages a minute, new conversations an hour.
+    abuse_messages_per_minute: int = Field(default=60, ge=0, le=1_000_000)
+    abuse_conversations_per_hour: int = Field(default=20, ge=0, le=1_000_000)
     # A connection that has not sent a whole request head by then gets 408 and is closed.
     header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     # Peers (addresses, CIDR networks, or *) whose forwarding header is believed, and
@@ -65,11 +72,46 @@ class Settings(BaseSettings):
     ai_model: str | None = None
     ai_api_key: SecretStr | None = None
     ai_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    # Email (ports.Mailer): the SMTP server, smtp://user:pass@host:port[?starttls] or
+    # smtps://…; unset means email is off. The sender address of every email.
+    smtp_url: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    mail_from: str | None = None
+    # The outbox (services/outbox.py): rows claimed per round, how long a claim lasts
+    # before another worker may take the row, retries (exponential backoff with jitter
+    # from the base delay, at most the cap) before a row is parked as failed, and how
+    # many undelivered rows one org may have.
+    outbox_batch_size: int = Field(default=20, ge=1, le=1000)
+    outbox_lease_seconds: float = Field(default=120.0, ge=1, le=86400)
+    outbox_max_attempts: int = Field(default=8, ge=1, le=100)
+    outbox_retry_base_seconds: float = Field(default=10.0, gt=0, le=3600)
+    outbox_retry_cap_seconds: float = Field(default=3600.0, gt=0, le=86400)
+    outbox_max_pending_per_org: int = Field(default=10_000, ge=1, le=10_000_000)
 
     @field_validator("redis_url", "ai_base_url", "ai_model")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("smtp_url", mode="before")
+    @classmethod
+    def _smtp_url(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is None or (isinstance(text, str) and not text.strip()):
+            return None
+        if isinstance(text, str):
+            parse_smtp_url(text)  # raises ValueError saying what is wrong
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        _, address = parseaddr(value)
+        if "@" not in address or any(c in value for c in "\r\n"):
+            raise ValueError("must be an email address, e.g. Pounce <chat@example.com>")
+        return value.strip()
 
     @field_validator("forwarded_allow_ips")
     @classmethod
@@ -130,6 +172,13 @@ class Settings(BaseSettings):
             os.fsync(fh.fileno())
         os.replace(tmp, path)
         return key
+
+    def resolved_mail_from(self) -> str:
+        """The sender of emails: POUNCE_MAIL_FROM, or no-reply@ this server's host."""
+        if self.mail_from:
+            return self.mail_from
+        host = self.public_origin().split("://", 1)[1].split(":", 1)[0]
+        return f"Pounce <no-reply@{host if '.' in host else host + '.invalid'}>"
 
     @property
     def is_sqlite(self) -> bool:

@@ -14,6 +14,9 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # handlers of its own, so their records reach the root handler below.
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
+# Said at INFO by every alembic command, before anything happens: noise on a first run.
+QUIET_LOGGERS = ("alembic.runtime.plugins",)
+
 
 def json_formatter() -> logging.Formatter:
     """`{"ts", "level", "logger", "msg", "pid"}` plus any `extra` fields and `exc_info`."""
@@ -40,4 +43,6 @@ def configure_logging(*, json_logs: bool, level: int = logging.INFO) -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
     logging.captureWarnings(True)

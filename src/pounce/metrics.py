@@ -107,6 +107,17 @@ REPLAYED_BYTES = Counter(
     "Bytes of conversation history replayed to resuming clients",
     registry=REGISTRY,
 )
+OUTBOX_DELIVERIES = LabelledCount(
+    "pounce_outbox_deliveries",
+    "Outbox delivery attempts by this process, by outcome (done, retry, failed)",
+    "outcome",
+)
+OUTBOX_ROWS = Gauge(
+    "pounce_outbox_rows",
+    "Outbox rows of every org now: pending, and failed (parked for an admin)",
+    ["status"],
+    registry=REGISTRY,
+)
 
 
 def render() -> bytes:

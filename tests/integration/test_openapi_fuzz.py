@@ -52,6 +52,7 @@ SEMANTIC_422 = {
     "copilot_suggest": "no question typed and none asked by the visitor yet",
     "copilot_suggest_stream": "no question typed and none asked by the visitor yet",
     "create_page": "a file that is not UTF-8 text or not .md/.markdown/.txt",
+    "add_ip_block": "not an address or range, a range too wide, or a report with no address",
 }
 # A set-password link's token is checked by its signature, which no schema can say: a
 # well-formed token that is not a real link is refused with 400 (`link_invalid`).

@@ -95,6 +95,13 @@ async def test_no_route_crosses_orgs(world: World) -> None:
             None,
             {404},
         ),
+        ("POST", "/api/v1/conversations/{conversation_id}/transcript-email"): (
+            "POST",
+            f"/api/v1/conversations/{ids['conversation']}/transcript-email",
+            None,
+            {404},
+        ),
+        ("POST", "/api/v1/outbox/{row_id}/retry"): ("POST", "/api/v1/outbox/1/retry", None, {404}),
         ("POST", "/api/v1/routing-rules"): (
             "POST",
             "/api/v1/routing-rules",
@@ -108,6 +115,20 @@ async def test_no_route_crosses_orgs(world: World) -> None:
             {422},
         ),
     }
+    async with await _session(world.url, world.org.admin.email, world.org.password) as a:
+        ip_block = (await a.post("/api/v1/blocks/ips", json={"cidr": "203.0.113.7"})).json()
+    calls[("DELETE", "/api/v1/blocks/visitors/{visitor_id}")] = (
+        "DELETE",
+        f"/api/v1/blocks/visitors/{ids['visitor']}",
+        None,
+        {404},
+    )
+    calls[("DELETE", "/api/v1/blocks/ips/{block_id}")] = (
+        "DELETE",
+        f"/api/v1/blocks/ips/{ip_block['id']}",
+        None,
+        {404},
+    )
     calls.update(await proactive_routes(world.url, world.org))  # auto pounce rules, templates
     calls.update(await copilot_routes(world.url, world.org))  # shortcuts, knowledge, tone
     async with await _session(world.url, org_b.admin.email, org_b.password) as b:
@@ -171,6 +192,10 @@ async def test_reps_cannot_do_admin_writes(world: World) -> None:
             ("POST", "/api/v1/teams", {"name": "t"}),
             ("PATCH", f"/api/v1/users/{world.org.reps[1].id}", {"name": "other"}),
             ("PATCH", f"/api/v1/users/{world.org.reps[0].id}", {"role": "admin"}),
+            ("PUT", "/api/v1/email-settings", {"transcript_email": False}),
+            ("GET", "/api/v1/email-settings", None),
+            ("GET", "/api/v1/outbox", None),
+            ("POST", "/api/v1/outbox/1/retry", None),
         ]
         for method, url, body in writes:
             res = await rep.request(method, url, json=body)

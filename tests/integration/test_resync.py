@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pounce.api import sockets
+from pounce.realtime import connection
 from tests.integration.test_welcome import counting
 from tests.support.harness import Harness, harness
 
@@ -50,3 +51,64 @@ async def test_the_sync_costs_the_same_for_one_console_or_several(h: Harness) ->
         for sock in [first, *others]:
             await sock.expect("sync")
     assert len(four) == len(one), (len(one), len(four))
+
+
+async def test_what_the_bus_brings_before_the_client_resumed_waits_for_its_replay(
+    h: Harness,
+) -> None:
+    """After a reconnect a live frame must not reach a client before it has asked for
+    what was lost: its highest seq would then skip the loss. The frame waits until the
+    replay has gone out, and comes after it."""
+    rep, _ = await h.rep(0)
+    visitor, _ = await h.visitor()
+    ack = await visitor.request({"type": "message", "body": "hello"})
+    cid = ack["conversation_id"]
+    await rep.request({"type": "start_conversation", "conversation_id": cid})
+    await rep.request({"type": "message", "conversation_id": cid, "body": "before"})
+    before = await visitor.expect("message", lambda f: f["body"] == "before")
+    visitor.drain()
+    await sockets.resync(h.rt, spread=0)
+    # Sent after the reconnect, before the visitor was asked to resync.
+    await rep.request({"type": "message", "conversation_id": cid, "body": "after"})
+    await visitor.expect("resync")
+    assert not visitor.drain("message"), "a live frame overtook the resync"
+    await visitor.send_json({"type": "resume", "id": "r1", "after": {cid: before["seq"]}})
+    await visitor.expect("resumed", lambda f: f.get("id") == "r1")
+    after = await visitor.expect("message", lambda f: f["body"] == "after")
+    assert after["seq"] == before["seq"] + 1
+
+
+async def test_a_client_that_does_not_resume_is_closed_to_resume_on_reconnect(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sockets, "RESYNC_RESUME_SECONDS", 0.05)
+    visitor, _ = await h.visitor()
+    rep, _ = await h.rep(0)
+    await sockets.resync(h.rt, spread=0)
+    await visitor.expect("resync")
+    await rep.expect("sync")
+    await rep.send_json({"type": "resume", "after": {}})  # the console asks; the visitor not
+    await rep.barrier()
+    assert await visitor.closed(timeout=5) == 1013
+    assert rep.close_code is None
+
+
+async def test_a_held_socket_that_falls_too_far_behind_is_closed(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connection, "MAX_HELD_FRAMES", 3)
+    visitor, _ = await h.visitor()
+    ack = await visitor.request({"type": "message", "body": "hi"})
+    cid = ack["conversation_id"]
+    rep, _ = await h.rep(0)
+    await rep.request({"type": "start_conversation", "conversation_id": cid})
+    await visitor.barrier()
+    visitor.drain()
+    await sockets.resync(h.rt, spread=0)
+    await rep.expect("sync")
+    await rep.send_json({"type": "resume", "after": {}})  # the console asks; the visitor not
+    await rep.barrier()
+    for i in range(4):
+        await rep.request({"type": "message", "conversation_id": cid, "body": f"m{i}"})
+    assert visitor.close_code == 1013
+    assert not visitor.drain("message")

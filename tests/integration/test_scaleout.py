@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from pounce.domain.model import AuthorKind
+from pounce.domain.model import AuthorKind, Source
 from pounce.store import chat as chat_store
 from pounce.store import jobs as job_store
 from pounce.store.db import Database
@@ -401,6 +401,74 @@ async def _system_messages(database_url: str, org_id: str, conversation_id: str)
         await db.dispose()
     assert not pending
     return len(found)
+
+
+async def test_two_transfers_at_once_on_two_processes_exactly_one_applies(
+    cluster: Stack,
+) -> None:
+    """The owner on one process and an admin on another hand the same conversation on at
+    the same moment, 50 times: exactly one transfer each time, the other is refused."""
+    p1, p2 = cluster.start(), cluster.start()
+    org = await seed_org(cluster.database_url, origins=[p1, p2])
+    owner = await _rep(p1, org, 0)
+    target = await _rep(p2, org, 1)
+    admin_cookie, _ = await clients.login(p2, org.admin.email, org.password)
+    admin, _ = await clients.rep(p2, admin_cookie, available=False)
+    await owner.expect(
+        "presence",
+        lambda f: f["rep"]["id"] == org.reps[1].id and f["rep"]["availability"] == "available",
+    )
+    db = Database(cluster.database_url)
+    try:
+        async with db.write() as conn:
+            visitor = await chat_store.create_visitor(conn, org_id=org.id, site_id=org.site_id)
+            conversations = [
+                (
+                    await chat_store.create_conversation(
+                        conn,
+                        org_id=org.id,
+                        site_id=org.site_id,
+                        visitor_id=visitor.id,
+                        source=Source.INBOUND,
+                        owner_id=org.reps[0].id,
+                    )
+                ).id
+                for _ in range(50)
+            ]
+        for round_, cid in enumerate(conversations):
+            frame = {
+                "type": "transfer",
+                "conversation_id": cid,
+                "owner_id": org.reps[0].id,
+                "to": org.reps[1].id,
+            }
+            await asyncio.gather(
+                owner.send({**frame, "id": f"o{round_}"}),
+                admin.send({**frame, "id": f"a{round_}"}),
+            )
+            replies = [
+                await owner.expect_reply(f"o{round_}"),
+                await admin.expect_reply(f"a{round_}"),
+            ]
+            assert sorted(r["type"] for r in replies) == ["ack", "error"], replies
+            refused = next(r for r in replies if r["type"] == "error")
+            assert refused["code"] == "owner_changed", refused
+            assert refused["owner"]["id"] == org.reps[1].id
+            await target.expect("alert", lambda f, c=cid: f["conversation"]["id"] == c)
+            owner.drain()
+            admin.drain()
+        async with db.read() as conn:
+            for cid in conversations:
+                items = await chat_store.messages_after(
+                    conn, org_id=org.id, conversation_id=cid, after_seq=0, limit=100
+                )
+                assert [i.kind for i in items] == ["transferred", "now_chatting_with"], cid
+                conv = await chat_store.get_conversation(conn, org_id=org.id, conversation_id=cid)
+                assert conv is not None and conv.owner_id == org.reps[1].id
+    finally:
+        await db.dispose()
+    for client in (owner, target, admin):
+        await client.close()
 
 
 @pytest.mark.parametrize("kill_origin", [False, True])

@@ -155,6 +155,20 @@ async def test_a_message_split_into_one_byte_tcp_writes_still_arrives(world: Wor
         (encode(0x8, struct.pack("!H", 1005)), 1002),  # a code that may not be sent
         (encode(0x8, struct.pack("!H", 1000) + b"\xff"), 1007),
     ],
+    # the frames hold random mask keys: name the cases so every collection agrees
+    ids=[
+        "unmasked",
+        "invalid-utf8",
+        "reserved-opcode",
+        "rsv1",
+        "rsv2",
+        "stray-continuation",
+        "long-control",
+        "fragmented-control",
+        "one-byte-close",
+        "close-1005",
+        "close-reason-not-utf8",
+    ],
 )
 async def test_protocol_violations_close_with_the_rfc_code(
     world: World, frame: bytes, code: int

@@ -110,6 +110,11 @@ class Client:
         self.inbox = [f for f in self.inbox if f not in taken]
         return taken
 
+    async def wait_closed(self, timeout: float = 5.0) -> int | None:
+        """The close code, once the server has closed the socket."""
+        await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+        return self.closed_code
+
     async def close(self) -> None:
         await self.ws.close()
         self._reader.cancel()
@@ -128,11 +133,16 @@ async def visitor(
     page: str = "/demo/",
     origin: str | None = None,
     locale: str | None = None,
+    local_addr: str | None = None,
+    expect: str = "welcome",
 ) -> tuple[Client, Frame]:
+    """A messenger after its hello: the `welcome` (or the first frame of kind `expect`),
+    from the client address `local_addr` if given (a loopback one, e.g. 127.0.0.2)."""
     ws = await connect(
         ws_url(base, f"/ws/messenger?site_key={site_key}"),
         origin=origin or base,  # type: ignore[arg-type]
         max_size=2**22,
+        **({"local_addr": (local_addr, 0)} if local_addr else {}),
     )
     client = Client(ws, MESSENGER)
     await client.send(
@@ -144,7 +154,7 @@ async def visitor(
             **({"locale": locale} if locale else {}),
         }
     )
-    welcome = await client.expect("welcome")
+    welcome = await client.expect(expect)
     return client, welcome
 
 

@@ -23,7 +23,7 @@ from pounce.realtime.bus import LocalBus
 from pounce.realtime.frames import CONSOLE, MESSENGER, Endpoint
 from pounce.realtime.presence import LocalPresence
 from pounce.realtime.websocket import Request
-from pounce.services import auth, timers
+from pounce.services import auth, outbox, timers
 from pounce.services.runtime import Runtime
 from pounce.store.db import Database
 from pounce.store.migrate import upgrade_async
@@ -130,6 +130,14 @@ class MemorySocket:
         await self.send_json({"type": "ping", "t": token})
         await self.expect("pong", lambda f: f.get("t") == token)
 
+    async def closed(self, timeout: float = 5.0) -> int:
+        """Wait until the session closes this socket; its close code."""
+        async with asyncio.timeout(timeout):
+            while self.close_code is None:
+                self._arrived.clear()
+                await self._arrived.wait()
+        return self.close_code
+
     def drain(self, kind: str | None = None) -> list[Frame]:
         taken = [f for f in self.inbox if kind is None or f.get("type") == kind]
         self.inbox = [f for f in self.inbox if f not in taken]
@@ -227,6 +235,10 @@ class Harness:
         """Run the jobs that are due at the clock's time."""
         return await timers.run_due(self.rt)
 
+    async def deliver_due(self) -> int:
+        """One outbox round at the clock's time; returns how many rows it claimed."""
+        return await outbox.deliver_due(self.rt, clock=self.clock)
+
 
 @asynccontextmanager
 async def harness(tmp_path: Path, **settings: Any) -> AsyncIterator[Harness]:
@@ -259,5 +271,8 @@ async def harness(tmp_path: Path, **settings: Any) -> AsyncIterator[Harness]:
     finally:
         for sock in h.sockets:
             sock.close(1001, "test over")
-        await asyncio.sleep(0)
+        # What closing started (a session's goodbye writes) finishes on the store before
+        # it goes: a task cut off holding a connection would leave it unclosed.
+        while sockets._tasks:
+            await asyncio.gather(*list(sockets._tasks), return_exceptions=True)
         await db.dispose()

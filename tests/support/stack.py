@@ -63,6 +63,8 @@ class Stack:
             # Every test client comes from 127.0.0.1: the per-address limit on new
             # visitors would refuse a whole suite's worth (tests of the limit set it).
             POUNCE_NEW_VISITORS_PER_ADDRESS_PER_MINUTE="1000000",
+            POUNCE_ABUSE_MESSAGES_PER_MINUTE="0",
+            POUNCE_ABUSE_CONVERSATIONS_PER_HOUR="0",
         )
         if port is not None:
             env["POUNCE_PORT"] = str(port)

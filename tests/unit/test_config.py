@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from pounce.config import PLACEHOLDER_SECRETS, ConfigError, Settings
+from pounce.integrations.mail import parse_smtp_url
 
 
 @pytest.fixture(autouse=True)
@@ -193,3 +194,64 @@ def test_commit_delay_default_and_bounds(monkeypatch: pytest.MonkeyPatch) -> Non
         monkeypatch.setenv("POUNCE_COMMIT_DELAY_MS", bad)
         with pytest.raises(ValidationError, match="commit_delay_ms"):
             make()
+
+
+# --------------------------------------------------------------------------- email
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://mail.test", ("mail.test", 25, None, None, False, None)),
+        (
+            "smtp://u%40x:p%3Aw@mail.test:587?starttls",
+            ("mail.test", 587, "u@x", "p:w", False, True),
+        ),
+        ("smtp://mail.test?starttls=no", ("mail.test", 25, None, None, False, False)),
+        ("smtps://u:p@mail.test", ("mail.test", 465, "u", "p", True, False)),
+    ],
+)
+def test_smtp_urls(url: str, expected: tuple[object, ...]) -> None:
+    s = parse_smtp_url(url)
+    assert (s.host, s.port, s.username, s.password, s.tls, s.starttls) == expected
+    assert "p:w" not in repr(s) and make(smtp_url=url).smtp_url is not None
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://mail.test", "scheme"),
+        ("smtp://", "no host"),
+        ("smtp://mail.test:99999", "port"),
+        ("smtp://mail.test?tls=1", "unknown option"),
+        ("smtp://mail.test?starttls=maybe", "yes or no"),
+        ("smtps://mail.test?starttls", "TLS already"),
+    ],
+)
+def test_bad_smtp_urls_are_refused_saying_why(url: str, why: str) -> None:
+    with pytest.raises(ValidationError, match=why):
+        make(smtp_url=url)
+
+
+def test_email_is_off_without_a_url_and_the_sender_defaults_to_the_public_host() -> None:
+    assert make().smtp_url is None and make(smtp_url=" ").smtp_url is None
+    assert make(public_url="https://chat.example.com").resolved_mail_from() == (
+        "Pounce <no-reply@chat.example.com>"
+    )
+    assert make(mail_from="Acme <chat@acme.test>").resolved_mail_from() == "Acme <chat@acme.test>"
+    with pytest.raises(ValidationError, match="email address"):
+        make(mail_from="not an address")
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "outbox_batch_size",
+        "outbox_max_attempts",
+        "outbox_max_pending_per_org",
+        "outbox_lease_seconds",
+    ],
+)
+def test_outbox_limits_are_bounded(field: str) -> None:
+    with pytest.raises(ValidationError):
+        make(**{field: 0})

@@ -487,9 +487,16 @@ def test_visitor_events_leave_out_rep_only_kinds() -> None:
     """A rep-only event kind cannot be put in a frame for the messenger."""
     rep_only = [k for k in stream.kinds() if k.audience.value == "reps"]
     assert rep_only, "there is at least one rep-only kind to check"
+    card = {"id": "u", "name": "Ana", "first_name": "Ana", "avatar_url": None}
+    samples: dict[str, dict[str, object]] = {
+        "outcome_set": {"outcome": "spam"},
+        "transferred": {"from_owner": card, "to": card},
+        "visitor_blocked": {"reported": True},
+    }
+    assert {stream.kind_of(k) for k in rep_only} == set(samples)
     for kind in rep_only:
-        event = msgspec.json.decode(
-            b'{"kind": "%s", "outcome": "spam"}' % stream.kind_of(kind).encode(), type=kind
+        event = msgspec.convert(
+            {"kind": stream.kind_of(kind), **samples[stream.kind_of(kind)]}, type=kind
         )
         frame = {
             "type": "event", "conversation_id": "c", "seq": 1, "created_at": "t", "actor": None,

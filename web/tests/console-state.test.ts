@@ -241,4 +241,32 @@ describe('the conversation stream', () => {
     expect(s.justClosed).toBeNull();
     expect(s.conversations['c_1']!.status).toBe('active');
   });
+
+  it('a transfer away from me closes my window with a notice; a warm ask waits until it ends', () => {
+    let s = run([welcome({ conversations: [conv('c_1', { status: 'active', owner: ada })] })]);
+    s = reduce(s, frame({ type: 'conversation', conversation: conv('c_1', { status: 'active', owner: bob }) }));
+    expect(s.transferNotice).toEqual({ conversationId: 'c_1', visitorId: 'v_1', to: bob, result: 'transferred' });
+    expect(myConversations(s)).toEqual([]);
+    expect(reduce(s, { type: 'dismiss_transfer_notice' }).transferNotice).toBeNull();
+
+    const ask = { type: 'transfer_request' as const, conversation: conv('c_2', { status: 'active', owner: bob }), visitor: card, by: bob, note: 'VIP', deadline: 1 };
+    s = run([welcome(), frame(ask)]);
+    expect(Object.keys(s.transferAsks)).toEqual(['c_2']);
+    s = reduce(s, frame({ type: 'transfer_result', conversation_id: 'c_2', to: ada, result: 'expired' }));
+    expect(s.transferAsks).toEqual({});
+    expect(s.transferNotice).toBeNull(); // I was the one asked: nothing to tell me
+  });
+
+  it('the asker hears a decline', () => {
+    let s = run([welcome({ conversations: [conv('c_1', { status: 'active', owner: ada })] })]);
+    s = reduce(s, frame({ type: 'transfer_result', conversation_id: 'c_1', to: bob, result: 'declined' }));
+    expect(s.transferNotice?.result).toBe('declined');
+    expect(myConversations(s).map((c) => c.id)).toEqual(['c_1']);
+  });
+
+  it('a transfer event reads as who moved it to whom', () => {
+    const e = { conversation_id: 'c_1', seq: 4, created_at: '2026-11-24T14:00:00Z', actor: { kind: 'rep' as const, id: ada.id, name: ada.name, avatar_url: null } };
+    expect(eventText({ ...e, event: { kind: 'transferred', from_owner: ada, to: bob, warm: false } }, ada.id)).toBe('You transferred the conversation to Bob Noyce');
+    expect(eventText({ ...e, event: { kind: 'transferred', from_owner: ada, to: bob, warm: true } }, bob.id)).toBe('Ada Lovelace transferred the conversation to you, who accepted');
+  });
 });

@@ -123,4 +123,14 @@ describe('messenger state', () => {
     expect(s.currentId).toBe('c_2');
     expect(s.order).toEqual(['c_1', 'c_2']);
   });
+
+  it('keeps the "now chatting with" line of a transfer and ignores other events', () => {
+    const e = { conversation_id: 'c_1', created_at: '2026-11-24T14:00:00Z', actor: null };
+    const s = run([
+      welcome(vconv('c_1')),
+      frame({ type: 'event', ...e, seq: 2, event: { kind: 'closed' } }),
+      frame({ type: 'event', ...e, seq: 3, event: { kind: 'now_chatting_with', rep: ada } }),
+    ]);
+    expect((s.lines['c_1'] ?? []).map((x) => x.seq)).toEqual([3]);
+  });
 });

@@ -381,3 +381,87 @@ class AutoPounceReport(Out):
     rep_id: str | None
     items: list[ReportRow]
     totals: ReportCounts
+
+
+# -- blocks and abuse ---------------------------------------------------------------------
+
+
+class BlockedVisitor(Out):
+    id: str
+    name: str | None
+    email: str | None
+    blocked_at: str
+    expires_at: str | None
+    conversation_id: str | None
+    client_ip: str | None
+    blocked_by: str | None
+    blocked_by_name: str | None
+
+
+class BlockedVisitorList(Out):
+    items: list[BlockedVisitor]
+
+
+class Report(Out):
+    id: str
+    visitor_id: str
+    conversation_id: str | None
+    reported_by: str
+    reported_by_name: str | None
+    reason: str
+    client_ip: str | None
+    resolved: bool
+    created_at: str
+
+
+class ReportList(Out):
+    items: list[Report]
+
+
+class IpBlock(Out):
+    id: str
+    cidr: str
+    created_by: str
+    report_id: str | None
+    created_at: str
+    expires_at: str | None
+
+
+class IpBlockList(Out):
+    items: list[IpBlock]
+
+
+class AbuseSettings(Out):
+    messages_per_minute: int
+    conversations_per_hour: int
+    spam_block_enabled: bool
+    spam_block_threshold: int
+    spam_block_hours: int
+
+
+# -- email and the outbox -----------------------------------------------------------------
+
+
+class EmailSettings(Out):
+    smtp_configured: bool = Field(description="False: POUNCE_SMTP_URL is unset; no email.")
+    transcript_email: bool = Field(description="Email the transcript when a chat closes.")
+
+
+class TranscriptQueued(Out):
+    to: str
+
+
+class OutboxRow(Out):
+    id: int
+    kind: str
+    status: Literal["pending", "done", "failed"]
+    attempts: int
+    last_error: str | None
+    created_at: float
+    next_at: float
+    finished_at: float | None
+    conversation_id: str | None
+
+
+class OutboxList(Out):
+    items: list[OutboxRow]

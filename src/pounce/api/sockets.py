@@ -27,8 +27,19 @@ from pounce.realtime.frames import client as cf
 from pounce.realtime.frames import server as sf
 from pounce.realtime.frames import shapes
 from pounce.realtime.websocket import Endpoint, Request, WebSocketProtocol
-from pounce.services import auth, chat, events, proactive, reps, stream, visitors
+from pounce.services import (
+    auth,
+    blocks,
+    chat,
+    events,
+    proactive,
+    reps,
+    stream,
+    transfer,
+    visitors,
+)
 from pounce.services.errors import ServiceError
+from pounce.services.guard import IpBlock, matches
 from pounce.services.runtime import Runtime
 from pounce.store.db import StoreUnavailable
 from pounce.store.errors import ClientIdReused
@@ -435,6 +446,7 @@ class _Session:
             metrics.REPLAYED_BYTES.inc(sent)
         finally:
             conn.release()
+            _RESYNCING.pop(conn.id, None)
 
     async def _finish(self) -> None:
         if not self.ready:
@@ -457,6 +469,8 @@ class _Session:
 
 
 MESSENGER = Handlers(f.MESSENGER)
+# This process's messengers past their `welcome`, by connection id (to close on a block).
+_MESSENGERS: dict[str, MessengerSession] = {}
 
 
 class MessengerSession(_Session):
@@ -498,6 +512,11 @@ class MessengerSession(_Session):
             else None
         )
         try:
+            if await blocks.ip_blocked(rt, site.org_id, self.client_ip):
+                self.refuse(
+                    error_frame("blocked", "This address is blocked."), CLOSE_FORBIDDEN, "blocked"
+                )
+                return
             session = await visitors.connect(
                 rt,
                 site=site,
@@ -527,6 +546,7 @@ class MessengerSession(_Session):
         self.unsubscribe = await rt.bus.subscribe(
             [events.visitor_topic(visitor.id), events.visitors_topic(visitor.org_id)], conn.on_bus
         )
+        _MESSENGERS[conn.id] = self
         conn.send_frame(
             sf.MessengerWelcome(
                 v=1,
@@ -547,6 +567,13 @@ class MessengerSession(_Session):
     async def _message(self, frame: cf.VisitorSend) -> None:
         assert self.visitor is not None
         started = time.perf_counter()
+        await blocks.take_message(
+            self.rt,
+            org_id=self.visitor.org_id,
+            visitor_id=self.visitor.id,
+            client_ip=self.client_ip,
+            opens=self.conversation_id is None,
+        )
         sent = await chat.send_visitor_message(
             self.rt,
             visitor=self.visitor,
@@ -615,6 +642,16 @@ class MessengerSession(_Session):
             return False
         if type(frame) is not cf.VisitorSend or not self._budgets.take(frame):
             return False
+        counted = blocks.try_message(
+            self.rt,
+            org_id=visitor.org_id,
+            visitor_id=visitor.id,
+            client_ip=self.client_ip,
+            opens=False,
+        )
+        if counted != 0:  # over a limit (or limits not read yet): the worker says so
+            self._budgets.bucket(cf.VisitorSend.budget).give_back()
+            return False
         started = time.perf_counter()
         self._inflight = True
         try:
@@ -645,7 +682,15 @@ class MessengerSession(_Session):
             self._done_at_once()
 
     def _acked(self, client_id: str, started: float, sent: chat.Sent) -> None:
-        self.conversation_id = sent.message.conversation_id
+        was, self.conversation_id = self.conversation_id, sent.message.conversation_id
+        if was is not None and was != self.conversation_id and self.visitor is not None:
+            # Its conversation had closed: this message opened another; count it.
+            blocks.count_opened(
+                self.rt,
+                org_id=self.visitor.org_id,
+                visitor_id=self.visitor.id,
+                client_ip=self.client_ip,
+            )
         metrics.DELIVERY.observe(time.perf_counter() - started)
         if self.conn is not None:
             self.conn.send_frame(
@@ -658,8 +703,25 @@ class MessengerSession(_Session):
             )
 
     async def left(self) -> None:
+        if self.conn is not None:
+            _MESSENGERS.pop(self.conn.id, None)
         if self.visitor is not None and self.conn is not None:
             await visitors.disconnect(self.rt, visitor=self.visitor, conn_id=self.conn.id)
+
+
+def on_block(org_id: str, visitor_id: str | None, ip_blocks: tuple[IpBlock, ...] | None) -> None:
+    """A visitor (or addresses) of `org_id` was blocked: close this node's sockets of
+    theirs at once, with 4403 after an `error` `blocked` (the messenger then hides)."""
+    for session in list(_MESSENGERS.values()):
+        visitor, conn = session.visitor, session.conn
+        if visitor is None or conn is None or visitor.org_id != org_id:
+            continue
+        if (visitor_id is not None and visitor.id == visitor_id) or (
+            ip_blocks is not None and matches(ip_blocks, session.client_ip, session.rt.clock())
+        ):
+            session.refuse(
+                error_frame("blocked", "This visitor is blocked."), CLOSE_FORBIDDEN, "blocked"
+            )
 
 
 CONSOLE = Handlers(f.CONSOLE)
@@ -691,10 +753,13 @@ class ConsoleSession(_Session):
         )
         try:
             conn.send_frame(await reps.connect(rt, user=user, connection_id=conn.id))
+            asks = await transfer.asked_of(rt, user=user)
         except StoreUnavailable:
             self.store_down()
             return
         _CONSOLES[conn.id] = self
+        for ask in asks:
+            conn.send_frame(ask)
         await self.replay(user.org_id, hello.resume or {})
 
     @CONSOLE.on(cf.RepSend)
@@ -824,6 +889,60 @@ class ConsoleSession(_Session):
             outcome=Outcome(frame.outcome),
         )
         self.conn.send_frame(sf.RepAck(id=frame.id, conversation=events.conversation(conv, owner)))
+        if frame.outcome == Outcome.SPAM.value:
+            await blocks.spam_marked(self.rt, org_id=conv.org_id, conversation_id=conv.id)
+
+    @CONSOLE.on(cf.BlockVisitor)
+    async def _block(self, frame: cf.BlockVisitor) -> None:
+        assert self.conn is not None
+        await blocks.block_visitor(
+            self.rt,
+            actor=self.user.actor,
+            conversation_id=frame.conversation_id,
+            report=frame.report,
+            reason=frame.reason,
+        )
+        self.conn.send_frame(sf.RepAck(id=frame.id))
+
+    @CONSOLE.on(cf.TransferCandidates)
+    async def _transfer_candidates(self, frame: cf.TransferCandidates) -> None:
+        assert self.conn is not None
+        conv, owner, found = await transfer.candidates(
+            self.rt, actor=self.user.actor, conversation_id=frame.conversation_id
+        )
+        self.conn.send_frame(
+            sf.TransferCandidatesFrame(
+                id=frame.id,
+                conversation_id=conv.id,
+                owner=events.rep_card(owner),
+                reps=transfer.candidate_shapes(found),
+            )
+        )
+
+    @CONSOLE.on(cf.Transfer)
+    async def _transfer(self, frame: cf.Transfer) -> None:
+        assert self.conn is not None
+        conv, owner = await transfer.transfer(
+            self.rt,
+            actor=self.user.actor,
+            conversation_id=frame.conversation_id,
+            owner_id=frame.owner_id,
+            to=frame.to,
+            warm=frame.warm,
+            note=frame.note,
+        )
+        self.conn.send_frame(sf.RepAck(id=frame.id, conversation=events.conversation(conv, owner)))
+
+    @CONSOLE.on(cf.TransferReply)
+    async def _transfer_reply(self, frame: cf.TransferReply) -> None:
+        assert self.conn is not None
+        conv, owner = await transfer.reply(
+            self.rt,
+            actor=self.user.actor,
+            conversation_id=frame.conversation_id,
+            accept=frame.accept,
+        )
+        self.conn.send_frame(sf.RepAck(id=frame.id, conversation=events.conversation(conv, owner)))
 
     @CONSOLE.on(cf.Ping)
     async def _ping(self, frame: cf.Ping) -> None:
@@ -842,15 +961,34 @@ CONSOLE.check()
 # After the bus lost frames, clients are asked to resync over this many seconds, each at
 # a random moment, so that they do not all ask the store at once.
 RESYNC_SPREAD_SECONDS = 5.0
+RESYNC_RESUME_SECONDS = 10.0
+# Sockets held since a bus reconnect until their client resumes (see `resync`).
+_RESYNCING: dict[str, Connection] = {}
 
 
 async def resync(rt: Runtime, *, spread: float = RESYNC_SPREAD_SECONDS) -> int:
     """The bus reconnected and frames published meanwhile are lost to it (not to the
     store): every console of this process gets its state now (`sync`, built once per org)
-    and every client resumes by seq, spread over `spread` seconds. Returns the sockets."""
+    and every client resumes by seq, spread over `spread` seconds. Returns the sockets.
+
+    Every socket is held from now until its client has resumed: a frame the bus brings
+    meanwhile waits, so the client's highest seq still says where the loss began when
+    it asks (a live frame first would make it skip what was lost); the replay then goes
+    out before what was held. A client that does not resume within
+    `RESYNC_RESUME_SECONDS` of being asked is closed and resumes on reconnect.
+    """
     consoles: dict[str, list[ConsoleSession]] = {}
     for session in list(_CONSOLES.values()):
         consoles.setdefault(session.user.org_id, []).append(session)
+    welcomed = {x.conn.id for x in _CONSOLES.values() if x.conn is not None}
+    targets = [
+        conn
+        for conn in list(LIVE.values())
+        if not conn.closed and (conn.kind == "messenger" or conn.id in welcomed)
+    ]
+    for conn in targets:
+        conn.hold()
+        _RESYNCING[conn.id] = conn
     frames: dict[str, f.ServerFrame] = {}
     for org_id, sessions in consoles.items():
         try:
@@ -860,6 +998,7 @@ async def resync(rt: Runtime, *, spread: float = RESYNC_SPREAD_SECONDS) -> int:
         except StoreUnavailable:
             for x in sessions:
                 if x.conn is not None:
+                    _RESYNCING.pop(x.conn.id, None)
                     x.conn.close_soon(CLOSE_TRY_LATER, "resync")  # they resume on reconnect
             continue
         for x in sessions:
@@ -867,7 +1006,7 @@ async def resync(rt: Runtime, *, spread: float = RESYNC_SPREAD_SECONDS) -> int:
                 frames[x.conn.id] = synced[x.user.id]
     loop = asyncio.get_running_loop()
     count = 0
-    for conn in list(LIVE.values()):
+    for conn in targets:
         frame = frames.get(conn.id) or (sf.Resync() if conn.kind == "messenger" else None)
         if frame is not None:
             loop.call_later(random.uniform(0, spread), _send_if_open, conn, frame)
@@ -876,8 +1015,16 @@ async def resync(rt: Runtime, *, spread: float = RESYNC_SPREAD_SECONDS) -> int:
 
 
 def _send_if_open(conn: Connection, frame: f.ServerFrame) -> None:
-    if not conn.closed:
-        conn.send_frame(frame)
+    if conn.closed:
+        _RESYNCING.pop(conn.id, None)
+        return
+    conn.send_frame(frame)
+    asyncio.get_running_loop().call_later(RESYNC_RESUME_SECONDS, _resumed_or_closed, conn)
+
+
+def _resumed_or_closed(conn: Connection) -> None:
+    if _RESYNCING.pop(conn.id, None) is not None and not conn.closed:
+        conn.close_soon(CLOSE_TRY_LATER, "resync")
 
 
 class MessengerEndpoint:
@@ -888,6 +1035,8 @@ class MessengerEndpoint:
 
     async def admit(self, request: Request) -> MessengerSession | int:
         site_key = request.query.get("site_key", "")[:64]
+        if not self.rt.guard.watching:
+            await blocks.watch(self.rt, on_block)
         try:
             site = await visitors.find_site(self.rt, site_key) if site_key else None
         except StoreUnavailable:

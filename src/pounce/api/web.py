@@ -16,7 +16,8 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from pounce.services import visitors
+from pounce.api import sockets
+from pounce.services import blocks, visitors
 from pounce.services.demo import DEMO_SITE_KEY
 from pounce.services.runtime import Runtime
 
@@ -180,12 +181,22 @@ async def messenger_embed(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     site_key = request.query_params.get("site_key", "")[:64]
     host = visitors.origin_of(request.query_params.get("host", "")[:300])
+    token = request.query_params.get("visitor", "")[:1000] or None
     site = await visitors.find_site(rt, site_key) if site_key else None
     own = visitors.origin_of(rt.settings.resolved_public_url())
+    if not rt.guard.watching:  # this node's copy of the IP blocks follows their changes
+        await blocks.watch(rt, sockets.on_block)
     if site is None:
         answer: dict[str, object] = {"allowed": False, "reason": "unknown_site"}
     elif not visitors.origin_allowed(site, host, own_origin=own):
         answer = {"allowed": False, "reason": "origin"}
+    elif await blocks.refused(
+        rt,
+        org_id=site.org_id,
+        client_ip=request.client.host if request.client else None,
+        token=token,
+    ):
+        answer = {"allowed": False, "reason": "blocked"}
     else:
         answer = {"allowed": True}
     return JSONResponse(
@@ -202,6 +213,9 @@ async def messenger_frame(request: Request) -> Response:
     site = await visitors.find_site(rt, site_key) if site_key else None
     if site is None:
         raise HTTPException(404, "Unknown site key.")
+    client_ip = request.client.host if request.client else None
+    if await blocks.ip_blocked(rt, site.org_id, client_ip):
+        raise HTTPException(403, "This address is blocked.")
     ancestors = " ".join(["'self'", *(o for o in site.allowed_origins if o != "*")])
     if "*" in site.allowed_origins:
         ancestors = "*"

@@ -78,3 +78,15 @@ def reopen_refusal(actor: Actor, conv: ConversationState) -> Refusal | None:
     if conv.owner_id != actor.user_id and not actor.is_admin:
         return Refusal.NOT_OWNER
     return None
+
+
+def block_refusal(actor: Actor, conv: ConversationState) -> Refusal | None:
+    """The owner, a rep it was routed to before anyone took it, or an admin may block
+    the conversation's visitor, open or closed."""
+    if actor.org_id != conv.org_id:
+        return Refusal.NOT_FOUND
+    if actor.is_admin or conv.owner_id == actor.user_id:
+        return None
+    if conv.owner_id is None and actor.user_id in conv.routed_to:
+        return None
+    return Refusal.NOT_OWNER

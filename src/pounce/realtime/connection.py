@@ -18,6 +18,11 @@ _ids = itertools.count(1)
 # holds a socket (`{kind}-{node}-{n}`), so a frame for one socket goes to that node only.
 NODE = secrets.token_hex(6)
 LIVE: dict[str, Connection] = {}
+# Frames the bus may bring a socket while it is held (during a replay, or after a bus
+# reconnect until its client resumes); past it the socket is closed (1013) and its client
+# resumes from the store on reconnect.
+MAX_HELD_FRAMES = 2000
+CLOSE_TOO_FAR_BEHIND = 1013
 
 
 def node_of(connection_id: str) -> str | None:
@@ -69,6 +74,11 @@ class Connection:
 
     def on_bus(self, _topic: str, data: bytes) -> None:
         if self._held is not None:
+            if len(self._held) >= MAX_HELD_FRAMES:
+                # Too much waiting behind a replay or resync: the client resumes from
+                # the store on reconnect instead.
+                self.close_soon(CLOSE_TOO_FAR_BEHIND, "too far behind")
+                return
             self._held.append(data)
         elif not self.closed and self.socket.send(data):
             metrics.frame_out(self.kind)

@@ -21,7 +21,7 @@ from pounce.domain.routing import VisitorContext
 from pounce.realtime.frames import server as sf
 from pounce.realtime.frames import shapes as s
 from pounce.realtime.frames import stream as ev
-from pounce.services import events, proactive, stream
+from pounce.services import events, proactive, stream, transcripts
 from pounce.services.errors import ServiceError
 from pounce.services.formatting import render_markdown
 from pounce.services.routing import route
@@ -449,6 +449,7 @@ async def close_conversation(
         conv = await _load_conversation(conn, org_id=actor.org_id, conversation_id=conv.id)
         owner = await _user(conn, actor.org_id, conv.owner_id)
         stream.post_conversation(uow, conv, owner)
+        await transcripts.queue_on_close(uow, conv)
         closed = conv
         uow.after_commit(lambda: stream.out_of_conversation(rt, closed))
     return conv

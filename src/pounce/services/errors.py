@@ -7,6 +7,7 @@ from typing import Any
 HTTP_STATUS = {
     "not_found": 404,
     "forbidden": 403,
+    "blocked": 403,
     "not_authenticated": 401,
     "already_taken": 409,
     "conflict": 409,
@@ -14,6 +15,9 @@ HTTP_STATUS = {
     "closed": 409,
     "invalid": 422,
     "rate_limited": 429,
+    "outbox_full": 429,
+    "email_off": 409,
+    "no_email": 409,
     "unavailable": 503,
 }
 
@@ -30,3 +34,8 @@ class ServiceError(Exception):
     @property
     def http_status(self) -> int:
         return HTTP_STATUS.get(self.code, 400)
+
+
+class Undeliverable(Exception):
+    """An outbox delivery that can never succeed (its conversation is gone, email was
+    turned off): the row is parked as failed at once instead of retried."""

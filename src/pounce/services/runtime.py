@@ -1,4 +1,5 @@
-"""What every use case is handed: settings, store, bus, presence and the clock."""
+"""What every use case is handed: settings, store, bus, presence, the clock and the
+ports to the outside world (`pounce.ports`, chosen in `app.py`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from pounce.config import Settings
+from pounce.ports import Clock, Mailer
 from pounce.realtime.bus import Bus
 from pounce.realtime.presence import Presence
+from pounce.services.guard import Guard
 from pounce.services.ingest import CommitPacer, GroupCommit, MessageLog
 from pounce.store import accounts, chat
 from pounce.store import proactive as proactive_store
@@ -78,10 +81,15 @@ class Runtime:
     bus: Bus
     presence: Presence
     secret_key: str
-    clock: Callable[[], float] = field(default=time.time)
+    clock: Clock = field(default=time.time)
     node_id: str = "node"
+    # None: POUNCE_SMTP_URL is unset and email is off.
+    mailer: Mailer | None = None
+    # Set after a commit that wrote outbox rows: the outbox worker wakes at once.
+    outbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
     messages: MessageLog = field(init=False)
     visits: GroupCommit[chat.Visit] = field(init=False)
+    guard: Guard = field(init=False, default_factory=Guard)
     _users: Recent[tuple[str, str], User | None] = field(
         init=False, default_factory=lambda: Recent(USER_CACHE_SECONDS)
     )

@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 
 from pounce import metrics
-from pounce.services import chat, proactive
+from pounce.services import chat, proactive, transfer
 from pounce.services.runtime import Runtime
 from pounce.services.uow import UnitOfWork, unit_of_work
 from pounce.store import jobs
@@ -26,6 +26,7 @@ HANDLERS: dict[str, JobHandler] = {
     proactive.GREET_JOB: proactive.handle_greet,
     proactive.NUDGE_JOB: proactive.handle_nudge,
     proactive.TIMEOUT_JOB: proactive.handle_rep_timeout,
+    transfer.EXPIRE_JOB: transfer.handle_expire,
 }
 MAX_ATTEMPTS = 8
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pounce.domain.model import ConversationStatus
 from pounce.realtime.frames import server as sf
-from pounce.services import events, proactive, stream
+from pounce.services import blocks, events, proactive, stream
 from pounce.services.auth import RateLimiter, read_visitor_token, sign_visitor
 from pounce.services.errors import ServiceError
 from pounce.services.routing import ready_reps
@@ -84,7 +84,7 @@ async def connect(
     if visitor_id:
         async with rt.db.read() as conn:
             visitor = await chat.get_visitor(conn, org_id=site.org_id, visitor_id=visitor_id)
-            if visitor is not None and not visitor.blocked:
+            if visitor is not None:
                 conversation = await chat.current_conversation(
                     conn, org_id=site.org_id, visitor_id=visitor.id
                 )
@@ -110,7 +110,9 @@ async def connect(
             limiter.hit(client_ip)
         visitor = chat.new_visitor(org_id=site.org_id, site_id=site.id)
     if visitor.blocked:
-        raise ServiceError("forbidden", "This visitor is blocked.")
+        async with rt.db.write() as conn:  # rare: a temporary block that ran out lifts itself
+            if await blocks.still_blocked(rt, conn, visitor):
+                raise ServiceError("blocked", "This visitor is blocked.")
     # Stored with the other connects and page views of this moment (one transaction,
     # `Runtime.visits`); the welcome waits until it is durable.
     visit = chat.Visit(
@@ -120,6 +122,7 @@ async def connect(
         url=(page or {}).get("url") or None,
         title=(page or {}).get("title") or "",
         referrer=(page or {}).get("referrer"),
+        client_ip=client_ip,
     )
     await rt.visits.add(visit)
     if visit.url:

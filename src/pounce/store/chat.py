@@ -44,19 +44,23 @@ class Visit:
     url: str | None = None
     title: str = ""
     referrer: str | None = None
+    client_ip: str | None = None  # kept on the visitor for a report's IP block
 
 
 _TOUCH = (
     update(t.visitors)
     .where(t.visitors.c.org_id == bindparam("b_org"), t.visitors.c.id == bindparam("b_id"))
-    .values(last_seen_at=bindparam("b_seen"))
+    .values(
+        last_seen_at=bindparam("b_seen"),
+        client_ip=func.coalesce(bindparam("b_ip"), t.visitors.c.client_ip),
+    )
 )
 
 
 async def record_visits(conn: AsyncConnection, visits: Sequence[Visit]) -> None:
     """Many visits in a few statements (one per kind of row, not one per visit): new
     visitors, then the others' `last_seen_at`, then the page views."""
-    created = [v.visitor for v in visits if v.created]
+    created = [(v.visitor, v.client_ip) for v in visits if v.created]
     if created:
         await conn.execute(
             insert(t.visitors),
@@ -73,12 +77,13 @@ async def record_visits(conn: AsyncConnection, visits: Sequence[Visit]) -> None:
                     "blocked": x.blocked,
                     "first_seen_at": x.first_seen_at,
                     "last_seen_at": x.last_seen_at,
+                    "client_ip": ip,
                 }
-                for x in created
+                for x, ip in created
             ],
         )
     touched = [
-        {"b_org": v.visitor.org_id, "b_id": v.visitor.id, "b_seen": v.at}
+        {"b_org": v.visitor.org_id, "b_id": v.visitor.id, "b_seen": v.at, "b_ip": v.client_ip}
         for v in visits
         if not v.created
     ]
@@ -101,10 +106,16 @@ async def record_visits(conn: AsyncConnection, visits: Sequence[Visit]) -> None:
 
 
 async def create_visitor(
-    conn: AsyncConnection, *, org_id: str, site_id: str, country: str | None = None
+    conn: AsyncConnection,
+    *,
+    org_id: str,
+    site_id: str,
+    country: str | None = None,
+    client_ip: str | None = None,
 ) -> Visitor:
     visitor = new_visitor(org_id=org_id, site_id=site_id, country=country)
-    await record_visits(conn, [Visit(visitor, created=True, at=visitor.first_seen_at)])
+    visit = Visit(visitor, created=True, at=visitor.first_seen_at, client_ip=client_ip)
+    await record_visits(conn, [visit])
     return visitor
 
 
@@ -134,11 +145,17 @@ async def get_visitors(
     return found
 
 
-async def touch_visitor(conn: AsyncConnection, *, org_id: str, visitor_id: str) -> None:
+async def touch_visitor(
+    conn: AsyncConnection, *, org_id: str, visitor_id: str, client_ip: str | None = None
+) -> None:
+    """Seen now, from this client address (kept for a report's IP block)."""
+    values: dict[str, Any] = {"last_seen_at": now()}
+    if client_ip is not None:
+        values["client_ip"] = client_ip
     await conn.execute(
         update(t.visitors)
         .where(t.visitors.c.org_id == org_id, t.visitors.c.id == visitor_id)
-        .values(last_seen_at=now())
+        .values(**values)
     )
 
 
@@ -309,6 +326,31 @@ async def claim_conversation(
             t.conversations.c.status != ConversationStatus.CLOSED.value,
         )
         .values(owner_id=user_id, status=ConversationStatus.ACTIVE.value, updated_at=now())
+    )
+    return result.rowcount == 1
+
+
+async def transfer_conversation(
+    conn: AsyncConnection,
+    *,
+    org_id: str,
+    conversation_id: str,
+    from_owner: str | None,
+    to_owner: str,
+) -> bool:
+    """Make `to_owner` the owner if the owner is still `from_owner` and the conversation
+    is not closed; True for exactly one of concurrent callers who saw the same owner."""
+    c = t.conversations.c
+    owner_is = c.owner_id.is_(None) if from_owner is None else c.owner_id == from_owner
+    result = await conn.execute(
+        update(t.conversations)
+        .where(
+            c.org_id == org_id,
+            c.id == conversation_id,
+            owner_is,
+            c.status != ConversationStatus.CLOSED.value,
+        )
+        .values(owner_id=to_owner, status=ConversationStatus.ACTIVE.value, updated_at=now())
     )
     return result.rowcount == 1
 

@@ -63,6 +63,33 @@ async def cancel(conn: AsyncConnection, *, org_id: str, dedupe_key: str) -> bool
     return result.rowcount > 0
 
 
+async def find(conn: AsyncConnection, *, org_id: str, dedupe_key: str) -> Job | None:
+    """The pending job scheduled under `dedupe_key`, if any."""
+    row = (
+        await conn.execute(
+            select(t.jobs).where(t.jobs.c.org_id == org_id, t.jobs.c.dedupe_key == dedupe_key)
+        )
+    ).first()
+    if row is None:
+        return None
+    return Job(
+        id=row.id,
+        org_id=row.org_id,
+        kind=row.kind,
+        payload=dict(row.payload or {}),
+        run_at=row.run_at,
+        attempts=row.attempts,
+        dedupe_key=row.dedupe_key,
+    )
+
+
+async def take(conn: AsyncConnection, *, job_id: int) -> bool:
+    """Delete a pending job before it runs; True for exactly one of concurrent takers
+    (a worker that is running it holds its row until it commits, and then it is gone)."""
+    result = await conn.execute(delete(t.jobs).where(t.jobs.c.id == job_id))
+    return result.rowcount == 1
+
+
 async def claim_due(
     conn: AsyncConnection, *, now: float, limit: int, skip_locked: bool
 ) -> list[Job]:

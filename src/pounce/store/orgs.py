@@ -53,3 +53,17 @@ async def replace_password_hash(
         .values(password_hash=new_hash)
     )
     return result.rowcount == 1
+
+
+async def get_setting(conn: AsyncConnection, *, org_id: str, name: str) -> object:
+    """One key of the org's `settings` (None when unset)."""
+    query = select(t.orgs.c.settings).where(t.orgs.c.id == org_id)
+    return ((await conn.execute(query)).scalar() or {}).get(name)
+
+
+async def put_setting(conn: AsyncConnection, *, org_id: str, name: str, value: object) -> None:
+    """Replace one key of the org's `settings` (in a write transaction)."""
+    query = select(t.orgs.c.settings).where(t.orgs.c.id == org_id)
+    settings = dict((await conn.execute(query)).scalar() or {})
+    settings[name] = value
+    await conn.execute(update(t.orgs).where(t.orgs.c.id == org_id).values(settings=settings))

@@ -101,8 +101,9 @@ visitors = Table(
     Column("blocked", Boolean, nullable=False, default=False),
     _ts("first_seen_at"),
     _ts("last_seen_at"),
+    # The client address of the visitor's last connect: a report's IP block starts there.
+    Column("client_ip", String(64), nullable=True),
 )
-
 page_views = Table(
     "page_views",
     metadata,
@@ -220,4 +221,30 @@ jobs = Table(
     Column("locked_by", String(64), nullable=True),
     Column("last_error", Text, nullable=True),
     Index("ix_jobs_run_at", "run_at"),
+)
+
+# What must reach the outside world (an email, later webhooks…), written in the same
+# transaction as the change it reports and delivered after the commit by the outbox
+# worker (services/outbox.py). `next_at` is when a pending row may be claimed: a claim
+# moves it to the lease's end, so a row whose worker died is claimed again then.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("org_id", ID, ForeignKey("orgs.id"), nullable=False),
+    Column("kind", String(64), nullable=False),
+    # The delivery's idempotency key (an email's Message-ID is derived from it).
+    Column("key", String(200), nullable=False, unique=True),
+    Column("payload", JSON, nullable=False, default=dict),
+    Column("status", String(8), nullable=False),  # pending | done | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_at", Float, nullable=False),
+    Column("lease", String(32), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Index("ix_outbox_status_next_at", "status", "next_at"),
+    Index("ix_outbox_org_status", "org_id", "status", "id"),
 )

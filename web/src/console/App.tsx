@@ -10,6 +10,7 @@ import { Knowledge } from './components/Knowledge';
 import { LiveView } from './components/LiveView';
 import { Login } from './components/Login';
 import { FirstRun, SetPassword } from './components/Setup';
+import { Blocks } from './components/Blocks';
 import { Reports } from './components/Reports';
 import { Shell } from './components/Shell';
 import { Shortcuts } from './components/Shortcuts';
@@ -34,6 +35,7 @@ const TITLES: Record<Route['name'], string> = {
   knowledge: 'Knowledge',
   'auto-pounce': 'Auto pounce',
   reports: 'Reports',
+  blocks: 'Blocks',
   chat: 'Conversation',
   'set-password': 'Choose a password',
 };
@@ -70,6 +72,9 @@ function SignedIn({ api, session, onLogout }: { api: Api; session: Session; onLo
       break;
     case 'reports':
       page = <Reports api={api} s={s} />;
+      break;
+    case 'blocks':
+      page = <Blocks api={api} />;
       break;
     case 'chat':
       page = <ConversationView client={client} api={api} s={s} visitorId={route.visitorId} conversationId={route.conversationId} />;

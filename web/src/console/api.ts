@@ -29,6 +29,7 @@ export type PounceTemplate = Schemas['PounceTemplate'];
 export type ReportRow = Schemas['ReportCounts'];
 export type AutoPounceReport = Schemas['AutoPounceReport'];
 export type MySwitch = Schemas['MySwitch'];
+export type EmailSettings = Schemas['EmailSettings'];
 /** Every error answer of the API. */
 export type Problem = Schemas['Problem'];
 export type User = Session['user'];
@@ -320,6 +321,20 @@ export class Api {
 
   // ---- auto pounce -------------------------------------------------------------------
 
+  emailSettings(): Promise<EmailSettings> {
+    return this.request('GET', '/email-settings');
+  }
+
+  saveEmailSettings(values: Schemas['EmailSettingsIn']): Promise<EmailSettings> {
+    return this.request('PUT', '/email-settings', values);
+  }
+
+  /** Queue the transcript email to the visitor again; resolves to the address. */
+  async resendTranscript(conversationId: string): Promise<string> {
+    const queued = await this.request<Schemas['TranscriptQueued']>('POST', `/conversations/${encodeURIComponent(conversationId)}/transcript-email`);
+    return queued.to;
+  }
+
   proactiveSettings(): Promise<ProactiveSettings> {
     return this.request('GET', '/proactive/settings');
   }
@@ -366,6 +381,40 @@ export class Api {
 
   setMyAutoPounce(enabled: boolean): Promise<MySwitch> {
     return this.request('PUT', '/me/auto-pounce', { enabled } satisfies Schemas['SwitchIn']);
+  }
+
+  // ---- blocks (admins) ---------------------------------------------------------------
+
+  async blockedVisitors(): Promise<Schemas['BlockedVisitor'][]> {
+    return (await this.request<Schemas['BlockedVisitorList']>('GET', '/blocks/visitors')).items;
+  }
+
+  unblockVisitor(visitorId: string): Promise<void> {
+    return this.request('DELETE', `/blocks/visitors/${encodeURIComponent(visitorId)}`);
+  }
+
+  async abuseReports(): Promise<Schemas['Report'][]> {
+    return (await this.request<Schemas['ReportList']>('GET', '/blocks/reports')).items;
+  }
+
+  async ipBlocks(): Promise<Schemas['IpBlock'][]> {
+    return (await this.request<Schemas['IpBlockList']>('GET', '/blocks/ips')).items;
+  }
+
+  addIpBlock(body: Schemas['IpBlockIn']): Promise<Schemas['IpBlock']> {
+    return this.request('POST', '/blocks/ips', body);
+  }
+
+  removeIpBlock(id: string): Promise<void> {
+    return this.request('DELETE', `/blocks/ips/${encodeURIComponent(id)}`);
+  }
+
+  abuseSettings(): Promise<Schemas['AbuseSettings']> {
+    return this.request('GET', '/blocks/settings');
+  }
+
+  saveAbuseSettings(values: Schemas['AbuseSettingsIn']): Promise<Schemas['AbuseSettings']> {
+    return this.request('PUT', '/blocks/settings', values);
   }
 
   /** `from` and `to` are days (YYYY-MM-DD). */

@@ -12,6 +12,7 @@ import {
   type Conversation,
   type ErrorFrame,
   type OutcomeChoice,
+  type TransferCandidatesFrame,
 } from '../shared/protocol';
 import { formatTitle, type ReadMarks } from '../shared/unread';
 import { ApiError, type Api, type ProactiveSettings } from './api';
@@ -47,6 +48,8 @@ export class ConsoleClient {
   private readSent = new Map<string, number>();
   /** Requests whose answer a caller awaits (a pounce opens the conversation it made). */
   private waiters = new Map<string, { resolve: (f: RepAck) => void; reject: (f: ErrorFrame) => void }>();
+  /** `transfer_candidates` asked for, by frame id (answered by a frame of that type, or an error). */
+  private candidateWaiters = new Map<string, { resolve: (f: TransferCandidatesFrame) => void; reject: (f: ErrorFrame) => void }>();
 
   constructor(
     private readonly api: Api,
@@ -114,6 +117,12 @@ export class ConsoleClient {
   private onFrame(f: ConsoleServerFrame): void {
     const before = this.state;
     this.dispatch({ type: 'frame', frame: f });
+    if ((f.type === 'transfer_candidates' || f.type === 'error') && f.id && this.candidateWaiters.has(f.id)) {
+      const waiter = this.candidateWaiters.get(f.id)!;
+      this.candidateWaiters.delete(f.id);
+      if (f.type === 'error') waiter.reject(f);
+      else waiter.resolve(f);
+    }
     if ((f.type === 'ack' || f.type === 'error') && f.id) {
       const waiter = this.waiters.get(f.id);
       if (waiter) {
@@ -148,6 +157,10 @@ export class ConsoleClient {
         const c = conversationOf(f);
         // Handed to me (started, transferred): everything said before is mine to see now.
         if (isMine(this.state, c) && !isMine(before, before.conversations[c.id])) void this.loadHistory([c.id]);
+        // Transferred away from me: its window closes (back to Home, which says where it went).
+        if (this.state.transferNotice?.result === 'transferred' && this.state.transferNotice.conversationId === c.id && location.hash === chatHref(c.visitor_id, c.id)) {
+          location.hash = '#/';
+        }
         if (c.owner && !isMine(this.state, c) && before.alerts.some((a) => a.alert.conversation.id === c.id)) {
           setTimeout(() => this.dispatch({ type: 'drop_alert', conversationId: c.id }), TAKEN_NOTICE_MS);
         }
@@ -168,8 +181,9 @@ export class ConsoleClient {
       }
       case 'sync': {
         // Then what was said meanwhile in the conversations we follow.
+        // (Always asked: the server holds this socket's live frames until we do.)
         const after = resumeAfter(this.state.log, [], RESUME_MAX_CONVERSATIONS, this.state.events);
-        if (Object.keys(after).length) this.conn.send({ type: 'resume', after });
+        this.conn.send({ type: 'resume', after });
         break;
       }
       case 'resumed': {
@@ -187,6 +201,11 @@ export class ConsoleClient {
           const after = Object.fromEntries(more.map((cid) => [cid, f.conversations[cid] ?? 0]));
           this.conn.send({ type: 'resume', after });
         }
+        break;
+      }
+      case 'transfer_request': {
+        const who = visitorLabel(f.visitor);
+        this.announce(`${f.by.name} asks you to take the chat with ${who}`, f.note ?? '', f.conversation.visitor_id, f.conversation.id);
         break;
       }
       case 'typing': {
@@ -295,6 +314,8 @@ export class ConsoleClient {
   private failWaiters(): void {
     for (const [id, w] of this.waiters) w.reject({ type: 'error', id, code: 'offline', message: 'The connection dropped; try again.' });
     this.waiters.clear();
+    for (const [id, w] of this.candidateWaiters) w.reject({ type: 'error', id, code: 'offline', message: 'The connection dropped; try again.' });
+    this.candidateWaiters.clear();
   }
 
   /** Write first to a visitor who is browsing: resolves with the new conversation. */
@@ -312,6 +333,53 @@ export class ConsoleClient {
         return;
       }
       this.dispatch({ type: 'request', id, request: { kind: 'pounce', visitorId } });
+    });
+  }
+
+  /** Who could take a conversation now (the owner drop-down). */
+  transferCandidates(conversationId: string): Promise<TransferCandidatesFrame> {
+    const id = newId();
+    return new Promise((resolve, reject) => {
+      this.candidateWaiters.set(id, { resolve, reject });
+      if (!this.conn.send({ type: 'transfer_candidates', id, conversation_id: conversationId })) {
+        this.candidateWaiters.delete(id);
+        reject({ type: 'error', id, code: 'offline', message: 'You are offline: reconnecting…' } satisfies ErrorFrame);
+      }
+    });
+  }
+
+  /** Hand a conversation to `to` (cold), or ask them first (warm, with an optional note only reps see). */
+  transfer(conversationId: string, ownerId: string | null, to: string, warm: boolean, note: string): Promise<RepAck> {
+    const id = newId();
+    return new Promise<RepAck>((resolve, reject) => {
+      this.waiters.set(id, { resolve, reject });
+      const handoff = warm && note.trim() ? { note: note.trim() } : {};
+      if (!this.conn.send({ type: 'transfer', id, conversation_id: conversationId, owner_id: ownerId, to, warm, ...handoff })) {
+        this.waiters.delete(id);
+        reject({ type: 'error', id, code: 'offline', message: 'You are offline: reconnecting…' } satisfies ErrorFrame);
+        return;
+      }
+      this.dispatch({ type: 'request', id, request: { kind: 'transfer', conversationId } });
+    });
+  }
+
+  /** Accept or decline a warm transfer asked of me. */
+  replyTransfer(conversationId: string, accept: boolean): void {
+    const id = newId();
+    this.dispatch({ type: 'request', id, request: { kind: 'transfer_reply', conversationId } });
+    this.conn.send({ type: 'transfer_reply', id, conversation_id: conversationId, accept });
+  }
+
+  /** Block the conversation's visitor (and with `reason`, report them): resolves once stored. */
+  blockVisitor(conversationId: string, report: boolean, reason?: string): Promise<void> {
+    const id = newId();
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.set(id, { resolve: () => resolve(), reject });
+      const frame = { type: 'block_visitor' as const, id, conversation_id: conversationId, report, ...(reason ? { reason } : {}) };
+      if (!this.conn.send(frame)) {
+        this.waiters.delete(id);
+        reject({ type: 'error', id, code: 'offline', message: 'You are offline: reconnecting…' } satisfies ErrorFrame);
+      }
     });
   }
 

@@ -8,12 +8,13 @@ export type Route =
   | { name: 'knowledge' }
   | { name: 'auto-pounce' }
   | { name: 'reports' }
+  | { name: 'blocks' }
   | { name: 'chat'; visitorId: string; conversationId: string }
   /** A one-time link from `pounce org add`: choose a password (shown signed in or not). */
   | { name: 'set-password'; token: string };
 
 /** Pages whose route is just their name. */
-const PAGES = ['live', 'sites', 'shortcuts', 'knowledge', 'auto-pounce', 'reports'] as const;
+const PAGES = ['live', 'sites', 'shortcuts', 'knowledge', 'auto-pounce', 'reports', 'blocks'] as const;
 type Page = (typeof PAGES)[number];
 
 export function parseRoute(hash: string): Route {

@@ -42,7 +42,21 @@ export type Request =
   | { kind: 'history'; conversationIds: readonly string[] }
   | { kind: 'availability'; status: Availability }
   | { kind: 'pounce'; visitorId: string }
-  | { kind: 'outcome'; conversationId: string };
+  | { kind: 'outcome'; conversationId: string }
+  | { kind: 'transfer'; conversationId: string }
+  | { kind: 'transfer_reply'; conversationId: string };
+
+/** A warm transfer asked of me (the `transfer_request` frame), until answered or expired. */
+export type TransferAsk = Omit<Extract<ConsoleServerFrame, { type: 'transfer_request' }>, 'type'>;
+
+/** How a transfer touched me: my conversation went to `to` (I or an admin moved it), or my
+ * warm request ended (declined, expired, void). Shown until dismissed. */
+export interface TransferNotice {
+  conversationId: string;
+  visitorId: string;
+  to: Rep | null;
+  result: 'transferred' | 'accepted' | 'declined' | 'expired' | 'void';
+}
 
 /** The server switched my auto pounce off (or on): shown until dismissed. */
 export interface AutoPounceNotice {
@@ -82,6 +96,9 @@ export interface ConsoleState {
   /** The org's auto pounce settings (null until loaded, or if they could not be). */
   proactive: ProactiveSettings | null;
   autoPounceNotice: AutoPounceNotice | null;
+  /** Warm transfers asked of me, by conversation. */
+  transferAsks: Readonly<Record<string, TransferAsk>>;
+  transferNotice: TransferNotice | null;
 }
 
 export type ConsoleAction =
@@ -96,7 +113,8 @@ export type ConsoleAction =
   | { type: 'proactive'; settings: ProactiveSettings }
   | { type: 'auto_pounce'; enabled: boolean; notice?: AutoPounceNotice | null }
   | { type: 'dismiss_auto_pounce_notice' }
-  | { type: 'dismiss_closed' };
+  | { type: 'dismiss_closed' }
+  | { type: 'dismiss_transfer_notice' };
 
 export function initialState(myRead: ReadMarks = {}): ConsoleState {
   return {
@@ -122,6 +140,8 @@ export function initialState(myRead: ReadMarks = {}): ConsoleState {
     errors: {},
     proactive: null,
     autoPounceNotice: null,
+    transferAsks: {},
+    transferNotice: null,
   };
 }
 
@@ -226,10 +246,13 @@ function applyAck(s: ConsoleState, f: Extract<ConsoleServerFrame, { type: 'ack' 
       return next.justClosed === req.conversationId ? { ...next, justClosed: null } : next;
     case 'availability':
       return next.me ? { ...next, me: { ...next.me, availability: f.status ?? req.status } } : next;
+    case 'transfer_reply':
+      return { ...next, transferAsks: without(next.transferAsks, req.conversationId) };
     case 'start':
     case 'pounce':
     case 'outcome':
     case 'history':
+    case 'transfer':
       return next;
   }
 }
@@ -262,7 +285,10 @@ function applyError(s: ConsoleState, f: Extract<ConsoleServerFrame, { type: 'err
     case 'close':
     case 'reopen':
     case 'outcome':
+    case 'transfer':
       return { ...next, errors: { ...next.errors, [req.conversationId]: f.code } };
+    case 'transfer_reply':
+      return { ...next, transferAsks: without(next.transferAsks, req.conversationId) };
     case 'availability':
     case 'pounce':
     case 'history':
@@ -326,7 +352,23 @@ function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
       return { ...s, visitorRead: markRead(s.visitorRead, f.conversation_id, f.seq) };
     case 'conversation': {
       const c = conversationOf(f);
-      return settleAlert(upsertConversations(s, [c]), c);
+      const next = settleAlert(upsertConversations(s, [c]), c);
+      // Mine a moment ago, someone else's now (a transfer): its window closes, say where it went.
+      if (isMine(s, s.conversations[c.id]) && c.owner && !isMine(next, c) && c.status !== 'closed') {
+        return { ...next, transferNotice: { conversationId: c.id, visitorId: c.visitor_id, to: c.owner, result: 'transferred' } };
+      }
+      return next;
+    }
+    case 'transfer_request': {
+      const { type: _t, ...ask } = f;
+      return { ...upsertConversations(s, [ask.conversation]), transferAsks: { ...s.transferAsks, [ask.conversation.id]: ask }, cards: { ...s.cards, [ask.visitor.id]: ask.visitor } };
+    }
+    case 'transfer_result': {
+      const next = { ...s, transferAsks: without(s.transferAsks, f.conversation_id) };
+      const c = s.conversations[f.conversation_id];
+      // The asked rep learns nothing new from their own answer; the asker is told how it ended.
+      if (!c || (f.to && s.me && f.to.id === s.me.id) || f.result === 'accepted') return next;
+      return { ...next, transferNotice: { conversationId: c.id, visitorId: c.visitor_id, to: f.to ?? null, result: f.result } };
     }
     case 'presence': {
       const me =
@@ -392,7 +434,7 @@ export function reduce(s: ConsoleState, a: ConsoleAction): ConsoleState {
           errors: without(next.errors, r.conversationId),
         };
       }
-      if (r.kind === 'start' || r.kind === 'close' || r.kind === 'reopen') {
+      if (r.kind === 'start' || r.kind === 'close' || r.kind === 'reopen' || r.kind === 'transfer') {
         return { ...next, errors: without(next.errors, r.conversationId) };
       }
       return next;
@@ -432,6 +474,8 @@ export function reduce(s: ConsoleState, a: ConsoleAction): ConsoleState {
       return s.autoPounceNotice ? { ...s, autoPounceNotice: null } : s;
     case 'dismiss_closed':
       return s.justClosed ? { ...s, justClosed: null } : s;
+    case 'dismiss_transfer_notice':
+      return s.transferNotice ? { ...s, transferNotice: null } : s;
   }
 }
 

@@ -27,14 +27,23 @@ interface PounceMessage {
     console.warn(`Pounce: the chat messenger is not shown on this page: ${why}. See ${pounceOrigin}/app/#/sites`);
 
   // Ask first whether this page may show the messenger: a page it may not show on gets
-  // no frame and no launcher, only this explanation for the site owner.
-  fetch(`${pounceOrigin}/messenger/embed?${q('site_key', siteKey)}&${q('host', location.origin)}`)
+  // no frame and no launcher, only this explanation for the site owner. A blocked
+  // visitor (their token, or their address) gets nothing at all.
+  let token = '';
+  try {
+    token = localStorage.getItem('pounce.visitor') ?? '';
+  } catch {
+    /* storage denied: asked without a token */
+  }
+  fetch(`${pounceOrigin}/messenger/embed?${q('site_key', siteKey)}&${q('host', location.origin)}&${q('visitor', token)}`)
     .then((r) => r.json() as Promise<{ allowed?: boolean; reason?: string }>)
     .then(
       (a) =>
         a.allowed
           ? start(siteKey, pounceOrigin, script.getAttribute('data-color'))
-          : refuse(
+          : a.reason === 'blocked'
+            ? undefined
+            : refuse(
               a.reason === 'origin'
                 ? `${location.origin} is not an allowed origin of site key "${siteKey}". An admin can add it under Sites, Allowed origins, in the Pounce console`
                 : `the site key "${siteKey}" is unknown to ${pounceOrigin}. Copy the snippet from Sites in the Pounce console`,

@@ -18,18 +18,32 @@ interface Props {
 type Item =
   | { kind: 'message'; m: Message; first: boolean }
   | { kind: 'ended'; id: string }
+  | { kind: 'line'; key: string; text: string }
   | { kind: 'pending'; p: PendingMessage };
 
 /** What the transcript shows, top to bottom. */
-export function timeline(s: MessengerState): Item[] {
+export function timeline(s: MessengerState, t: Translate): Item[] {
   const items: Item[] = [];
   let prevAuthor = '';
   for (const cid of s.order) {
+    const lines = s.lines[cid] ?? [];
+    let next = 0;
+    const linesBefore = (seq: number): void => {
+      for (; next < lines.length && lines[next]!.seq < seq; next++) {
+        const e = lines[next]!;
+        if (e.event.kind === 'now_chatting_with') {
+          items.push({ kind: 'line', key: `${cid}:${e.seq}`, text: t('nowChattingWith', { name: e.event.rep.name }) });
+          prevAuthor = '';
+        }
+      }
+    };
     for (const m of s.log[cid] ?? []) {
+      linesBefore(m.seq);
       const author = `${m.author.kind}:${m.author.id ?? ''}`;
       items.push({ kind: 'message', m, first: author !== prevAuthor });
       prevAuthor = author;
     }
+    linesBefore(Number.MAX_SAFE_INTEGER);
     if (s.conversations[cid]?.status === 'closed' && (s.log[cid]?.length ?? 0) > 0) {
       items.push({ kind: 'ended', id: cid });
       prevAuthor = '';
@@ -90,6 +104,13 @@ function Header({ s, owner, t, onClose }: { s: MessengerState; owner: Rep | null
 function Bubble({ item, s, t, seen, client }: { item: Item; s: MessengerState; t: Translate; seen: number; client: MessengerClient }) {
   if (item.kind === 'ended') {
     return <p class="m-system">{t('conversationEnded')}</p>;
+  }
+  if (item.kind === 'line') {
+    return (
+      <p class="m-system" data-testid="messenger-line">
+        {item.text}
+      </p>
+    );
   }
   if (item.kind === 'pending') {
     const p = item.p;
@@ -270,7 +291,7 @@ function Composer({ client, t, disabled }: { client: MessengerClient; t: Transla
 export function App({ client, t }: Props) {
   const s = useStore(client);
   const owner = ownerRep(s);
-  const items = timeline(s);
+  const items = timeline(s, t);
   const seen = seenSeq(s);
   const scroller = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
@@ -327,7 +348,7 @@ export function App({ client, t }: Props) {
         <div class="m-log" role="log" aria-live="polite" aria-label={t('transcriptLabel')} data-testid="messenger-transcript">
           {items.map((item) => (
             <Bubble
-              key={item.kind === 'message' ? `${item.m.conversation_id}:${item.m.seq}` : item.kind === 'pending' ? item.p.id : `end:${item.id}`}
+              key={item.kind === 'message' ? `${item.m.conversation_id}:${item.m.seq}` : item.kind === 'pending' ? item.p.id : item.kind === 'line' ? `line:${item.key}` : `end:${item.id}`}
               item={item}
               s={s}
               t={t}

@@ -179,8 +179,10 @@ export class MessengerClient {
     }
     if (f.type === 'resync') {
       // The server's bus lost frames for a moment: ask for what came after what we have.
+      // The server holds this socket's live frames until we ask, even with nothing to ask.
       const after = resumeAfter(this.state.log, this.state.currentId ? [this.state.currentId] : []);
       if (Object.keys(after).length) this.resume(after);
+      else this.conn.send({ type: 'resume', after: {} });
     }
     if (f.type === 'resumed' && f.more?.length) {
       // The replay comes a page at a time: ask for the next from where this one stopped.

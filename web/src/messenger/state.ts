@@ -1,7 +1,14 @@
 /** The messenger's state and how frames and visitor actions change it (pure, no DOM, no socket). */
 import type { ConnectionState } from '../shared/connection';
-import { addToLog, lastSeqBy, type MessageLog } from '../shared/messages';
-import { conversationOf, type Message, type MessengerServerFrame, type Rep, type VisitorConversation as Conversation } from '../shared/protocol';
+import { addToLog, lastSeqBy, type Log, type MessageLog } from '../shared/messages';
+import {
+  conversationOf,
+  type Message,
+  type MessengerServerFrame,
+  type Rep,
+  type VisitorConversation as Conversation,
+  type VisitorEventItem,
+} from '../shared/protocol';
 import { countUnreadInLog, markRead, type ReadMarks } from '../shared/unread';
 
 export interface PendingMessage {
@@ -31,6 +38,8 @@ export interface MessengerState {
   /** The conversation new visitor messages go to (null: the next one opens a new conversation). */
   currentId: string | null;
   log: MessageLog;
+  /** Events shown as a line in the transcript ("You're now chatting with …"), by seq. */
+  lines: Log<VisitorEventItem>;
   pending: readonly PendingMessage[];
   typing: Rep | null;
   /** How far the rep has read, per conversation. */
@@ -67,6 +76,7 @@ export function initialState(myRead: ReadMarks = {}): MessengerState {
     order: [],
     currentId: null,
     log: {},
+    lines: {},
     pending: [],
     typing: null,
     repRead: {},
@@ -139,6 +149,13 @@ function applyFrame(s: MessengerState, f: MessengerServerFrame): MessengerState 
     case 'message': {
       const { type: _t, ...m } = f;
       return addMessage(s, m);
+    }
+    case 'event': {
+      // Only a transfer's line is shown; other events reach the visitor through `conversation`.
+      if (f.event.kind !== 'now_chatting_with') return s;
+      const { type: _t, ...e } = f;
+      const lines = addToLog(s.lines, [e]);
+      return lines === s.lines ? s : { ...s, lines };
     }
     case 'typing':
       if (f.typing) return { ...s, typing: f.author };

@@ -25,11 +25,14 @@ export type OutcomeChoice = G.SetOutcome['outcome'];
 export type AutoPounceReason = G.AutoPounceSwitched['reason'];
 export type AckFrame = G.RepAck | G.VisitorAck;
 export type ResumedFrame = G.Resumed;
+export type TransferCandidatesFrame = G.TransferCandidatesFrame;
 export type PongFrame = G.Pong;
 /** An event of a conversation's stream (closed, owner changed …), as reps see it. */
 export type StreamEvent = G.EventToRep['event'];
 /** An event in a conversation's log: its frame without the `type`. */
 export type EventItem = Omit<G.EventToRep, 'type'>;
+/** An event of the visitor's conversation as the messenger keeps it. */
+export type VisitorEventItem = Omit<G.EventToVisitor, 'type'>;
 
 export type MessengerServerFrame = G.Protocol['messenger_server'];
 export type MessengerClientFrame = G.Protocol['messenger_client'];

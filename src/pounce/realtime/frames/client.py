@@ -176,3 +176,43 @@ class SetOutcome(FromConsole, tag="set_outcome"):
     id: ClientId
     conversation_id: EntityId
     outcome: Literal["spam", "no_response_needed"]
+
+
+class TransferCandidates(FromConsole, tag="transfer_candidates"):
+    """Who could take this conversation now (the owner drop-down): answered with
+    `transfer_candidates`."""
+
+    budget: ClassVar[Budget] = "control"
+    id: ClientId
+    conversation_id: EntityId
+
+
+class Transfer(FromConsole, tag="transfer"):
+    """Hand a conversation I own (an admin: any) to `to`. `owner_id` is the owner I saw:
+    if it changed meanwhile nothing happens (`owner_changed`). Cold (default): at once;
+    `warm`: `to` is asked first, with an optional handoff `note` only reps see."""
+
+    id: ClientId
+    conversation_id: EntityId
+    owner_id: EntityId | None
+    to: EntityId
+    warm: bool = False
+    note: Body | None = None
+
+
+class TransferReply(FromConsole, tag="transfer_reply"):
+    """Accept or decline a warm transfer asked of me."""
+
+    id: ClientId
+    conversation_id: EntityId
+    accept: bool
+
+
+class BlockVisitor(FromConsole, tag="block_visitor"):
+    """Block the conversation's visitor on this device (every site of the org); with
+    `report`, also file a report with `reason` for the org's admins."""
+
+    id: ClientId
+    conversation_id: EntityId
+    report: bool = False
+    reason: Annotated[str, Meta(max_length=2000)] | None = None

@@ -21,6 +21,7 @@ from pounce.realtime.frames.shapes import (
     Org,
     RepCard,
     RepPresence,
+    TransferCandidate,
     Typist,
     VisitorPresence,
     WelcomeUser,
@@ -236,3 +237,33 @@ class AutoPounceSwitched(ToConsole, tag="auto_pounce"):
     enabled: bool
     reason: Literal["available", "rep", "missed_response"]
     conversation_id: str | None
+
+
+class TransferCandidatesFrame(ToConsole, tag="transfer_candidates"):
+    """The answer to `transfer_candidates`: the reps who can take the conversation now
+    (available, allowed by routing for it), with their open conversations."""
+
+    id: str
+    conversation_id: str
+    owner: RepCard | None
+    reps: list[TransferCandidate]
+
+
+class TransferRequest(ToConsole, tag="transfer_request"):
+    """`by` asks me to take a conversation (a warm transfer): answer with
+    `transfer_reply` before `deadline` (epoch ms)."""
+
+    conversation: Conversation
+    visitor: VisitorPresence
+    by: RepCard
+    note: str | None
+    deadline: int
+
+
+class TransferResult(ToConsole, tag="transfer_result"):
+    """How a warm transfer ended: `accepted`, `declined`, `expired` (no answer in time)
+    or `void` (the conversation changed owner or closed first)."""
+
+    conversation_id: str
+    to: RepCard | None
+    result: Literal["accepted", "declined", "expired", "void"]

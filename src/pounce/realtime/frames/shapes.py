@@ -142,6 +142,13 @@ class Alert(OptionalShape):
     deadline: int | None = None
 
 
+class TransferCandidate(Shape):
+    """A rep who could take a conversation now, and how many they have open."""
+
+    rep: RepCard
+    open_conversations: int
+
+
 class WelcomeUser(Shape):
     """The signed-in rep."""
 

@@ -31,6 +31,23 @@ class OwnerChanged(Event, tag="owner_changed"):
     owner: RepCard | None
 
 
+class Transferred(Event, tag="transferred"):
+    """The owner (or an admin, `actor`) handed the conversation to another rep; `warm`:
+    the new owner accepted a request first."""
+
+    audience: ClassVar[Audience] = Audience.REPS
+    from_owner: RepCard | None
+    to: RepCard
+    warm: bool = False
+
+
+class NowChattingWith(Event, tag="now_chatting_with"):
+    """The visitor's line after a transfer: "You're now chatting with <rep>"."""
+
+    audience: ClassVar[Audience] = Audience.VISITOR
+    rep: RepCard
+
+
 class Closed(Event, tag="closed"):
     """The conversation was closed."""
 
@@ -74,3 +91,13 @@ def data_of(event: Event) -> dict[str, object]:
     assert isinstance(data, dict)
     data.pop("kind", None)
     return data
+
+
+class VisitorBlocked(Event, tag="visitor_blocked"):
+    """A rep blocked the visitor (the event's actor and time say who and when; no actor:
+    blocked automatically for spam). `reported`: a report was filed too; `until`: a
+    temporary block's end (ISO 8601)."""
+
+    audience: ClassVar[Audience] = Audience.REPS
+    reported: bool = False
+    until: str | None = None

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import pounce.store.copilot  # noqa: F401
-from pounce.store import proactive  # noqa: F401 (its tables join `metadata`)
+from pounce.store import blocks, proactive  # noqa: F401 (their tables join `metadata`)
 from pounce.store.tables import metadata
 
 config = context.config

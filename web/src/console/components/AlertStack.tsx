@@ -6,7 +6,7 @@ import { chatHref } from '../router';
 import type { AlertEntry, ConsoleState } from '../state';
 import { Avatar, Countdown, Icon } from './ui';
 
-function AlertCard({ entry }: { entry: AlertEntry }) {
+function AlertCard({ entry, meId }: { entry: AlertEntry; meId: string | undefined }) {
   const { alert, takenBy } = entry;
   const v = alert.visitor;
   const { label: name, via } = identify(v, alert.conversation.visitor_id);
@@ -14,7 +14,11 @@ function AlertCard({ entry }: { entry: AlertEntry }) {
   const sub = visitorFacts(v);
   const deadline = typeof alert.deadline === 'number' && !takenBy ? alert.deadline : null;
   const source = alert.conversation.source;
-  const kind = deadline
+  // Handed to me by a transfer: it is already mine, there is nothing to start.
+  const transferred = !!meId && alert.conversation.owner?.id === meId && !deadline;
+  const kind = transferred
+    ? 'Transferred to you'
+    : deadline
     ? 'Auto pounce reply'
     : alert.conversation.outcome === 'missed_response'
       ? 'Missed auto pounce'
@@ -80,7 +84,7 @@ export function AlertStack({ s }: { s: ConsoleState }) {
       </h2>
       <div class="alert-list" aria-live="assertive">
         {s.alerts.map((entry) => (
-          <AlertCard key={entry.alert.conversation.id} entry={entry} />
+          <AlertCard key={entry.alert.conversation.id} entry={entry} meId={s.me?.id} />
         ))}
       </div>
     </aside>

@@ -4,7 +4,7 @@ import { formatClock, formatDuration } from '../../shared/format';
 import { useNow } from '../../shared/hooks';
 import type { Conversation, EventItem, Message } from '../../shared/protocol';
 import { RichText } from '../../shared/RichText';
-import type { Api } from '../api';
+import { ApiError, type Api } from '../api';
 import type { ConsoleClient } from '../client';
 import {
   isMine,
@@ -18,7 +18,9 @@ import {
   type StreamItem,
 } from '../state';
 import { Composer } from './Composer';
+import { OwnerControl } from './Owner';
 import { PounceButton, PounceComposer } from './Pounce';
+import { BlockMenu } from './BlockMenu';
 import { Avatar, Countdown, Icon } from './ui';
 
 interface Props {
@@ -67,12 +69,25 @@ export function eventText(e: EventItem, meId: string | undefined): string {
       const name = owner.id === meId ? 'You' : owner.name;
       return who && e.actor?.id === owner.id ? `${name} started the conversation` : `${name} now owns this conversation`;
     }
+    case 'transferred': {
+      const to = e.event.to.id === meId ? 'you' : e.event.to.name;
+      const from = e.event.from_owner ? (e.event.from_owner.id === meId ? 'you' : e.event.from_owner.name) : 'the queue';
+      const how = e.event.warm ? ', who accepted' : '';
+      const by = who ?? 'A rep';
+      if (e.actor?.id && e.actor.id === e.event.from_owner?.id) return `${by} transferred the conversation to ${to}${how}`;
+      return `${by} transferred the conversation from ${from} to ${to}${how}`;
+    }
     case 'closed':
       return who ? `${who} closed the conversation` : 'The conversation was closed';
     case 'reopened':
       return who ? `${who} reopened the conversation` : 'The conversation was reopened';
     case 'outcome_set':
       return `Outcome: ${OUTCOME[e.event.outcome] ?? e.event.outcome.replace(/_/g, ' ')}`;
+    case 'visitor_blocked': {
+      const how = e.event.reported ? 'blocked and reported the visitor' : 'blocked the visitor';
+      if (who) return `${who} ${how}`;
+      return e.event.until ? `The visitor was blocked for spam until ${formatClock(e.event.until)}` : 'The visitor was blocked';
+    }
   }
 }
 
@@ -160,6 +175,51 @@ function PendingRow({ p, onRetry }: { p: PendingMessage; onRetry: () => void }) 
   );
 }
 
+/** An admin emails a closed conversation's transcript to its visitor again; says so
+ * instead when the server has no SMTP server configured. */
+function ResendTranscript({ api, conversationId }: { api: Api; conversationId: string }) {
+  const [smtp, setSmtp] = useState<boolean | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [note, setNote] = useState<string | null>(null);
+  useEffect(() => {
+    setNote(null);
+    api.emailSettings().then(
+      (x) => setSmtp(x.smtp_configured),
+      () => setSmtp(null),
+    );
+  }, [api, conversationId]);
+  if (smtp === false) {
+    return (
+      <span class="muted" data-testid="resend-email-off" title="Set POUNCE_SMTP_URL on the server to send email">
+        Email is off
+      </span>
+    );
+  }
+  const resend = async (): Promise<void> => {
+    setBusy(true);
+    setNote(null);
+    try {
+      setNote(`Transcript queued to ${await api.resendTranscript(conversationId)}`);
+    } catch (e) {
+      setNote(e instanceof ApiError ? e.detail : 'Could not queue the transcript.');
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button type="button" class="btn btn-secondary btn-sm" disabled={busy || smtp === null} onClick={() => void resend()} data-testid="resend-transcript">
+        Email transcript
+      </button>
+      {note ? (
+        <span role="status" class="muted" data-testid="resend-status">
+          {note}
+        </span>
+      ) : null}
+    </>
+  );
+}
+
 export function ConversationView({ client, api, s, visitorId, conversationId }: Props) {
   const [loadError, setLoadError] = useState<string | null>(null);
   const [pouncing, setPouncing] = useState(false);
@@ -197,6 +257,14 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
   const v = visitorInfo(s, visitorId);
   const name = visitorLabel(v, visitorId);
   const error = s.errors[conversationId];
+
+  // A conversation transferred to me: its alert has done its job once I open it.
+  const handedAlert = s.alerts.some(
+    (a) => a.alert.conversation.id === conversationId && !a.alert.deadline && a.alert.conversation.owner?.id === s.me?.id,
+  );
+  useEffect(() => {
+    if (handedAlert && mine) client.dispatch({ type: 'drop_alert', conversationId });
+  }, [client, conversationId, handedAlert, mine]);
 
   // Read what is on screen (only while the tab is visible).
   useEffect(() => {
@@ -273,6 +341,7 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
           <p class="convo-facts">
             {[v?.company, v?.email, v?.country].filter(Boolean).join(' · ') || 'Anonymous visitor'}
           </p>
+          <OwnerControl client={client} s={s} conversationId={conversationId} />
           {page ? (
             <p class="convo-facts convo-page">
               <Icon name="page" size={14} />{' '}
@@ -293,6 +362,7 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
             </span>
           ) : null}
           {canMark && !deadline ? markButtons : null}
+          {c?.status === 'closed' && s.me?.role === 'admin' ? <ResendTranscript api={api} conversationId={conversationId} /> : null}
           {canPounce ? <PounceButton open={pouncing} size="sm" onToggle={() => setPouncing(!pouncing)} disabled={s.connection !== 'online'} /> : null}
           {mine && c?.status !== 'closed' ? (
             confirmClose ? (
@@ -325,6 +395,9 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
                 Close conversation
               </button>
             )
+          ) : null}
+          {c && (mine || s.me?.role === 'admin' || (!c.owner && !owner)) ? (
+            <BlockMenu client={client} conversationId={conversationId} canMarkSpam={mine && c.status !== 'closed'} offline={offline} />
           ) : null}
         </div>
       </header>

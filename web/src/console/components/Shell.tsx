@@ -7,6 +7,7 @@ import { notificationState, requestNotifications, type NotificationState } from 
 import { chatHref, type Route } from '../router';
 import { myConversations, unreadIn, visitorInfo, visitorLabel, type ConsoleState } from '../state';
 import { AlertStack } from './AlertStack';
+import { TransferNotices } from './Owner';
 import { Avatar, Icon, problem, Switch } from './ui';
 
 interface Props {
@@ -55,7 +56,7 @@ function MyConversations({ s, route }: { s: ConsoleState; route: Route }) {
                   <Avatar name={name} tone="visitor" size={30} />
                   <span class="convo-text">
                     <span class="convo-name">{name}</span>
-                    <span class="convo-snippet">{last ? (last.author.kind === 'rep' ? `You: ${previewText(last.html)}` : previewText(last.html)) : 'No messages yet'}</span>
+                    <span class="convo-snippet">{last ? (last.author.kind === 'rep' ? `${last.author.id === s.me?.id ? 'You' : (last.author.name ?? 'Rep')}: ${previewText(last.html)}` : previewText(last.html)) : 'No messages yet'}</span>
                   </span>
                   {unread ? (
                     <span class="unread-dot" data-testid="unread-dot">
@@ -254,6 +255,9 @@ export function Shell({ client, s, route, title, onLogout, children }: Props) {
               <NavLink href="#/sites" active={route.name === 'sites'} testid="nav-sites">
                 <Icon name="sites" /> Sites
               </NavLink>
+              <NavLink href="#/blocks" active={route.name === 'blocks'} testid="nav-blocks">
+                <Icon name="page" /> Blocks
+              </NavLink>
             </>
           ) : null}
         </nav>
@@ -275,6 +279,7 @@ export function Shell({ client, s, route, title, onLogout, children }: Props) {
           </div>
         </header>
         <AutoPounceNotice client={client} s={s} />
+        <TransferNotices client={client} s={s} />
         <main id="main" class="content" tabIndex={-1}>
           {children}
         </main>

@@ -1,8 +1,8 @@
-/** Sites (admin): each site's key, allowed origins, and the embed snippet to paste. */
+/** Sites (admin): each site's key, allowed origins, and the embed snippet to paste; the org's email settings. */
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, type Api, type Site } from '../api';
+import { ApiError, type Api, type EmailSettings, type Site } from '../api';
 import { FieldError, StatusLine, useFormStatus } from './forms';
-import { Icon } from './ui';
+import { Icon, Switch } from './ui';
 
 function CopyButton({ text }: { text: string }) {
   const [copied, setCopied] = useState(false);
@@ -121,6 +121,52 @@ function AllowedOrigins({ api, site, admin, onSaved }: { api: Api; site: Site; a
   );
 }
 
+/** Email (admin): whether visitors get the transcript when a chat closes; says when the
+ * server has no SMTP server configured (then no email is sent at all). */
+function EmailPanel({ api }: { api: Api }) {
+  const [settings, setSettings] = useState<EmailSettings | null>(null);
+  const [saving, setSaving] = useState(false);
+  const form$ = useFormStatus();
+  useEffect(() => {
+    api.emailSettings().then(setSettings, (e: unknown) => form$.failed(e, 'Could not load the email settings.'));
+  }, [api]);
+  const save = async (transcript_email: boolean): Promise<void> => {
+    form$.clear();
+    setSaving(true);
+    try {
+      setSettings(await api.saveEmailSettings({ transcript_email }));
+      form$.saved();
+    } catch (e) {
+      form$.failed(e, 'Could not save the email settings.');
+    } finally {
+      setSaving(false);
+    }
+  };
+  const on = !!settings?.transcript_email;
+  return (
+    <section class={`panel switch-panel${on ? ' is-on' : ''}`} data-testid="email-settings" aria-labelledby="email-settings-title">
+      <div class="switch-panel-body">
+        <span class="switch-panel-icon" aria-hidden="true">
+          <Icon name="check" size={22} />
+        </span>
+        <div class="switch-panel-text">
+          <h2 id="email-settings-title" class="panel-title">
+            Transcript email is {on ? 'on' : 'off'}
+          </h2>
+          <p class="panel-sub">When a conversation closes, the visitor gets its transcript by email if they left an address.</p>
+          {settings && !settings.smtp_configured ? (
+            <p class="form-error" role="note" data-testid="email-off">
+              Email is off on this server: no SMTP server is configured (POUNCE_SMTP_URL), so nothing is sent.
+            </p>
+          ) : null}
+        </div>
+        <Switch on={on} tone="green" disabled={!settings || saving} label={on ? 'On' : 'Off'} onChange={(next) => void save(next)} testid="transcript-email" />
+      </div>
+      <StatusLine status={form$.status} testid="email-status" />
+    </section>
+  );
+}
+
 export function Sites({ api, admin }: { api: Api; admin: boolean }) {
   const [sites, setSites] = useState<Site[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -133,6 +179,7 @@ export function Sites({ api, admin }: { api: Api; admin: boolean }) {
   if (sites.length === 0) return <div class="empty"><p class="empty-title">No sites yet</p></div>;
   return (
     <div class="stack" data-testid="sites">
+      {admin ? <EmailPanel api={api} /> : null}
       {sites.map((site) => (
         <section class="panel" key={site.id} data-testid="site" aria-labelledby={`site-${site.id}`}>
           <div class="panel-head">
