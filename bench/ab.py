@@ -6,6 +6,7 @@
     python bench/ab.py --base 4ec654f --ladder 6200,7000,8000,9000,10000 --runs 3
     python bench/ab.py --base HEAD --current-env POUNCE_SQLITE_SYNCHRONOUS=OFF --ladder ...
     python bench/ab.py --base 48291e9 --idle 10000 --ladder 5000,6000,7000,8000,9000
+    python bench/ab.py --base 48291e9 --current main --idle 5000 --ladder 2800,4000,5600
 
 Checks the `--base` revision out into a temporary git worktree and runs the working
 tree's `src/` and the base's alternately (base, current, base, current, ...), each
@@ -19,7 +20,8 @@ way means anything. Prints the median server CPU, p50 and p99 per version (with
 `--ladder`, the rates passed and followed) and writes the raw JSON under
 bench/results/ab-<stamp>/. `--current-env KEY=VALUE` (repeatable) sets a setting for
 the working tree's servers only: with `--base HEAD` it compares two settings of the
-same code. `--idle N` also measures, in each run and for each version, scenario 1's
+same code. `--current REV` runs that revision (checked out like the base) in place of the working
+tree. `--idle N` also measures, in each run and for each version, scenario 1's
 memory per idle messenger socket at N sockets (RSS growth after a 20-socket warm-up,
 read after `--idle-seconds` idle; SQLite NORMAL), on a server of its own.
 """
@@ -186,6 +188,11 @@ def _one(args: argparse.Namespace, out: Path, settings: dict[str, str]) -> dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--base", required=True, help="git revision to compare against")
+    parser.add_argument(
+        "--current",
+        metavar="REV",
+        help="a git revision to run as the current version instead of the working tree",
+    )
     parser.add_argument("--rate", type=int, default=2500)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--visitors", type=int, default=440)
@@ -220,14 +227,17 @@ def main() -> None:
     args = parser.parse_args()
     if any("=" not in item for item in args.current_env):
         parser.error("--current-env takes KEY=VALUE")
+    if args.current and args.current_env:
+        parser.error("--current-env sets the working tree's servers only, not --current's")
     out = BENCH / "results" / time.strftime("ab-%Y%m%d-%H%M%S")
     out.mkdir(parents=True)
     base = checkout(args.base)
+    current = checkout(args.current) if args.current else None
     results: dict[str, list[dict[str, float]]] = {"base": [], "current": []}
     try:
         for run in range(args.runs):
             servers.wait_quiet()
-            for name, src in (("base", base), ("current", None)):
+            for name, src in (("base", base), ("current", current)):
                 got = one(args, out / f"{name}-{run}.json", src)
                 if args.idle:
                     got.update(idle(args, src))
@@ -235,6 +245,8 @@ def main() -> None:
                 print(f"run {run + 1} {name}: {got}", flush=True)
     finally:
         drop_checkout(base)
+        if current is not None:
+            drop_checkout(current)
     keys: tuple[str, ...] = ("passing", "followed") if args.ladder else ("cpu", "p50", "p99")
     if args.idle:
         keys += ("idle_kib",)

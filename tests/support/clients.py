@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from collections.abc import Callable
@@ -38,6 +39,7 @@ class Client:
         self._arrived = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
         self.closed_code: int | None = None
+        OPEN.add(self)
 
     async def _read(self) -> None:
         try:
@@ -116,9 +118,23 @@ class Client:
         return self.closed_code
 
     async def close(self) -> None:
+        OPEN.discard(self)
         await self.ws.close()
         self._reader.cancel()
         assert not self.invalid, f"frames that break their schema: {self.invalid}"
+
+
+# Clients a test has not closed yet: `close_all` closes them after each test, so a socket
+# left open is not garbage-collected (an unclosed-socket warning) during a later test.
+OPEN: set[Client] = set()
+
+
+async def close_all() -> None:
+    while OPEN:
+        client = OPEN.pop()
+        with contextlib.suppress(Exception):
+            await client.ws.close()
+        client._reader.cancel()
 
 
 def ws_url(base: str, path: str) -> str:

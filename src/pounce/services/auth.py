@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
@@ -207,7 +208,13 @@ def csrf_ok(expected: str, given: str | None) -> bool:
 
 
 def _visitor_signer(rt: Runtime) -> URLSafeSerializer:
-    return URLSafeSerializer(rt.secret_key, salt="pounce.visitor")
+    return _signer(rt.secret_key)
+
+
+@functools.lru_cache(maxsize=8)
+def _signer(secret_key: str) -> URLSafeSerializer:
+    """One serializer per key (made on every messenger connect otherwise)."""
+    return URLSafeSerializer(secret_key, salt="pounce.visitor")
 
 
 def sign_visitor(rt: Runtime, *, org_id: str, visitor_id: str) -> str:

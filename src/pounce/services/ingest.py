@@ -1,19 +1,22 @@
-"""Group commit: messages sent at the same moment share one transaction and one fsync."""
+"""Group commit: messages (and visits) that arrive at the same moment share one
+transaction and one fsync."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Generic, TypeVar
 
 from pounce import metrics
 from pounce.store.appender import Appended, Draft, settle
 from pounce.store.db import Database
-from pounce.store.errors import ClientIdReused, DuplicateClientId
+from pounce.store.errors import ClientIdReused, DuplicateClientId, StoreUnavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Told the outcome of one draft once its batch has committed (or failed): a draft that
 # reuses a stored client id for a different message is told `ClientIdReused`.
@@ -218,3 +221,82 @@ def _tell(done: Done, outcome: Appended | BaseException) -> None:
         done(outcome)
     except Exception:
         log.exception("a message's commit callback failed")
+
+
+class GroupCommit(Generic[T]):
+    """Writes that arrive in the same turn of the loop share one transaction; while it
+    commits, the next batch forms (up to `max_batch`). `add` returns once its item is
+    committed, or raises the batch's error.
+
+    Used for what every messenger connect and page view writes (`services/visitors.py`):
+    under load a connect's transaction, and its hand-offs to the driver, cost less than
+    one statement's worth each. A batch that fails for any reason but an unreachable store
+    is written again one item at a time, so one bad item fails alone. At most `limit`
+    items wait; past that `add` raises StoreUnavailable (the store is not keeping up).
+    """
+
+    def __init__(
+        self,
+        write: Callable[[list[T]], Awaitable[None]],
+        *,
+        name: str,
+        max_batch: int = 256,
+        limit: int = 10_000,
+    ) -> None:
+        self.write = write
+        self.name = name
+        self.max_batch = max_batch
+        self.limit = limit
+        self._queued: list[tuple[T, asyncio.Future[None]]] = []
+        self._busy = False  # a batch is forming or committing
+        self._task: asyncio.Task[None] | None = None  # held, or it could be collected
+        self.batches = 0
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queued)
+
+    async def add(self, item: T) -> None:
+        if len(self._queued) >= self.limit:
+            raise StoreUnavailable(f"{self.name}: {self.limit} writes are waiting")
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._queued.append((item, done))
+        if not self._busy:
+            # next turn of the loop: what else arrives in this one shares the commit
+            self._busy = True
+            loop.call_soon(self._next)
+        await done
+
+    def _next(self) -> None:
+        if not self._queued:
+            self._busy = False
+            self._task = None
+            return
+        n = self.max_batch
+        batch, self._queued = self._queued[:n], self._queued[n:]
+        self._task = asyncio.get_running_loop().create_task(self._run(batch), name=self.name)
+
+    async def _run(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
+        try:
+            await self._write(batch)
+        finally:
+            self._next()
+
+    async def _write(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
+        self.batches += 1
+        try:
+            await self.write([item for item, _ in batch])
+        except StoreUnavailable as exc:
+            for _, done in batch:
+                settle(done, exc)
+        except Exception as exc:
+            if len(batch) == 1:
+                settle(batch[0][1], exc)
+                return
+            log.warning("%s: a batch of %d failed (%s); one at a time", self.name, len(batch), exc)
+            for one in batch:
+                await self._write([one])
+        else:
+            for _, done in batch:
+                settle(done, None)

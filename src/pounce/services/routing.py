@@ -26,6 +26,17 @@ async def available_reps(
     return [u.id for u in users if u.availability is Availability.AVAILABLE and u.id in online]
 
 
+async def ready_reps(rt: Runtime, *, org_id: str) -> list[str]:
+    """`available_reps` outside a transaction: the store is read only when a rep has the
+    console open."""
+    online = await rt.presence.reps_online(org_id)
+    if not online:
+        return []
+    async with rt.db.read() as conn:
+        users = await accounts.list_users(conn, org_id=org_id)
+    return [u.id for u in users if u.availability is Availability.AVAILABLE and u.id in online]
+
+
 async def load_rules(conn: AsyncConnection, *, org_id: str) -> list[Rule]:
     rules: list[Rule] = []
     for row in await routing_store.list_rules(conn, org_id=org_id):

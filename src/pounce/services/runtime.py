@@ -14,8 +14,8 @@ from pounce.ports import Clock, Enrichment, Mailer
 from pounce.realtime.bus import Bus
 from pounce.realtime.presence import Presence
 from pounce.services.guard import Guard
-from pounce.services.ingest import CommitPacer, MessageLog
-from pounce.store import accounts
+from pounce.services.ingest import CommitPacer, GroupCommit, MessageLog
+from pounce.store import accounts, chat
 from pounce.store import proactive as proactive_store
 from pounce.store.db import Database
 from pounce.store.records import Site, User
@@ -35,27 +35,43 @@ V = TypeVar("V")
 
 class Recent(Generic[K, V]):
     """Values read from the store, kept for a few seconds (absent ones too); a node's
-    own edits forget their entry at once."""
+    own edits forget their entry at once. Callers that miss while a read of the same key
+    is under way wait for that read (under load hundreds of connects miss together when
+    an entry expires)."""
 
-    __slots__ = ("_entries", "seconds")
+    __slots__ = ("_entries", "_reading", "seconds")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._entries: dict[K, tuple[float, V]] = {}
+        self._reading: dict[K, asyncio.Future[V]] = {}
 
     async def get(self, key: K, read: Callable[[], Awaitable[V]]) -> V:
         hit = self._entries.get(key)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return hit[1]
-        value = await read()
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[key] = (now + self.seconds, value)
+        reading = self._reading.get(key)
+        if reading is None:
+            reading = self._reading[key] = asyncio.ensure_future(self._read(key, read))
+        return await asyncio.shield(reading)
+
+    async def _read(self, key: K, read: Callable[[], Awaitable[V]]) -> V:
+        try:
+            value = await read()
+        finally:
+            mine = self._reading.get(key) is asyncio.current_task()
+            if mine:
+                del self._reading[key]
+        if mine:  # else the entry was forgotten meanwhile: this read may predate the edit
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic() + self.seconds, value)
         return value
 
     def forget(self, key: K) -> None:
         self._entries.pop(key, None)
+        self._reading.pop(key, None)  # a read under way may predate the edit
 
 
 @dataclass
@@ -75,6 +91,7 @@ class Runtime:
     # Set after a commit that wrote outbox rows: the outbox worker wakes at once.
     outbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
     messages: MessageLog = field(init=False)
+    visits: GroupCommit[chat.Visit] = field(init=False)
     guard: Guard = field(init=False, default_factory=Guard)
     _users: Recent[tuple[str, str], User | None] = field(
         init=False, default_factory=lambda: Recent(USER_CACHE_SECONDS)
@@ -88,6 +105,11 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.messages = MessageLog(self.db, pacer=CommitPacer(self.settings.commit_delay_ms / 1000))
+        self.visits = GroupCommit(self._record_visits, name="visits")
+
+    async def _record_visits(self, visits: list[chat.Visit]) -> None:
+        async with self.db.write() as conn:
+            await chat.record_visits(conn, visits)
 
     async def user(self, org_id: str, user_id: str) -> User | None:
         """A rep's card for message authors, cached for a few seconds (names rarely change)."""

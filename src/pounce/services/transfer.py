@@ -153,6 +153,10 @@ async def transfer(
     async with unit_of_work(rt) as uow:
         conn = uow.conn
         conv = await _conversation(conn, actor, conversation_id)
+        if conv.owner_id != owner_id and (actor.is_admin or owner_id == actor.user_id):
+            # It moved since the sender saw it (e.g. an admin handed it on a moment
+            # earlier): say where it went rather than "not yours".
+            raise _owner_changed(await _user(conn, conv.org_id, conv.owner_id))
         _check_may_transfer(actor, conv)
         if conv.owner_id != owner_id:
             raise _owner_changed(await _user(conn, conv.org_id, conv.owner_id))

@@ -13,7 +13,7 @@ from pounce.realtime.frames import server as sf
 from pounce.services import blocks, events, identity, proactive
 from pounce.services.auth import RateLimiter, read_visitor_token, sign_visitor
 from pounce.services.errors import ServiceError
-from pounce.services.routing import available_reps
+from pounce.services.routing import ready_reps
 from pounce.services.runtime import Runtime
 from pounce.store import accounts, chat
 from pounce.store.records import Conversation, Site, User, Visitor, now
@@ -78,63 +78,64 @@ async def connect(
     A client address that brings more new visitors a minute than allowed is refused
     (`rate_limited`)."""
     visitor_id = read_visitor_token(rt, token, org_id=site.org_id) if token else None
-    # The write transaction holds SQLite's one writer (chat messages wait for it): a
-    # first-time visitor needs two inserts in it, and the org's details are read after.
-    async with rt.db.write() as conn:
-        visitor = (
-            await chat.get_visitor(conn, org_id=site.org_id, visitor_id=visitor_id)
-            if visitor_id
-            else None
-        )
-        created = visitor is None
-        if visitor is None:
-            limiter = _new_visitor_limiter(rt)
-            if client_ip is not None:
-                if limiter.blocked(client_ip):
-                    raise ServiceError(
-                        "rate_limited",
-                        "Too many new visitors from this address; try again in a minute.",
-                    )
-                limiter.hit(client_ip)
-            visitor = await chat.create_visitor(
-                conn, org_id=site.org_id, site_id=site.id, client_ip=client_ip
-            )
-        if visitor.blocked and await blocks.still_blocked(rt, conn, visitor):
-            raise ServiceError("blocked", "This visitor is blocked.")
-        if not created:
-            await chat.touch_visitor(
-                conn, org_id=site.org_id, visitor_id=visitor.id, client_ip=client_ip
-            )
-        viewed: dict[str, Any] | None = None
-        if page and page.get("url"):
-            viewed = {
-                "url": page["url"],
-                "title": page.get("title") or "",
-                "referrer": page.get("referrer"),
-            }
-            viewed["viewed_at"] = await chat.add_page_view(
-                conn, org_id=site.org_id, visitor_id=visitor.id, **viewed
-            )
-        conversation = owner = None
-        if created:
-            views = [viewed] if viewed else []
-        else:
-            conversation = await chat.current_conversation(
-                conn, org_id=site.org_id, visitor_id=visitor.id
-            )
-            if conversation and conversation.owner_id:
-                owner = await accounts.get_user(
-                    conn, org_id=site.org_id, user_id=conversation.owner_id
+    visitor: Visitor | None = None
+    conversation = owner = None
+    views: list[dict[str, Any]] = []
+    if visitor_id:
+        async with rt.db.read() as conn:
+            visitor = await chat.get_visitor(conn, org_id=site.org_id, visitor_id=visitor_id)
+            if visitor is not None:
+                conversation = await chat.current_conversation(
+                    conn, org_id=site.org_id, visitor_id=visitor.id
                 )
-            views = await chat.page_views_since(
-                conn,
-                org_id=site.org_id,
-                visitor_id=visitor.id,
-                since=now() - timedelta(hours=24),
-            )
+                if conversation and conversation.owner_id:
+                    owner = await accounts.get_user(
+                        conn, org_id=site.org_id, user_id=conversation.owner_id
+                    )
+                views = await chat.page_views_since(
+                    conn,
+                    org_id=site.org_id,
+                    visitor_id=visitor.id,
+                    since=now() - timedelta(hours=24),
+                )
+    created = visitor is None
+    if visitor is None:
+        limiter = _new_visitor_limiter(rt)
+        if client_ip is not None:
+            if limiter.blocked(client_ip):
+                raise ServiceError(
+                    "rate_limited",
+                    "Too many new visitors from this address; try again in a minute.",
+                )
+            limiter.hit(client_ip)
+        visitor = chat.new_visitor(org_id=site.org_id, site_id=site.id)
+    if visitor.blocked:
+        async with rt.db.write() as conn:  # rare: a temporary block that ran out lifts itself
+            if await blocks.still_blocked(rt, conn, visitor):
+                raise ServiceError("blocked", "This visitor is blocked.")
+    # Stored with the other connects and page views of this moment (one transaction,
+    # `Runtime.visits`); the welcome waits until it is durable.
+    visit = chat.Visit(
+        visitor,
+        created=created,
+        at=visitor.first_seen_at if created else now(),
+        url=(page or {}).get("url") or None,
+        title=(page or {}).get("title") or "",
+        referrer=(page or {}).get("referrer"),
+        client_ip=client_ip,
+    )
+    await rt.visits.add(visit)
+    if visit.url:
+        views.append(
+            {
+                "url": visit.url,
+                "title": visit.title,
+                "referrer": visit.referrer,
+                "viewed_at": visit.at,
+            }
+        )
     _, org_name = await rt.site(site.site_key)
-    async with rt.db.read() as conn:
-        ready = await available_reps(rt, conn, org_id=site.org_id)
+    ready = await ready_reps(rt, org_id=site.org_id)
     lang = language(locale)
     info = {**_session_info(views, conversation), "locale": lang}
     first = await rt.presence.visitor_connected(site.org_id, visitor.id, conn_id, info)
@@ -194,16 +195,10 @@ def _session_info(views: list[dict[str, Any]], conv: Conversation | None) -> dic
 async def page_view(
     rt: Runtime, *, visitor: Visitor, url: str, title: str, referrer: str | None
 ) -> None:
-    async with rt.db.write() as conn:
-        stamp = await chat.add_page_view(
-            conn,
-            org_id=visitor.org_id,
-            visitor_id=visitor.id,
-            url=url,
-            title=title,
-            referrer=referrer,
-        )
-        await chat.touch_visitor(conn, org_id=visitor.org_id, visitor_id=visitor.id)
+    stamp = now()
+    await rt.visits.add(
+        chat.Visit(visitor, created=False, at=stamp, url=url, title=title, referrer=referrer)
+    )
     info = await rt.presence.visitor_info(visitor.org_id, visitor.id) or {}
     info = {
         **info,

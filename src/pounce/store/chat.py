@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pounce.domain.model import Audience, AuthorKind, ConversationStatus, Source, new_id
@@ -15,16 +15,10 @@ from pounce.store import tables as t
 from pounce.store.records import Conversation, Message, Visitor, as_utc, now
 
 
-async def create_visitor(
-    conn: AsyncConnection,
-    *,
-    org_id: str,
-    site_id: str,
-    country: str | None = None,
-    client_ip: str | None = None,
-) -> Visitor:
+def new_visitor(*, org_id: str, site_id: str, country: str | None = None) -> Visitor:
+    """A visitor not stored yet (`record_visits` stores it)."""
     stamp = now()
-    visitor = Visitor(
+    return Visitor(
         id=new_id("v"),
         org_id=org_id,
         site_id=site_id,
@@ -37,7 +31,91 @@ async def create_visitor(
         first_seen_at=stamp,
         last_seen_at=stamp,
     )
-    await conn.execute(insert(t.visitors).values(**asdict(visitor), client_ip=client_ip))
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A messenger's arrival or page view: the visitor, stored now (`created`) or seen
+    again (their `last_seen_at` moves to `at`), and the page they are on, if any."""
+
+    visitor: Visitor
+    created: bool
+    at: datetime
+    url: str | None = None
+    title: str = ""
+    referrer: str | None = None
+    client_ip: str | None = None  # kept on the visitor for a report's IP block
+
+
+_TOUCH = (
+    update(t.visitors)
+    .where(t.visitors.c.org_id == bindparam("b_org"), t.visitors.c.id == bindparam("b_id"))
+    .values(
+        last_seen_at=bindparam("b_seen"),
+        client_ip=func.coalesce(bindparam("b_ip"), t.visitors.c.client_ip),
+    )
+)
+
+
+async def record_visits(conn: AsyncConnection, visits: Sequence[Visit]) -> None:
+    """Many visits in a few statements (one per kind of row, not one per visit): new
+    visitors, then the others' `last_seen_at`, then the page views."""
+    created = [(v.visitor, v.client_ip) for v in visits if v.created]
+    if created:
+        await conn.execute(
+            insert(t.visitors),
+            [
+                {
+                    "id": x.id,
+                    "org_id": x.org_id,
+                    "site_id": x.site_id,
+                    "name": x.name,
+                    "email": x.email,
+                    "company": x.company,
+                    "country": x.country,
+                    "attributes": x.attributes,
+                    "blocked": x.blocked,
+                    "first_seen_at": x.first_seen_at,
+                    "last_seen_at": x.last_seen_at,
+                    "client_ip": ip,
+                }
+                for x, ip in created
+            ],
+        )
+    touched = [
+        {"b_org": v.visitor.org_id, "b_id": v.visitor.id, "b_seen": v.at, "b_ip": v.client_ip}
+        for v in visits
+        if not v.created
+    ]
+    if touched:
+        await conn.execute(_TOUCH, touched)
+    views = [
+        {
+            "org_id": v.visitor.org_id,
+            "visitor_id": v.visitor.id,
+            "url": v.url,
+            "title": v.title,
+            "referrer": v.referrer,
+            "viewed_at": v.at,
+        }
+        for v in visits
+        if v.url
+    ]
+    if views:
+        await conn.execute(insert(t.page_views), views)
+
+
+async def create_visitor(
+    conn: AsyncConnection,
+    *,
+    org_id: str,
+    site_id: str,
+    country: str | None = None,
+    client_ip: str | None = None,
+) -> Visitor:
+    visitor = new_visitor(org_id=org_id, site_id=site_id, country=country)
+    visit = Visit(visitor, created=True, at=visitor.first_seen_at, client_ip=client_ip)
+    await record_visits(conn, [visit])
     return visitor
 
 
@@ -101,29 +179,6 @@ async def list_visitors(
         query.order_by(t.visitors.c.last_seen_at.desc(), t.visitors.c.id).limit(limit)
     )
     return [Visitor.from_row(r) for r in rows]
-
-
-async def add_page_view(
-    conn: AsyncConnection,
-    *,
-    org_id: str,
-    visitor_id: str,
-    url: str,
-    title: str,
-    referrer: str | None,
-) -> datetime:
-    stamp = now()
-    await conn.execute(
-        insert(t.page_views).values(
-            org_id=org_id,
-            visitor_id=visitor_id,
-            url=url,
-            title=title,
-            referrer=referrer,
-            viewed_at=stamp,
-        )
-    )
-    return stamp
 
 
 async def page_views_since(
