@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, insert
 
 from pounce.realtime.frames import CONSOLE
 from pounce.services import auth
-from pounce.store import chat
+from pounce.store import tables
 from tests.support.harness import ORIGIN, Frame, Harness, MemorySocket, harness
 from tests.support.seed import seed_org
 
@@ -67,15 +68,20 @@ async def test_the_profile_costs_the_same_for_one_page_or_many(h: Harness) -> No
         one = await ask(rep, me)
     few = len(statements)
     async with h.rt.db.write() as conn:  # more than a socket's frame budget allows at once
-        for i in range(60):
-            await chat.add_page_view(
-                conn,
-                org_id=h.org.id,
-                visitor_id=me,
-                url=f"{ORIGIN}/p/{i}",
-                title=f"P{i}",
-                referrer=None,
-            )
+        stamp = datetime.now(UTC)
+        await conn.execute(
+            insert(tables.page_views),
+            [
+                {
+                    "org_id": h.org.id,
+                    "visitor_id": me,
+                    "url": f"{ORIGIN}/p/{i}",
+                    "title": f"P{i}",
+                    "viewed_at": stamp + timedelta(seconds=i),
+                }
+                for i in range(60)
+            ],
+        )
     for i in range(3):
         await converse(h, rep, visitor, f"question {i}")
     await visitor.request({"type": "message", "body": "still here"})  # open, unowned
