@@ -30,6 +30,7 @@ from pounce.api import (
     web,
 )
 from pounce.config import Settings
+from pounce.integrations.enrichment import EmailDomain
 from pounce.integrations.mail import SmtpMailer
 from pounce.ports import Mailer
 from pounce.realtime.bus import Bus, LocalBus
@@ -105,6 +106,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
             secret_key=secret,
             node_id=f"{socket.gethostname()}:{os.getpid()}",
             mailer=build_mailer(settings),
+            enrichment=EmailDomain() if settings.enrichment == "builtin" else None,
         )
         app.state.runtime = rt
         if isinstance(bus, RedisBus):

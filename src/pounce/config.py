@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     ai_model: str | None = None
     ai_api_key: SecretStr | None = None
     ai_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    # Visitor enrichment (ports.Enrichment), through the outbox when an email is left or
+    # identified: "builtin" (the company from a work email's domain; no account) or "off".
+    enrichment: Literal["builtin", "off"] = "builtin"
     # Email (ports.Mailer): the SMTP server, smtp://user:pass@host:port[?starttls] or
     # smtps://…; unset means email is off. The sender address of every email.
     smtp_url: SecretStr | None = None

@@ -65,6 +65,18 @@ async def test_no_route_crosses_orgs(world: World) -> None:
             {"name": "pwned"},
             {404},
         ),
+        ("GET", "/api/v1/sites/{site_id}/identity-secret"): (
+            "GET",
+            f"/api/v1/sites/{ids['site']}/identity-secret",
+            None,
+            {404},
+        ),
+        ("POST", "/api/v1/sites/{site_id}/identity-secret/rotate"): (
+            "POST",
+            f"/api/v1/sites/{ids['site']}/identity-secret/rotate",
+            None,
+            {404},
+        ),
         ("PATCH", "/api/v1/routing-rules/{rule_id}"): (
             "PATCH",
             f"/api/v1/routing-rules/{ids['rule']}",
@@ -192,6 +204,8 @@ async def test_reps_cannot_do_admin_writes(world: World) -> None:
             ("POST", "/api/v1/teams", {"name": "t"}),
             ("PATCH", f"/api/v1/users/{world.org.reps[1].id}", {"name": "other"}),
             ("PATCH", f"/api/v1/users/{world.org.reps[0].id}", {"role": "admin"}),
+            ("GET", f"/api/v1/sites/{world.org.site_id}/identity-secret", None),
+            ("POST", f"/api/v1/sites/{world.org.site_id}/identity-secret/rotate", None),
             ("PUT", "/api/v1/email-settings", {"transcript_email": False}),
             ("GET", "/api/v1/email-settings", None),
             ("GET", "/api/v1/outbox", None),
@@ -202,6 +216,17 @@ async def test_reps_cannot_do_admin_writes(world: World) -> None:
             assert res.status_code == 403, (method, url, res.status_code, res.text)
         own = await rep.patch(f"/api/v1/users/{world.org.reps[0].id}", json={"name": "New Name"})
         assert own.status_code == 200 and own.json()["name"] == "New Name"
+
+
+async def test_admins_see_and_rotate_the_identity_secret(world: World) -> None:
+    path = f"/api/v1/sites/{world.org.site_id}/identity-secret"
+    async with await _session(world.url, world.org.admin.email, world.org.password) as a:
+        first = (await a.get(path)).json()["identity_secret"]
+        assert len(first) >= 32 and (await a.get(path)).json()["identity_secret"] == first
+        rotated = (await a.post(f"{path}/rotate")).json()["identity_secret"]
+        assert rotated != first and (await a.get(path)).json()["identity_secret"] == rotated
+        site = (await a.get(f"/api/v1/sites/{world.org.site_id}")).json()
+        assert rotated not in str(site)  # the site's own JSON never carries it
 
 
 async def test_writes_need_the_csrf_header(world: World) -> None:

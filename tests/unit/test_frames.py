@@ -474,13 +474,15 @@ def test_json_schemas_distinguish_endpoints() -> None:
 
 def test_endpoints_are_derived_from_the_frame_classes() -> None:
     assert set(MESSENGER.client) == {
-        "page_view", "message", "typing", "read", "resume", "leave_email", "ping"
+        "page_view", "message", "typing", "read", "resume", "leave_email", "identify", "ping"
     }  # fmt: skip
     assert MESSENGER.client["message"] is cf.VisitorSend
     assert CONSOLE.client["message"] is cf.RepSend
     assert MESSENGER.server["message"] is sf.MessageToVisitor
     assert CONSOLE.server["message"] is sf.MessageToRep
     assert "alert" not in MESSENGER.server  # a rep-only frame has no messenger form
+    assert "visitor_profile" not in MESSENGER.server  # Visitor 360 is for reps only
+    assert "visitor_identity" not in MESSENGER.server
 
 
 def test_visitor_events_leave_out_rep_only_kinds() -> None:

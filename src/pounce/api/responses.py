@@ -81,6 +81,13 @@ class SiteList(Out):
     items: list[Site]
 
 
+class IdentitySecret(Out):
+    identity_secret: str = Field(
+        description="Signs the site's `identify` tokens (JWT HS256) and user hashes "
+        "(HMAC-SHA256 of the user id). Keep it on the site's server."
+    )
+
+
 class RoutingRule(Out):
     id: str
     position: int

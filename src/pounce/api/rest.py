@@ -23,7 +23,7 @@ from pounce.api.schemas import (
     UserPatch,
 )
 from pounce.domain.model import Availability, ConversationStatus, Role
-from pounce.services import admin, auth, chat, events, reps
+from pounce.services import admin, auth, chat, events, identity, reps
 from pounce.services.errors import ServiceError
 from pounce.services.formatting import render_markdown
 from pounce.store import chat as chat_store
@@ -159,6 +159,22 @@ async def get_site(site_id: str, actor: ActorDep, rt: RuntimeDep) -> out.Site:
 async def patch_site(site_id: str, body: SitePatch, actor: AdminDep, rt: RuntimeDep) -> out.Site:
     site = await admin.update_site(rt, actor=actor, site_id=site_id, values=body.changes())
     return _site(site, rt.settings.resolved_public_url())
+
+
+@router.get("/sites/{site_id}/identity-secret", tags=["sites"], responses=errors(403, 404))
+async def get_identity_secret(site_id: str, actor: AdminDep, rt: RuntimeDep) -> out.IdentitySecret:
+    """The secret the site signs `identify` tokens and user hashes with (admins only)."""
+    secret = await identity.site_secret(rt, actor=actor, site_id=site_id)
+    return out.IdentitySecret(identity_secret=secret)
+
+
+@router.post("/sites/{site_id}/identity-secret/rotate", tags=["sites"], responses=errors(403, 404))
+async def rotate_identity_secret(
+    site_id: str, actor: AdminDep, rt: RuntimeDep
+) -> out.IdentitySecret:
+    """A new identity secret: tokens and hashes signed with the old one stop verifying."""
+    secret = await identity.site_secret(rt, actor=actor, site_id=site_id, rotate=True)
+    return out.IdentitySecret(identity_secret=secret)
 
 
 @router.get("/routing-rules", tags=["routing"])

@@ -32,6 +32,7 @@ from pounce.services import (
     blocks,
     chat,
     events,
+    identity,
     proactive,
     reps,
     stream,
@@ -622,6 +623,20 @@ class MessengerSession(_Session):
         self.visitor = await visitors.reload_visitor(self.rt, self.visitor)
         self.conn.send_frame(sf.VisitorAck(id=frame.id))
 
+    @MESSENGER.on(cf.Identify)
+    async def _identify(self, frame: cf.Identify) -> None:
+        assert self.visitor is not None and self.conn is not None
+        verified = await identity.identify(
+            self.rt,
+            visitor=self.visitor,
+            token=frame.token,
+            user_id=frame.user_id,
+            user_hash=frame.user_hash,
+            claims={"email": frame.email, "name": frame.name, "company": frame.company},
+        )
+        self.visitor = await visitors.reload_visitor(self.rt, self.visitor)
+        self.conn.send_frame(sf.VisitorAck(id=frame.id, verified=verified))
+
     @MESSENGER.on(cf.Ping)
     async def _ping(self, frame: cf.Ping) -> None:
         assert self.conn is not None
@@ -943,6 +958,12 @@ class ConsoleSession(_Session):
             accept=frame.accept,
         )
         self.conn.send_frame(sf.RepAck(id=frame.id, conversation=events.conversation(conv, owner)))
+
+    @CONSOLE.on(cf.GetVisitorProfile)
+    async def _visitor_profile(self, frame: cf.GetVisitorProfile) -> None:
+        assert self.conn is not None
+        found = await identity.profile(self.rt, actor=self.user.actor, visitor_id=frame.visitor_id)
+        self.conn.send_frame(sf.VisitorProfileFrame(id=frame.id, profile=found))
 
     @CONSOLE.on(cf.Ping)
     async def _ping(self, frame: cf.Ping) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from pounce import metrics
 from pounce.ports import Clock
-from pounce.services import transcripts
+from pounce.services import identity, transcripts
 from pounce.services.errors import ServiceError, Undeliverable
 from pounce.services.runtime import Runtime
 from pounce.store import outbox as store
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Runtime, store.Row], Awaitable[None]]
 
 HANDLERS: dict[str, Handler] = {
+    identity.ENRICH_KIND: identity.deliver_enrichment,
     transcripts.KIND: transcripts.deliver,
 }
 # Delivered rows are kept this long (for support questions), then forgotten.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from pounce.config import Settings
-from pounce.ports import Clock, Mailer
+from pounce.ports import Clock, Enrichment, Mailer
 from pounce.realtime.bus import Bus
 from pounce.realtime.presence import Presence
 from pounce.services.guard import Guard
@@ -85,6 +85,9 @@ class Runtime:
     node_id: str = "node"
     # None: POUNCE_SMTP_URL is unset and email is off.
     mailer: Mailer | None = None
+    # What is known of a visitor from outside (app.py: the built-in one unless
+    # POUNCE_ENRICHMENT=off); None: no enrichment is queued.
+    enrichment: Enrichment | None = None
     # Set after a commit that wrote outbox rows: the outbox worker wakes at once.
     outbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
     messages: MessageLog = field(init=False)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pounce.domain.model import ConversationStatus
 from pounce.realtime.frames import server as sf
-from pounce.services import blocks, events, proactive, stream
+from pounce.services import blocks, events, identity, proactive
 from pounce.services.auth import RateLimiter, read_visitor_token, sign_visitor
 from pounce.services.errors import ServiceError
 from pounce.services.routing import ready_reps
@@ -220,12 +220,11 @@ async def page_view(
 
 
 async def leave_email(rt: Runtime, *, visitor: Visitor, email: str) -> None:
-    """The email the away message asks for; Live View shows it at once."""
-    async with rt.db.write() as conn:
-        await chat.update_visitor(
-            conn, org_id=visitor.org_id, visitor_id=visitor.id, email=email.strip()
-        )
-    await stream.visitor_changed(rt, visitor.org_id, visitor.id)
+    """The email the away message asks for: the visitor's own claim, which Live View
+    shows at once unless a verified email is known."""
+    await identity.visitor_typed(
+        rt, visitor=visitor, field_name="email", value=email.strip(), source="away_message"
+    )
 
 
 async def disconnect(rt: Runtime, *, visitor: Visitor, conn_id: str) -> None:

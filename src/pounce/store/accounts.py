@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -152,6 +153,7 @@ async def create_site(
 ) -> Site:
     site_id = new_id("s")
     key = site_key or new_id("sk")
+    secret = new_identity_secret()
     await conn.execute(
         insert(t.sites).values(
             id=site_id,
@@ -160,11 +162,22 @@ async def create_site(
             site_key=key,
             allowed_origins=list(allowed_origins),
             created_at=now(),
+            identity_secret=secret,
         )
     )
     return Site(
-        id=site_id, org_id=org_id, name=name, site_key=key, allowed_origins=tuple(allowed_origins)
+        id=site_id,
+        org_id=org_id,
+        name=name,
+        site_key=key,
+        allowed_origins=tuple(allowed_origins),
+        identity_secret=secret,
     )
+
+
+def new_identity_secret() -> str:
+    """A site's secret for signing `identify` tokens (256 bits)."""
+    return secrets.token_urlsafe(32)
 
 
 async def get_site(conn: AsyncConnection, *, org_id: str, site_id: str) -> Site | None:

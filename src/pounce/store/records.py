@@ -86,6 +86,8 @@ class Site:
     name: str
     site_key: str
     allowed_origins: tuple[str, ...]
+    # Signs the site's `identify` tokens; admins only (never in a site's JSON).
+    identity_secret: str = field(default="", repr=False)
 
     @classmethod
     def from_row(cls, row: Any) -> Site:
@@ -95,6 +97,7 @@ class Site:
             name=row.name,
             site_key=row.site_key,
             allowed_origins=tuple(row.allowed_origins or ()),
+            identity_secret=row.identity_secret or "",
         )
 
 

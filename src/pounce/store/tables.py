@@ -85,6 +85,8 @@ sites = Table(
     Column("site_key", String(64), nullable=False, unique=True),
     Column("allowed_origins", JSON, nullable=False, default=list),
     _ts("created_at"),
+    # Signs the site's `identify` tokens (HS256) and user hashes; admins see and rotate it.
+    Column("identity_secret", String(64), nullable=True),
 )
 
 visitors = Table(
@@ -117,6 +119,35 @@ page_views = Table(
     Column("referrer", String(2000), nullable=True),
     _ts("viewed_at"),
     Index("ix_page_views_org_visitor", "org_id", "visitor_id", "viewed_at"),
+)
+
+# What we know of who a visitor is, one row per field and provenance: "verified" (a
+# signed `identify`), "visitor" (typed by the visitor, or claimed unsigned), "enriched"
+# (`source`, `confidence`), "crm". An unverified claim never replaces a verified one.
+visitor_identity = Table(
+    "visitor_identity",
+    metadata,
+    Column("org_id", ID, ForeignKey("orgs.id"), nullable=False),
+    Column("visitor_id", ID, ForeignKey("visitors.id", ondelete="CASCADE"), primary_key=True),
+    Column("field", String(16), primary_key=True),
+    Column("provenance", String(16), primary_key=True),
+    Column("value", String(320), nullable=False),
+    Column("source", String(100), nullable=True),
+    Column("confidence", Float, nullable=True),
+    _ts("updated_at"),
+    Index("ix_visitor_identity_org_visitor", "org_id", "visitor_id"),
+)
+
+# A visitor verified as one of the site's users (`sub` / `user_id`): every device of
+# that user is the same contact.
+visitor_contacts = Table(
+    "visitor_contacts",
+    metadata,
+    Column("visitor_id", ID, ForeignKey("visitors.id", ondelete="CASCADE"), primary_key=True),
+    Column("org_id", ID, ForeignKey("orgs.id"), nullable=False),
+    Column("user_id", String(200), nullable=False),
+    _ts("verified_at"),
+    Index("ix_visitor_contacts_org_user", "org_id", "user_id"),
 )
 
 conversations = Table(

@@ -210,6 +210,12 @@ export class Api {
     return this.request('PATCH', `/sites/${encodeURIComponent(id)}`, body);
   }
 
+  /** The secret a site signs `identify` tokens with (admins); `rotate`: a new one. */
+  async identitySecret(siteId: string, rotate = false): Promise<string> {
+    const path = `/sites/${encodeURIComponent(siteId)}/identity-secret${rotate ? '/rotate' : ''}`;
+    return (await this.request<Schemas['IdentitySecret']>(rotate ? 'POST' : 'GET', path)).identity_secret;
+  }
+
   // ---- shortcuts ---------------------------------------------------------------------
 
   async shortcuts(): Promise<Shortcut[]> {

@@ -283,6 +283,13 @@ export class ConsoleClient {
     }
   }
 
+  /** Ask for a visitor's Visitor 360 (the answer lands in `state.profiles`). */
+  loadProfile(visitorId: string): void {
+    const id = newId();
+    if (!this.conn.send({ type: 'visitor_profile', id, visitor_id: visitorId })) return;
+    this.dispatch({ type: 'request', id, request: { kind: 'profile', visitorId } });
+  }
+
   /** Open a conversation I closed again (the close's Undo). */
   reopenConversation(conversationId: string): void {
     const id = newId();

@@ -19,6 +19,7 @@ import {
   type VisitorPresence,
 } from '../shared/protocol';
 import { countUnread, markRead, type ReadMarks } from '../shared/unread';
+import { keepProfile, profileSeesConversation, profileSeesIdentity, profileSeesVisitor, type Profiles } from './profile';
 
 export interface PendingMessage {
   id: string;
@@ -43,6 +44,7 @@ export type Request =
   | { kind: 'availability'; status: Availability }
   | { kind: 'pounce'; visitorId: string }
   | { kind: 'outcome'; conversationId: string }
+  | { kind: 'profile'; visitorId: string }
   | { kind: 'transfer'; conversationId: string }
   | { kind: 'transfer_reply'; conversationId: string };
 
@@ -96,6 +98,12 @@ export interface ConsoleState {
   /** The org's auto pounce settings (null until loaded, or if they could not be). */
   proactive: ProactiveSettings | null;
   autoPounceNotice: AutoPounceNotice | null;
+  /** Visitor 360 profiles loaded (kept live), by visitor id. */
+  profiles: Profiles;
+  /** Why a profile could not be loaded (e.g. `not_found`), by visitor id. */
+  profileErrors: Readonly<Record<string, string>>;
+  /** The visitor whose Visitor 360 is open beside the page (outside a conversation). */
+  panelVisitor: string | null;
   /** Warm transfers asked of me, by conversation. */
   transferAsks: Readonly<Record<string, TransferAsk>>;
   transferNotice: TransferNotice | null;
@@ -114,6 +122,7 @@ export type ConsoleAction =
   | { type: 'auto_pounce'; enabled: boolean; notice?: AutoPounceNotice | null }
   | { type: 'dismiss_auto_pounce_notice' }
   | { type: 'dismiss_closed' }
+  | { type: 'open_visitor'; visitorId: string | null }
   | { type: 'dismiss_transfer_notice' };
 
 export function initialState(myRead: ReadMarks = {}): ConsoleState {
@@ -140,6 +149,9 @@ export function initialState(myRead: ReadMarks = {}): ConsoleState {
     errors: {},
     proactive: null,
     autoPounceNotice: null,
+    profiles: {},
+    profileErrors: {},
+    panelVisitor: null,
     transferAsks: {},
     transferNotice: null,
   };
@@ -160,7 +172,10 @@ function upsertConversations(s: ConsoleState, list: readonly Conversation[]): Co
   let visitorRead = s.visitorRead;
   for (const c of list) {
     const prev = conversations[c.id];
-    conversations[c.id] = { ...c, last_seq: Math.max(c.last_seq, prev?.last_seq ?? 0) };
+    // A copy read before a change we already heard of (a REST load racing a transfer's
+    // frame) must not bring the old owner back: every change moves `updated_at` on.
+    const fresher = prev && prev.updated_at > c.updated_at ? prev : c;
+    conversations[c.id] = { ...fresher, last_seq: Math.max(c.last_seq, prev?.last_seq ?? 0) };
     if (c.visitor_read_seq) visitorRead = markRead(visitorRead, c.id, c.visitor_read_seq);
   }
   return { ...s, conversations, visitorRead };
@@ -252,6 +267,7 @@ function applyAck(s: ConsoleState, f: Extract<ConsoleServerFrame, { type: 'ack' 
     case 'pounce':
     case 'outcome':
     case 'history':
+    case 'profile':
     case 'transfer':
       return next;
   }
@@ -287,6 +303,8 @@ function applyError(s: ConsoleState, f: Extract<ConsoleServerFrame, { type: 'err
     case 'outcome':
     case 'transfer':
       return { ...next, errors: { ...next.errors, [req.conversationId]: f.code } };
+    case 'profile':
+      return { ...next, profileErrors: { ...next.profileErrors, [req.visitorId]: f.code } };
     case 'transfer_reply':
       return { ...next, transferAsks: without(next.transferAsks, req.conversationId) };
     case 'availability':
@@ -353,11 +371,23 @@ function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
     case 'conversation': {
       const c = conversationOf(f);
       const next = settleAlert(upsertConversations(s, [c]), c);
+      const profiles = profileSeesConversation(next.profiles, c);
+      const seen = profiles === next.profiles ? next : { ...next, profiles };
       // Mine a moment ago, someone else's now (a transfer): its window closes, say where it went.
       if (isMine(s, s.conversations[c.id]) && c.owner && !isMine(next, c) && c.status !== 'closed') {
-        return { ...next, transferNotice: { conversationId: c.id, visitorId: c.visitor_id, to: c.owner, result: 'transferred' } };
+        return { ...seen, transferNotice: { conversationId: c.id, visitorId: c.visitor_id, to: c.owner, result: 'transferred' } };
       }
-      return next;
+      return seen;
+    }
+    case 'visitor_profile': {
+      const req = s.requests[f.id];
+      const requests = req ? without(s.requests, f.id) : s.requests;
+      const vid = f.profile.visitor.id;
+      return { ...s, requests, profiles: keepProfile(s.profiles, f.profile), profileErrors: without(s.profileErrors, vid) };
+    }
+    case 'visitor_identity': {
+      const profiles = profileSeesIdentity(s.profiles, f);
+      return profiles === s.profiles ? s : { ...s, profiles };
     }
     case 'transfer_request': {
       const { type: _t, ...ask } = f;
@@ -390,10 +420,11 @@ function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
     }
     case 'visitor': {
       const v = f.visitor;
+      const profiles = profileSeesVisitor(s.profiles, v);
       if (!v.online) {
-        return { ...s, visitors: without(s.visitors, v.id), departed: { ...s.departed, [v.id]: { ...s.visitors[v.id], ...v } } };
+        return { ...s, profiles, visitors: without(s.visitors, v.id), departed: { ...s.departed, [v.id]: { ...s.visitors[v.id], ...v } } };
       }
-      return { ...s, visitors: { ...s.visitors, [v.id]: v }, departed: without(s.departed, v.id) };
+      return { ...s, profiles, visitors: { ...s.visitors, [v.id]: v }, departed: without(s.departed, v.id) };
     }
     case 'ack':
       return applyAck(s, f);
@@ -474,6 +505,8 @@ export function reduce(s: ConsoleState, a: ConsoleAction): ConsoleState {
       return s.autoPounceNotice ? { ...s, autoPounceNotice: null } : s;
     case 'dismiss_closed':
       return s.justClosed ? { ...s, justClosed: null } : s;
+    case 'open_visitor':
+      return s.panelVisitor === a.visitorId ? s : { ...s, panelVisitor: a.visitorId };
     case 'dismiss_transfer_notice':
       return s.transferNotice ? { ...s, transferNotice: null } : s;
   }

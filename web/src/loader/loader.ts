@@ -10,6 +10,21 @@ interface PounceMessage {
   type: string;
   count?: unknown;
   token?: unknown;
+  rid?: unknown;
+  verified?: unknown;
+  error?: unknown;
+}
+
+/** What `Pounce.identify` resolves to (it never rejects: a refusal is also logged). */
+interface Identified {
+  verified: boolean;
+  error?: { code: string; message: string };
+}
+
+/** The page's `window.Pounce`; before the loader runs, a stub may queue calls in `q`. */
+interface PounceApi {
+  identify(identity: Record<string, unknown>): Promise<Identified>;
+  q?: [string, Record<string, unknown>][];
 }
 
 (() => {
@@ -118,6 +133,26 @@ function start(siteKey: string, pounceOrigin: string, color: string | null): voi
 
   const post = (msg: object): void => frame.contentWindow?.postMessage(msg, pounceOrigin);
 
+  // Pounce.identify({token}) or ({user_id, user_hash, email, name, company}): handed to
+  // the messenger once it runs; it resolves with what the server said.
+  let ready = false;
+  let rids = 0;
+  const waiting: object[] = [];
+  const calls = new Map<number, (r: Identified) => void>();
+  const w = window as Window & { Pounce?: PounceApi };
+  const queued = w.Pounce?.q ?? [];
+  w.Pounce = {
+    identify: (identity) =>
+      new Promise<Identified>((resolve) => {
+        const rid = ++rids;
+        calls.set(rid, resolve);
+        const msg = { type: 'pounce:identify', rid, identity };
+        if (ready) post(msg);
+        else waiting.push(msg);
+      }),
+  };
+  for (const [name, arg] of queued) if (name === 'identify') void w.Pounce.identify(arg);
+
   // A first-party copy of the visitor token, for browsers that deny the (third-party)
   // iframe its own storage: without it every page load would be a new visitor.
   const store = (token?: string): string | null => {
@@ -181,7 +216,15 @@ function start(siteKey: string, pounceOrigin: string, color: string | null): voi
       case 'pounce:ready': // the messenger runs: now the launcher may show
         launcher.classList.remove('h');
         greet();
+        ready = true;
+        waiting.splice(0).forEach(post);
         break;
+      case 'pounce:identified': {
+        const done = calls.get(Number(d!.rid));
+        calls.delete(Number(d!.rid));
+        done?.({ verified: d!.verified === true, ...(d!.error ? { error: d!.error as Identified['error'] } : {}) });
+        break;
+      }
       case 'pounce:unread':
         unread = Math.max(0, Number(d!.count) || 0);
         paint();

@@ -3,7 +3,7 @@ import { Connection } from '../shared/connection';
 import { wsUrl } from '../shared/format';
 import { newId } from '../shared/ids';
 import { resumeAfter } from '../shared/messages';
-import type { MessengerClientFrame, MessengerServerFrame, PageView } from '../shared/protocol';
+import type { Identify, MessengerClientFrame, MessengerServerFrame, PageView } from '../shared/protocol';
 import type { ReadMarks } from '../shared/unread';
 import {
   initialState,
@@ -81,6 +81,8 @@ export class MessengerClient {
   /** Also kept in memory: reconnects work even where the browser blocks third-party storage. */
   private token: string | null = null;
   private startWhenPage: (() => void) | null = null;
+  /** `identify` frames not answered yet, by frame id, with the loader's request id. */
+  private identifies = new Map<string, { frame: Identify; rid: number }>();
   /** Set by the composer: focus it when the panel opens. */
   focusComposer: () => void = () => {};
 
@@ -162,6 +164,7 @@ export class MessengerClient {
       this.post({ type: 'pounce:token', token: f.visitor_token });
     }
     this.dispatch({ type: 'frame', frame: f });
+    if ((f.type === 'ack' || f.type === 'error') && f.id && this.identifies.has(f.id)) this.identified(f);
     if (f.type === 'welcome') {
       // A current conversation the hello could not ask for (a fresh page, or one that
       // began while we were away): replay it whole.
@@ -172,6 +175,7 @@ export class MessengerClient {
         if (p.status === 'sending') this.conn.send({ type: 'message', id: p.id, body: p.body });
       }
       if (this.page && this.page.url !== this.sentPageUrl) this.sendPage();
+      for (const { frame } of this.identifies.values()) this.conn.send(frame);
       const away = this.state.away;
       if (away?.status === 'sending' && away.requestId && away.email) {
         this.conn.send({ type: 'leave_email', id: away.requestId, email: away.email });
@@ -249,6 +253,30 @@ export class MessengerClient {
     this.conn.send({ type: 'leave_email', id, email });
   }
 
+  /** The site's `Pounce.identify(...)`: sent now, or once connected. */
+  identify(identity: unknown, rid: number): void {
+    const frame = identifyFrame(identity);
+    if (typeof frame === 'string') {
+      console.error(`Pounce.identify: ${frame}`);
+      this.post({ type: 'pounce:identified', rid, verified: false, error: { code: 'invalid', message: frame } });
+      return;
+    }
+    this.identifies.set(frame.id, { frame, rid });
+    if (this.conn.current === 'online') this.conn.send(frame);
+  }
+
+  private identified(f: Extract<MessengerServerFrame, { type: 'ack' | 'error' }>): void {
+    const { rid } = this.identifies.get(f.id!)!;
+    this.identifies.delete(f.id!);
+    if (f.type === 'error') {
+      // Shown to the site's developer in the browser console: why reps will not see "Verified".
+      console.error(`${f.message} (${f.code})`);
+      this.post({ type: 'pounce:identified', rid, verified: false, error: { code: f.code, message: f.message } });
+    } else {
+      this.post({ type: 'pounce:identified', rid, verified: f.verified === true });
+    }
+  }
+
   // ---- the loader link ------------------------------------------------------------
 
   /** The loader's first-party copy of the token, used when our own storage is denied. */
@@ -305,4 +333,21 @@ export class MessengerClient {
       this.post({ type: 'pounce:unread', count: unread });
     }
   }
+}
+
+const IDENTIFY_KEYS = ['token', 'user_id', 'user_hash', 'email', 'name', 'company'] as const;
+
+/** The `identify` frame for what the site passed, or why it cannot be one. */
+export function identifyFrame(identity: unknown): Identify | string {
+  if (!identity || typeof identity !== 'object') return 'pass an object: {token} or {user_id, user_hash, email, name}.';
+  const given = identity as Record<string, unknown>;
+  const frame: Identify = { type: 'identify', id: newId() };
+  for (const key of Object.keys(given)) {
+    if (!(IDENTIFY_KEYS as readonly string[]).includes(key)) return `unknown field "${key}" (known: ${IDENTIFY_KEYS.join(', ')}).`;
+    const value = given[key];
+    if (value === undefined || value === null || value === '') continue;
+    if (typeof value !== 'string') return `"${key}" must be a string.`;
+    frame[key as (typeof IDENTIFY_KEYS)[number]] = value;
+  }
+  return frame;
 }

@@ -17,7 +17,7 @@ const text = (v: unknown, max: number): string => (typeof v === 'string' ? v.sli
 addEventListener('message', (e: MessageEvent) => {
   // Only the page that embeds us, as named by the loader, may talk to us.
   if (!params.hostOrigin || e.origin !== params.hostOrigin || e.source !== window.parent) return;
-  const d = e.data as { type?: unknown; url?: unknown; title?: unknown; referrer?: unknown; token?: unknown } | null;
+  const d = e.data as { type?: unknown; url?: unknown; title?: unknown; referrer?: unknown; token?: unknown; rid?: unknown; identity?: unknown } | null;
   if (!d || typeof d !== 'object') return;
   switch (d.type) {
     case 'pounce:page': {
@@ -28,6 +28,9 @@ addEventListener('message', (e: MessageEvent) => {
     }
     case 'pounce:token':
       if (typeof d.token === 'string' && d.token) client.setHostToken(d.token.slice(0, 1024));
+      break;
+    case 'pounce:identify':
+      client.identify(d.identity, Number(d.rid) || 0);
       break;
     case 'pounce:opened':
       client.setPanelOpen(true);

@@ -107,6 +107,21 @@ class LeaveEmail(FromMessenger, tag="leave_email"):
     email: Email
 
 
+class Identify(FromMessenger, tag="identify"):
+    """The site says who the visitor is: a `token` (JWT, HS256 with the site's identity
+    secret, `exp` and `sub` required, optional `email`, `name`, `company` claims), or a
+    `user_id` with its `user_hash` (HMAC-SHA256 of it with the same secret). Anything
+    not signed is stored as the visitor's unverified claim."""
+
+    id: ClientId
+    token: Annotated[str, Meta(min_length=1, max_length=4096)] | None = None
+    user_id: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    user_hash: Annotated[str, Meta(pattern=r"^[0-9a-fA-F]{64}$")] | None = None
+    email: Email | None = None
+    name: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    company: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+
+
 # -- console ------------------------------------------------------------------------------
 
 
@@ -176,6 +191,14 @@ class SetOutcome(FromConsole, tag="set_outcome"):
     id: ClientId
     conversation_id: EntityId
     outcome: Literal["spam", "no_response_needed"]
+
+
+class GetVisitorProfile(FromConsole, tag="visitor_profile"):
+    """Visitor 360 of a visitor of my org: answered with `visitor_profile` (same `id`)."""
+
+    budget: ClassVar[Budget] = "control"
+    id: ClientId
+    visitor_id: EntityId
 
 
 class TransferCandidates(FromConsole, tag="transfer_candidates"):

@@ -14,8 +14,10 @@ from pounce.realtime.frames.base import PROTOCOL_VERSION, ToConsole, ToMessenger
 from pounce.realtime.frames.shapes import (
     Alert,
     Author,
+    Contact,
     Conversation,
     ConversationForVisitor,
+    IdentityClaim,
     Message,
     MessageWithMeta,
     Org,
@@ -24,6 +26,7 @@ from pounce.realtime.frames.shapes import (
     TransferCandidate,
     Typist,
     VisitorPresence,
+    VisitorProfile,
     WelcomeUser,
 )
 
@@ -97,12 +100,14 @@ class MessengerWelcome(ToMessenger, tag="welcome"):
 
 
 class VisitorAck(ToMessenger, tag="ack"):
-    """The frame `id` is done: for a `message`, what was stored."""
+    """The frame `id` is done: for a `message`, what was stored; for `identify`, whether
+    the identity was `verified`."""
 
     id: str
     conversation_id: str | None = None
     seq: int | None = None
     message: Message | None = None
+    verified: bool | None = None
 
 
 class MessageToVisitor(ToMessenger, Message, tag="message"):
@@ -237,6 +242,22 @@ class AutoPounceSwitched(ToConsole, tag="auto_pounce"):
     enabled: bool
     reason: Literal["available", "rep", "missed_response"]
     conversation_id: str | None
+
+
+class VisitorProfileFrame(ToConsole, tag="visitor_profile"):
+    """The answer to `visitor_profile` (`id` names the request)."""
+
+    id: str
+    profile: VisitorProfile
+
+
+class VisitorIdentity(ToConsole, tag="visitor_identity"):
+    """What the org's reps know of who these visitors are changed (they are one contact
+    when `contact` says so): their identity claims now, best first per field."""
+
+    visitor_ids: list[str]
+    identity: list[IdentityClaim]
+    contact: Contact | None
 
 
 class TransferCandidatesFrame(ToConsole, tag="transfer_candidates"):

@@ -167,3 +167,68 @@ class Org(OptionalShape):
 
     name: str
     id: str | None = None
+
+
+# -- Visitor 360 (reps only) --------------------------------------------------------------
+
+ProvenanceName = Literal["verified", "visitor", "enriched", "crm"]
+IdentityFieldName = Literal["name", "email", "company"]
+
+
+class IdentityClaim(OptionalShape):
+    """What one field of a visitor's identity says, and where it came from: `verified`
+    (the site's signed `identify`), `visitor` (typed by them, or claimed unsigned),
+    `enriched` (`source`, `confidence` 0 to 1), `crm`. Per field, the first is shown."""
+
+    field: IdentityFieldName
+    value: str
+    provenance: ProvenanceName
+    updated_at: str
+    source: str | None = None
+    confidence: float | None = None
+
+
+class Contact(Shape):
+    """The site's user this visitor was verified as, and that user's other devices."""
+
+    user_id: str
+    visitor_ids: list[str]
+
+
+class ViewedPage(Shape):
+    """A page a visitor (or another device of the same contact) viewed."""
+
+    visitor_id: str
+    url: str
+    title: str
+    viewed_at: str
+
+
+class PastConversation(Shape):
+    """A conversation of the visitor, for the profile's list."""
+
+    id: str
+    visitor_id: str
+    status: StatusName
+    source: SourceName
+    outcome: str | None
+    owner: RepCard | None
+    created_at: str
+    closed_at: str | None
+    last_seq: int
+
+
+class VisitorProfile(Shape):
+    """Visitor 360: who the visitor is (with provenance), where from, what they viewed
+    (newest first; `more_pages`: older ones exist), their conversations (newest first),
+    who owns them now, and when they were last seen."""
+
+    visitor: VisitorPresence
+    identity: list[IdentityClaim]
+    contact: Contact | None
+    city: str | None
+    pages: list[ViewedPage]
+    more_pages: bool
+    conversations: list[PastConversation]
+    owner: RepCard | None
+    last_seen_at: str

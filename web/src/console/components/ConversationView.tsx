@@ -22,6 +22,7 @@ import { OwnerControl } from './Owner';
 import { PounceButton, PounceComposer } from './Pounce';
 import { BlockMenu } from './BlockMenu';
 import { Avatar, Countdown, Icon } from './ui';
+import { VisitorPanel } from './VisitorPanel';
 
 interface Props {
   client: ConsoleClient;
@@ -330,6 +331,7 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
   const started = v?.session_started_at ? Date.parse(v.session_started_at) : NaN;
 
   return (
+    <div class="convo-layout">
     <div class="conversation">
       <header class="convo-head">
         <Avatar name={name} tone="visitor" size={44} />
@@ -341,7 +343,6 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
           <p class="convo-facts">
             {[v?.company, v?.email, v?.country].filter(Boolean).join(' · ') || 'Anonymous visitor'}
           </p>
-          <OwnerControl client={client} s={s} conversationId={conversationId} />
           {page ? (
             <p class="convo-facts convo-page">
               <Icon name="page" size={14} />{' '}
@@ -518,6 +519,14 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
       </div>
 
       <Composer client={client} api={api} conversationId={conversationId} enabled={canWrite} placeholder={placeholder} />
+    </div>
+    <VisitorPanel
+      s={s}
+      client={client}
+      visitorId={visitorId}
+      conversationId={conversationId}
+      ownerControl={<OwnerControl client={client} s={s} conversationId={conversationId} />}
+    />
     </div>
   );
 }

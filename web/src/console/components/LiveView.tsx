@@ -62,12 +62,22 @@ export function LiveView({ s, client }: { s: ConsoleState; client: ConsoleClient
                 const open = pouncing === v.id && !v.conversation_id;
                 return (
                   <Fragment key={v.id}>
-                    <tr data-testid="visitor-row" data-visitor-id={v.id} class={open ? 'is-pouncing' : undefined}>
+                    <tr
+                      data-testid="visitor-row"
+                      data-visitor-id={v.id}
+                      class={`clickable${open ? ' is-pouncing' : ''}${s.panelVisitor === v.id ? ' is-selected' : ''}`}
+                      onClick={(e) => {
+                        // The row opens Visitor 360; its links and buttons do their own thing.
+                        if (!(e.target as Element).closest('a, button, input, textarea')) client.dispatch({ type: 'open_visitor', visitorId: v.id });
+                      }}
+                    >
                       <td>
                         <div class="who">
                           <Avatar name={name} tone="visitor" size={30} />
                           <div>
-                            <div class="who-name">{name}</div>
+                            <button type="button" class="link-button who-name" onClick={() => client.dispatch({ type: 'open_visitor', visitorId: v.id })} data-testid="open-visitor">
+                              {name}
+                            </button>
                             <div class="who-sub">{[v.company, v.email].filter(Boolean).join(' · ') || 'Anonymous'}</div>
                           </div>
                         </div>

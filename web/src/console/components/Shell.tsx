@@ -9,6 +9,7 @@ import { myConversations, unreadIn, visitorInfo, visitorLabel, type ConsoleState
 import { AlertStack } from './AlertStack';
 import { TransferNotices } from './Owner';
 import { Avatar, Icon, problem, Switch } from './ui';
+import { VisitorPanel } from './VisitorPanel';
 
 interface Props {
   client: ConsoleClient;
@@ -280,11 +281,31 @@ export function Shell({ client, s, route, title, onLogout, children }: Props) {
         </header>
         <AutoPounceNotice client={client} s={s} />
         <TransferNotices client={client} s={s} />
-        <main id="main" class="content" tabIndex={-1}>
-          {children}
-        </main>
+        <div class="main-row">
+          <main id="main" class="content" tabIndex={-1}>
+            {children}
+          </main>
+          {s.panelVisitor && route.name !== 'chat' ? <VisitorDrawer client={client} s={s} visitorId={s.panelVisitor} /> : null}
+        </div>
       </div>
       <AlertStack s={s} />
+    </div>
+  );
+}
+
+/** Visitor 360 opened from a list (Live View): beside the page until closed. */
+function VisitorDrawer({ client, s, visitorId }: { client: ConsoleClient; s: ConsoleState; visitorId: string }) {
+  const close = (): void => client.dispatch({ type: 'open_visitor', visitorId: null });
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent): void => {
+      if (e.key === 'Escape') close();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [client]);
+  return (
+    <div class="v360-drawer">
+      <VisitorPanel s={s} client={client} visitorId={visitorId} onClose={close} />
     </div>
   );
 }

@@ -121,6 +121,61 @@ function AllowedOrigins({ api, site, admin, onSaved }: { api: Api; site: Site; a
   );
 }
 
+/** The site's identity secret (admins): hidden until asked for, and rotatable. */
+function IdentitySecret({ api, site }: { api: Api; site: Site }) {
+  const [secret, setSecret] = useState<string | null>(null);
+  const [confirm, setConfirm] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const load = async (rotate: boolean): Promise<void> => {
+    setBusy(true);
+    setError(null);
+    try {
+      setSecret(await api.identitySecret(site.id, rotate));
+      setConfirm(false);
+    } catch (e) {
+      setError(e instanceof ApiError ? e.detail : 'Could not load the secret.');
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <dt>Identity secret</dt>
+      <dd class="secret" data-testid="identity-secret">
+        {secret ? (
+          <code class="inline-code" data-testid="identity-secret-value">
+            {secret}
+          </code>
+        ) : (
+          <button type="button" class="btn btn-ghost btn-sm" disabled={busy} onClick={() => void load(false)} data-testid="show-identity-secret">
+            Show
+          </button>
+        )}
+        {confirm ? (
+          <span class="confirm" role="group" aria-label="Rotate the identity secret?">
+            Tokens signed with the old secret stop verifying at once.{' '}
+            <button type="button" class="btn btn-primary btn-sm" disabled={busy} onClick={() => void load(true)} data-testid="confirm-rotate-secret">
+              Rotate
+            </button>{' '}
+            <button type="button" class="btn btn-secondary btn-sm" onClick={() => setConfirm(false)}>
+              Cancel
+            </button>
+          </span>
+        ) : (
+          <button type="button" class="btn btn-ghost btn-sm" disabled={busy} onClick={() => setConfirm(true)} data-testid="rotate-identity-secret">
+            Rotate
+          </button>
+        )}
+        {error ? <span class="form-error">{error}</span> : null}
+        <small class="field-hint">
+          Your server signs <code>Pounce.identify</code> tokens with it, so reps see who a visitor is, verified. Keep it on your server. See docs/identify.md.
+        </small>
+      </dd>
+    </>
+  );
+}
+
 /** Email (admin): whether visitors get the transcript when a chat closes; says when the
  * server has no SMTP server configured (then no email is sent at all). */
 function EmailPanel({ api }: { api: Api }) {
@@ -192,6 +247,7 @@ export function Sites({ api, admin }: { api: Api; admin: boolean }) {
           </div>
           <dl class="facts">
             <AllowedOrigins api={api} site={site} admin={admin} onSaved={(saved) => setSites((list) => list?.map((x) => (x.id === saved.id ? saved : x)) ?? null)} />
+            {admin ? <IdentitySecret api={api} site={site} /> : null}
           </dl>
           <div class="snippet">
             <div class="snippet-head">

@@ -1,0 +1,81 @@
+"""Visitor 360 in Chromium: a Live View row opens the visitor's profile with the pages
+they viewed, live; the site's `Pounce.identify` with a signed token shows Verified, and a
+tampered one is refused in the browser's console."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import jwt
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import ADMIN, Demo, shot
+from tests.e2e.helpers import NewContext, api, rep_console, visitor_page
+
+
+def test_a_live_view_row_opens_visitor_360_and_identify_verifies(
+    demo: Demo, new_context: NewContext
+) -> None:
+    rep = rep_console(new_context, demo, ADMIN)
+    visitor, _messenger = visitor_page(new_context, demo, "/demo/pricing", open_launcher=False)
+    errors: list[str] = []
+    visitor.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    mark = secrets.token_hex(4)
+    # Welcomed (the loader keeps a copy of the visitor token): the first page is recorded.
+    visitor.wait_for_function("() => !!(window.Pounce && localStorage.getItem('pounce.visitor'))")
+    visitor.evaluate(
+        "m => { document.title = 'Docs ' + m; history.pushState({}, '', '/demo/docs-' + m); }",
+        mark,
+    )
+
+    rep.get_by_test_id("nav-live").click()
+    row = rep.get_by_test_id("visitor-row").filter(has_text=f"docs-{mark}")
+    expect(row).to_be_visible()
+    row = rep.locator(f"tr[data-visitor-id='{row.get_attribute('data-visitor-id')}']")
+    row.locator("td.num.mono").click()  # anywhere on the row
+    panel = rep.get_by_test_id("visitor-panel")
+    expect(panel).to_be_visible()
+    pages = panel.get_by_test_id("viewed-page")
+    expect(pages.first).to_contain_text(f"Docs {mark}")  # newest first
+    expect(pages).to_have_count(2)
+    expect(panel.get_by_test_id("v360-presence")).to_contain_text("Online now")
+
+    # Live: another page shows on top without reopening the panel.
+    visitor.evaluate(
+        "m => { document.title = 'Pricing ' + m; history.pushState({}, '', '/demo/again-' + m); }",
+        mark,
+    )
+    expect(pages.first).to_contain_text(f"Pricing {mark}")
+    expect(pages).to_have_count(3)
+
+    site = api(rep, "GET", "/api/v1/sites").json()["items"][0]
+    secret = api(rep, "GET", f"/api/v1/sites/{site['id']}/identity-secret").json()[
+        "identity_secret"
+    ]
+    claims = {"sub": f"user-{mark}", "exp": int(time.time()) + 600}
+    good = jwt.encode({**claims, "email": f"ann-{mark}@acme.test", "name": "Ann Lee"}, secret)
+    head, _body, sig = good.split(".")
+    forged = jwt.encode(
+        {**claims, "email": "ceo@acme.test"}, "not the secret, but long enough " + mark
+    )
+    tampered = ".".join([head, forged.split(".")[1], sig])
+
+    refused = visitor.evaluate("t => Pounce.identify({ token: t })", tampered)
+    assert refused["verified"] is False and refused["error"]["code"] == "invalid_identity"
+    assert any("signature does not match" in e for e in errors), errors
+
+    done = visitor.evaluate("t => Pounce.identify({ token: t })", good)
+    assert done == {"verified": True}
+    email = panel.get_by_test_id("identity-email")
+    expect(email).to_have_attribute("data-provenance", "verified")
+    expect(email).to_contain_text(f"ann-{mark}@acme.test")
+    expect(email).to_contain_text("Verified")
+    expect(panel.get_by_test_id("v360-name")).to_have_text("Ann Lee")
+    expect(row).to_contain_text("Ann Lee")
+    shot(rep, "visitor-360")
+
+    # An unverified email does not displace the verified one; it shows as unverified.
+    visitor.evaluate("() => Pounce.identify({ email: 'someone@else.test' })")
+    expect(email.get_by_test_id("other-claim")).to_contain_text("someone@else.test")
+    expect(email.locator(".v360-value").first).to_have_text(f"ann-{mark}@acme.test")
