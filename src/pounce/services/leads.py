@@ -178,8 +178,6 @@ async def answer_by_email(
     they come back) and queue it to the visitor's email, in one transaction. An
     unstarted conversation is started (claimed) first, by the usual rule. Sending the
     same client id again returns the stored reply and queues nothing."""
-    if not email_enabled(rt):
-        raise ServiceError("email_off", "Email is off: this server has no POUNCE_SMTP_URL.")
     body = body.strip()
     if not body:
         raise ServiceError("invalid", "The reply is empty.")
@@ -197,6 +195,8 @@ async def answer_by_email(
             author_id=actor.user_id,
             client_id=client_id,
         )
+    if not email_enabled(rt):
+        raise ServiceError("email_off", "Email is off: this server has no POUNCE_SMTP_URL.")
     if visitor is None or not visitor.email:
         raise ServiceError("no_email", "The visitor has not left an email address.")
     if existing is not None:
