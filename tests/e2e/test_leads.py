@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ADMIN, DEMO_PASSWORD, Demo, _require_browser_and_build, shot
-from tests.e2e.helpers import NewContext, visitor_page, visitor_says
+from tests.e2e.helpers import NewContext, rep_console, visitor_page, visitor_says
 from tests.support.smtp import Inbox, parts, smtp_server
 from tests.support.stack import drop_stack, make_stack
 
@@ -84,3 +84,22 @@ def test_a_lead_left_while_everyone_was_away_is_alerted_listed_and_answered_by_e
     assert "Do you ship to Oslo?" in plain
     assert "<strong>Oslo</strong>" in html and "&lt;i&gt;by post&lt;/i&gt;" in html
     assert "<i>" not in html
+
+
+def test_without_smtp_the_console_says_email_is_off_and_disables_the_button(
+    demo: Demo, new_context: NewContext
+) -> None:
+    visitor, messenger = visitor_page(new_context, demo, "/demo/pricing")
+    visitor_says(messenger, "Any discount for NGOs?")
+    messenger.get_by_test_id("away-email").fill("ngo@example.com")
+    messenger.get_by_test_id("away-submit").click()
+    expect(messenger.get_by_test_id("away-thanks")).to_be_visible()
+    visitor.context.close()
+
+    rep = rep_console(new_context, demo, ADMIN)
+    item = rep.get_by_test_id("waiting-item").filter(has_text="Any discount for NGOs?")
+    item.click()
+    form = rep.get_by_test_id("email-reply")
+    expect(form.get_by_test_id("email-reply-off")).to_be_visible(timeout=15_000)
+    expect(form.get_by_test_id("email-reply-send")).to_be_disabled()
+    expect(form.get_by_test_id("email-reply-body")).to_be_disabled()

@@ -18,7 +18,13 @@ function changeKey(s: ConsoleState): string {
     .sort()
     .join(',');
   const alerts = s.alerts.map((a) => `${a.alert.conversation.id}:${a.takenBy ? 1 : 0}`).join(',');
-  return `${s.connection}|${s.me?.availability ?? ''}|${open}|${alerts}|${Object.keys(s.conversations).length}`;
+  // A visitor who starts a chat while nobody is alerted shows up in Live View as in a conversation.
+  const chatting = Object.values(s.visitors)
+    .map((v) => v.conversation_id ?? '')
+    .filter(Boolean)
+    .sort()
+    .join(',');
+  return `${s.connection}|${s.me?.availability ?? ''}|${open}|${alerts}|${chatting}|${Object.keys(s.conversations).length}`;
 }
 
 export function Waiting({ api, s, route }: { api: Api; s: ConsoleState; route: Route }) {
