@@ -4,6 +4,7 @@ available (routing respected, a fixed number of statements), and answering by em
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -171,9 +172,21 @@ async def test_an_email_reply_arrives_escaped_with_a_text_part_and_is_stored_onc
         )
         assert first.created and not again.created and first.to == "ann@example.com"
         assert again.message.seq == first.message.seq
-        assert await h.deliver_due() == 1
-        [msg] = await inbox.arrived(1)
+        # The same follow-up sent twice at once: stored and queued once.
+        both = await asyncio.gather(
+            *(
+                leads.answer_by_email(
+                    h.rt, actor=actor, conversation_id=cid, client_id="r2", body="And more."
+                )
+                for _ in range(2)
+            )
+        )
+        assert sorted(r.created for r in both) == [False, True]
+        assert await h.deliver_due() == 2
+        arrived = await inbox.arrived(2)  # delivered concurrently: in either order
         assert await h.deliver_due() == 0
+        [msg] = [m for m in arrived if "And more." not in parts(m)[0]]
+        assert len({str(m["Message-ID"]) for m in arrived}) == 2
     assert msg["To"] == "ann@example.com"
     plain, html = parts(msg)
     assert text in plain and "Can I pay <b>yearly</b>?" in plain
@@ -187,7 +200,10 @@ async def test_an_email_reply_arrives_escaped_with_a_text_part_and_is_stored_onc
         )
     assert conv is not None and conv.owner_id == actor.user_id  # answering started it
     replies = [m for m in items if m.author_kind is AuthorKind.REP]
-    assert [(m.body, m.audience) for m in replies] == [(text, Audience.ALL)]
+    assert [(m.body, m.audience) for m in replies] == [
+        (text, Audience.ALL),
+        ("And more.", Audience.ALL),
+    ]
     assert (
         await outbox.list_rows(h.rt, org_id=h.org.id, status="done", limit=10, before_id=None) != []
     )

@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from html import escape
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pounce.domain.model import Actor, Audience, AuthorKind, Availability
@@ -205,10 +206,54 @@ async def answer_by_email(
         return Replied(existing, visitor.email, created=False)
     if conv.owner_id is None:
         await chat_service.start_conversation(rt, actor=actor, conversation_id=conv.id)
+    try:
+        return await _store_reply(
+            rt,
+            actor=actor,
+            conversation_id=conv.id,
+            client_id=client_id,
+            body=body,
+            to=visitor.email,
+        )
+    except IntegrityError:
+        # Sent twice at once on PostgreSQL: the other transaction stored it first.
+        async with rt.db.read() as conn:
+            stored = await chat.find_message_by_client_id(
+                conn,
+                org_id=actor.org_id,
+                author_kind=AuthorKind.REP,
+                author_id=actor.user_id,
+                client_id=client_id,
+            )
+        if stored is None or not is_resend(stored, body=body, conversation_id=conv.id):
+            raise
+        return Replied(stored, visitor.email, created=False)
+
+
+async def _store_reply(
+    rt: Runtime, *, actor: Actor, conversation_id: str, client_id: str, body: str, to: str
+) -> Replied:
+    """The reply and its outbox row, in one transaction."""
     async with unit_of_work(rt) as uow:
         c = uow.conn
-        conv = await chat.get_conversation(c, org_id=actor.org_id, conversation_id=conv.id)
-        assert conv is not None
+        found = await chat.get_conversation(c, org_id=actor.org_id, conversation_id=conversation_id)
+        if found is None:
+            raise ServiceError("not_found", "No such conversation.")
+        conv = found
+        # The same reply sent twice at once: the second finds the first here.
+        again = await chat.find_message_by_client_id(
+            c,
+            org_id=actor.org_id,
+            author_kind=AuthorKind.REP,
+            author_id=actor.user_id,
+            client_id=client_id,
+        )
+        if again is not None:
+            if not is_resend(again, body=body, conversation_id=conv.id):
+                raise ServiceError(
+                    ClientIdReused.code, "This client id was used for another message."
+                )
+            return Replied(again, to, created=False)
         refusal = send_refusal(actor, conv.state)
         if refusal is not None:
             raise ServiceError(refusal.value, "You cannot write in this conversation.")
@@ -223,17 +268,17 @@ async def answer_by_email(
             html=render_markdown(body),
             audience=Audience.ALL,
         )
-        conv = await chat.get_conversation(c, org_id=actor.org_id, conversation_id=conv.id)
-        assert conv is not None
+        after = await chat.get_conversation(c, org_id=actor.org_id, conversation_id=conv.id)
+        conv = after or conv
         author = await accounts.get_user(c, org_id=actor.org_id, user_id=actor.user_id)
         stream.post_message(uow, conv, reply, author)
         await uow.outbox(
             actor.org_id,
             KIND,
-            {"conversation_id": conv.id, "seq": reply.seq, "to": visitor.email},
+            {"conversation_id": conv.id, "seq": reply.seq, "to": to},
             key=f"{KIND}:{conv.id}:{reply.seq}",
         )
-    return Replied(reply, visitor.email, created=True)
+    return Replied(reply, to, created=True)
 
 
 async def deliver(rt: Runtime, row: outbox_store.Row) -> None:
