@@ -21,6 +21,7 @@ from pounce.api import (
     blocks,
     copilot,
     errors,
+    leads,
     openapi,
     outbox,
     proactive,
@@ -170,6 +171,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app.include_router(proactive.router)
     app.include_router(blocks.router)
     app.include_router(outbox.router)
+    app.include_router(leads.router)
     app.include_router(setup.router)
     app.include_router(web.router)
 

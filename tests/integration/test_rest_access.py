@@ -113,6 +113,12 @@ async def test_no_route_crosses_orgs(world: World) -> None:
             None,
             {404},
         ),
+        ("POST", "/api/v1/conversations/{conversation_id}/email-reply"): (
+            "POST",
+            f"/api/v1/conversations/{ids['conversation']}/email-reply",
+            {"client_id": "x1", "body": "hi"},
+            {404},
+        ),
         ("POST", "/api/v1/outbox/{row_id}/retry"): ("POST", "/api/v1/outbox/1/retry", None, {404}),
         ("POST", "/api/v1/routing-rules"): (
             "POST",

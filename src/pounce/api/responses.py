@@ -472,3 +472,32 @@ class OutboxRow(Out):
 
 class OutboxList(Out):
     items: list[OutboxRow]
+
+
+# -- leads: the Waiting list and answering by email ---------------------------------------
+
+
+class WaitingItem(Out):
+    conversation_id: str
+    visitor_id: str
+    visitor_name: str = Field(description="The visitor's best identity: name, email or id.")
+    email: str | None = Field(description="The email the visitor left, if any.")
+    question: str | None = Field(description="The visitor's first message.")
+    created_at: float = Field(description="When the conversation started (epoch seconds).")
+    online: bool
+    routed_to: list[str]
+
+
+class WaitingList(Out):
+    items: list[WaitingItem]
+    smtp_configured: bool = Field(description="False: POUNCE_SMTP_URL is unset; no email.")
+
+
+class EmailStatus(Out):
+    smtp_configured: bool
+
+
+class EmailReplyQueued(Out):
+    to: str
+    seq: int
+    created: bool = Field(description="False: this client id was sent before; nothing new.")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from pounce import metrics
 from pounce.ports import Clock
-from pounce.services import identity, transcripts
+from pounce.services import identity, leads, transcripts
 from pounce.services.errors import ServiceError, Undeliverable
 from pounce.services.runtime import Runtime
 from pounce.store import outbox as store
@@ -35,6 +35,7 @@ Handler = Callable[[Runtime, store.Row], Awaitable[None]]
 HANDLERS: dict[str, Handler] = {
     identity.ENRICH_KIND: identity.deliver_enrichment,
     transcripts.KIND: transcripts.deliver,
+    leads.KIND: leads.deliver,
 }
 # Delivered rows are kept this long (for support questions), then forgotten.
 KEEP_DONE_SECONDS = 7 * 86400.0

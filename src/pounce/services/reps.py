@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pounce.domain.model import Actor, Availability, ConversationStatus
 from pounce.realtime.frames import server as sf
 from pounce.realtime.frames import shapes as s
-from pounce.services import events, presence, proactive
+from pounce.services import events, leads, presence, proactive
 from pounce.services.errors import ServiceError
 from pounce.services.runtime import Runtime
 from pounce.services.uow import unit_of_work
@@ -38,6 +38,12 @@ async def set_availability(rt: Runtime, *, actor: Actor, status: Availability) -
     await presence.broadcast_rep(rt, user)
     if switched_on:
         events.to_users(rt.bus, [user.id], proactive.auto_pounce_frame(True, "available"))
+    if (
+        status is Availability.AVAILABLE
+        and before is not None
+        and before.availability is not Availability.AVAILABLE
+    ):
+        await leads.alert_when_available(rt, user)
     return user
 
 
@@ -78,6 +84,11 @@ async def console_state(rt: Runtime, *, org_id: str, user_ids: list[str]) -> Con
                 if cid in waiting and waiting[cid].owner_id == user_id
             ]
             alerted[user_id] = mine
+        # Waiting conversations the rules route to an Available rep (leads never stranded).
+        routed = await leads.routed_waiting(rt, conn, org_id=org_id, users=users, user_ids=user_ids)
+        for user_id, convs in routed.items():
+            have = {c.id for c in alerted[user_id]}
+            alerted[user_id] += [c for c in convs if c.id not in have]
         every = {c.id: c for convs in alerted.values() for c in convs}
         firsts = await chat.first_visitor_messages(
             conn, org_id=org_id, conversation_ids=list(every)

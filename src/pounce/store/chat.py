@@ -648,3 +648,40 @@ async def count_messages(conn: AsyncConnection, *, org_id: str, conversation_id:
             )
         ).scalar_one()
     )
+
+
+async def waiting_conversations(
+    conn: AsyncConnection, *, org_id: str, limit: int = 200
+) -> list[Conversation]:
+    """Inbound conversations nobody started yet (open, no owner), oldest first."""
+    c = t.conversations.c
+    rows = await conn.execute(
+        select(t.conversations)
+        .where(
+            c.org_id == org_id,
+            c.status == ConversationStatus.OPEN.value,
+            c.owner_id.is_(None),
+            c.source == Source.INBOUND.value,
+        )
+        .order_by(c.created_at, c.id)
+        .limit(limit)
+    )
+    return [Conversation.from_row(r) for r in rows]
+
+
+async def last_pages(
+    conn: AsyncConnection, *, org_id: str, visitor_ids: Sequence[str]
+) -> dict[str, str]:
+    """The URL of each visitor's latest page view, one query whatever their number."""
+    ids = list(dict.fromkeys(visitor_ids))
+    if not ids:
+        return {}
+    p = t.page_views.c
+    latest = (
+        select(func.max(p.id).label("id"))
+        .where(p.org_id == org_id, p.visitor_id.in_(ids))
+        .group_by(p.visitor_id)
+        .subquery()
+    )
+    rows = await conn.execute(select(p.visitor_id, p.url).join(latest, p.id == latest.c.id))
+    return {r.visitor_id: r.url for r in rows}

@@ -83,7 +83,7 @@ function SignedIn({ api, session, onLogout }: { api: Api; session: Session; onLo
       page = <Home s={s} />;
   }
   return (
-    <Shell client={client} s={s} route={route} title={TITLES[route.name]} onLogout={logout}>
+    <Shell api={api} client={client} s={s} route={route} title={TITLES[route.name]} onLogout={logout}>
       {page}
     </Shell>
   );

@@ -24,6 +24,8 @@ export type KnowledgePage = Schemas['KnowledgePage'];
 export type KnowledgePageFull = Schemas['KnowledgePageFull'];
 export type NewKnowledgePage = paths['/api/v1/knowledge']['post']['requestBody']['content']['application/json'];
 export type ProactiveSettings = Schemas['ProactiveSettings'];
+export type WaitingList = Schemas['WaitingList'];
+export type WaitingItem = Schemas['WaitingItem'];
 export type PounceRule = Schemas['PounceRule'];
 export type PounceTemplate = Schemas['PounceTemplate'];
 export type ReportRow = Schemas['ReportCounts'];
@@ -339,6 +341,24 @@ export class Api {
   async resendTranscript(conversationId: string): Promise<string> {
     const queued = await this.request<Schemas['TranscriptQueued']>('POST', `/conversations/${encodeURIComponent(conversationId)}/transcript-email`);
     return queued.to;
+  }
+
+  /** Inbound conversations nobody has started, oldest first, and whether email is on. */
+  waiting(): Promise<WaitingList> {
+    return this.request('GET', '/waiting');
+  }
+
+  /** Whether this server can send email (any rep may ask). */
+  async emailConfigured(): Promise<boolean> {
+    return (await this.request<Schemas['EmailStatus']>('GET', '/email-status')).smtp_configured;
+  }
+
+  /** Answer the visitor by email (stored as my message too); the same client id again sends nothing new. */
+  emailReply(conversationId: string, clientId: string, body: string): Promise<Schemas['EmailReplyQueued']> {
+    return this.request('POST', `/conversations/${encodeURIComponent(conversationId)}/email-reply`, {
+      client_id: clientId,
+      body,
+    } satisfies Schemas['EmailReplyIn']);
   }
 
   proactiveSettings(): Promise<ProactiveSettings> {

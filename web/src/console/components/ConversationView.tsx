@@ -4,6 +4,7 @@ import { formatClock, formatDuration } from '../../shared/format';
 import { useNow } from '../../shared/hooks';
 import type { Conversation, EventItem, Message } from '../../shared/protocol';
 import { RichText } from '../../shared/RichText';
+import { newId } from '../../shared/ids';
 import { ApiError, type Api } from '../api';
 import type { ConsoleClient } from '../client';
 import {
@@ -218,6 +219,73 @@ function ResendTranscript({ api, conversationId }: { api: Api; conversationId: s
         </span>
       ) : null}
     </>
+  );
+}
+
+/** Answer a visitor who left an email and is offline: the reply is sent to their email
+ * (through the server's outbox) and stored as my message, starting the conversation if
+ * nobody has. Says so, with the button disabled, when the server cannot send email. */
+function EmailReply({ api, conversationId, email }: { api: Api; conversationId: string; email: string }) {
+  const [smtp, setSmtp] = useState<boolean | null>(null);
+  const [body, setBody] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [note, setNote] = useState<string | null>(null);
+  const clientId = useRef(newId());
+  useEffect(() => {
+    setNote(null);
+    api.emailConfigured().then(setSmtp, () => setSmtp(null));
+  }, [api, conversationId]);
+  const send = async (): Promise<void> => {
+    setBusy(true);
+    setNote(null);
+    try {
+      const sent = await api.emailReply(conversationId, clientId.current, body.trim());
+      setNote(`Sent to ${sent.to}`);
+      setBody('');
+      clientId.current = newId();
+    } catch (e) {
+      setNote(e instanceof ApiError ? e.detail : 'Could not send the email.');
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form
+      class="email-reply"
+      data-testid="email-reply"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void send();
+      }}
+    >
+      <label for="email-reply-body">
+        <strong>Answer by email</strong> <span class="muted">to {email} (the visitor is offline)</span>
+      </label>
+      <textarea
+        id="email-reply-body"
+        rows={3}
+        value={body}
+        disabled={smtp === false}
+        onInput={(e) => setBody(e.currentTarget.value)}
+        placeholder="Write your reply…"
+        data-testid="email-reply-body"
+      />
+      <div class="email-reply-foot">
+        {smtp === false ? (
+          <span class="muted" data-testid="email-reply-off" title="Set POUNCE_SMTP_URL on the server to send email">
+            Email is off: this server has no SMTP server configured.
+          </span>
+        ) : null}
+        {note ? (
+          <span role="status" class="muted" data-testid="email-reply-status">
+            {note}
+          </span>
+        ) : null}
+        <button type="submit" class="btn btn-primary btn-sm" disabled={busy || smtp !== true || !body.trim()} data-testid="email-reply-send">
+          {busy ? 'Sending…' : 'Send by email'}
+        </button>
+      </div>
+    </form>
   );
 }
 
@@ -436,6 +504,9 @@ export function ConversationView({ client, api, s, visitorId, conversationId }: 
             <Icon name="chat" /> {starting ? 'Starting…' : 'Start a conversation'}
           </button>
         </div>
+      ) : null}
+      {c && c.status !== 'closed' && v?.email && !v.online && (mine || (!c.owner && !owner)) ? (
+        <EmailReply api={api} conversationId={conversationId} email={v.email} />
       ) : null}
       {s.justClosed === conversationId && c?.status === 'closed' ? (
         <ClosedNotice client={client} conversationId={conversationId} offline={offline} />

@@ -2,6 +2,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { previewText } from '../../shared/format';
+import type { Api } from '../api';
 import type { ConsoleClient } from '../client';
 import { notificationState, requestNotifications, type NotificationState } from '../notify';
 import { chatHref, type Route } from '../router';
@@ -10,8 +11,10 @@ import { AlertStack } from './AlertStack';
 import { TransferNotices } from './Owner';
 import { Avatar, Icon, problem, Switch } from './ui';
 import { VisitorPanel } from './VisitorPanel';
+import { Waiting } from './Waiting';
 
 interface Props {
+  api: Api;
   client: ConsoleClient;
   s: ConsoleState;
   route: Route;
@@ -215,7 +218,7 @@ function NotificationButton() {
   );
 }
 
-export function Shell({ client, s, route, title, onLogout, children }: Props) {
+export function Shell({ api, client, s, route, title, onLogout, children }: Props) {
   const admin = s.me?.role === 'admin';
   const online = Object.keys(s.visitors).length;
   return (
@@ -262,6 +265,7 @@ export function Shell({ client, s, route, title, onLogout, children }: Props) {
             </>
           ) : null}
         </nav>
+        <Waiting api={api} s={s} route={route} />
         <MyConversations s={s} route={route} />
       </aside>
       <div class="main-col">
