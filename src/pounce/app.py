@@ -30,8 +30,9 @@ from pounce.api import (
     sockets,
     web,
 )
-from pounce.config import Settings
+from pounce.config import ConfigError, Settings
 from pounce.integrations.enrichment import EmailDomain
+from pounce.integrations.geoip import GeoIP, GeoIPError
 from pounce.integrations.mail import SmtpMailer
 from pounce.ports import Mailer
 from pounce.realtime.bus import Bus, LocalBus
@@ -53,6 +54,19 @@ def build_realtime(settings: Settings) -> tuple[Bus, Presence]:
     if settings.redis_url:
         return RedisBus(settings.redis_url), RedisPresence(settings.redis_url)
     return LocalBus(), LocalPresence()
+
+
+def build_locator(settings: Settings) -> GeoIP | None:
+    """The GeoIP database when POUNCE_GEOIP_DB is set; a missing or invalid file stops
+    the start with a ConfigError that says so."""
+    if settings.geoip_db is None:
+        return None
+    try:
+        return GeoIP(settings.geoip_db)
+    except GeoIPError as exc:
+        raise ConfigError(
+            f"POUNCE_GEOIP_DB is not a readable MaxMind-format database: {exc}"
+        ) from exc
 
 
 def build_mailer(settings: Settings) -> Mailer | None:
@@ -108,6 +122,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
             node_id=f"{socket.gethostname()}:{os.getpid()}",
             mailer=build_mailer(settings),
             enrichment=EmailDomain() if settings.enrichment == "builtin" else None,
+            locator=build_locator(settings),
         )
         app.state.runtime = rt
         if isinstance(bus, RedisBus):

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # Visitor enrichment (ports.Enrichment), through the outbox when an email is left or
     # identified: "builtin" (the company from a work email's domain; no account) or "off".
     enrichment: Literal["builtin", "off"] = "builtin"
+    # A MaxMind-format database file (GeoLite2-City, GeoIP2, DB-IP lite, …): a visitor's
+    # country and city from their client address, looked up through the outbox.
+    geoip_db: Path | None = None
     # Email (ports.Mailer): the SMTP server, smtp://user:pass@host:port[?starttls] or
     # smtps://…; unset means email is off. The sender address of every email.
     smtp_url: SecretStr | None = None
