@@ -26,15 +26,13 @@ def _settings() -> Settings:
     try:
         settings = Settings()
         settings.resolved_secret_key()
-        if settings.geoip_db is not None:
-            from pounce.integrations.geoip import GeoIP, GeoIPError
+        if settings.geoip_db is not None or settings.enrichment == "http":
+            from pounce.app import build_locator, enrichment_url
 
-            try:
-                GeoIP(settings.geoip_db).close()
-            except GeoIPError as exc:
-                raise ConfigError(
-                    f"POUNCE_GEOIP_DB is not a readable MaxMind-format database: {exc}"
-                ) from exc
+            locator = build_locator(settings)
+            if locator is not None:
+                locator.close()
+            enrichment_url(settings)
     except (ValidationError, ConfigError) as exc:
         print(f"pounce: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

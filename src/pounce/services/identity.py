@@ -10,7 +10,7 @@ user verified on shows the same contact. Publishes to the org's reps only.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jwt
@@ -37,6 +37,8 @@ PROFILE_CONVERSATIONS = 20
 _LIMITS = {"name": 200, "email": 320, "company": 200}
 # The outbox kind that looks a new email up (`rt.enrichment`), off the message path.
 ENRICH_KIND = "visitor.enrich"
+# What a company-data service may add about the company, kept in the visitor's attributes.
+COMPANY_ATTRIBUTES = ("company_domain", "industry", "company_size")
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,31 +234,47 @@ async def deliver_enrichment(rt: Runtime, row: Row) -> None:
     visitor_id, email = str(row.payload["visitor_id"]), str(row.payload["email"])
     if rt.enrichment is None:
         return  # switched off since it was queued
-    found = await rt.enrichment.lookup(email=email, ip=None)  # no transaction open
+    async with rt.db.read() as conn:
+        known = await store.visitor_and_contact(conn, org_id=row.org_id, visitor_id=visitor_id)
+    if known is None:
+        return  # the visitor is gone
+    found = await rt.enrichment.lookup(email=email, ip=known[0].client_ip)  # no transaction
     company = (found.get("company") or "").strip()[: _LIMITS["company"]]
-    if not company:
+    # A provider's location counts when no GeoIP database is configured.
+    located = bool(found.get("country")) and rt.locator is None
+    extra = {k: found[k][:200] for k in COMPANY_ATTRIBUTES if found.get(k)}
+    if not (company or located or extra):
         return
     confidence = _confidence(found.get("confidence"))
     async with unit_of_work(rt) as uow:
-        if (
-            await store.visitor_and_contact(uow.conn, org_id=row.org_id, visitor_id=visitor_id)
-            is None
-        ):
+        known = await store.visitor_and_contact(uow.conn, org_id=row.org_id, visitor_id=visitor_id)
+        if known is None:
             return  # the visitor is gone
-        await store.put_claims(
-            uow.conn,
-            org_id=row.org_id,
-            visitor_id=visitor_id,
-            claims=[
-                store.NewClaim(
-                    "company",
-                    company,
-                    Provenance.ENRICHED,
-                    source=(found.get("source") or "enrichment")[:100],
-                    confidence=confidence,
-                )
-            ],
-        )
+        if company:
+            await store.put_claims(
+                uow.conn,
+                org_id=row.org_id,
+                visitor_id=visitor_id,
+                claims=[
+                    store.NewClaim(
+                        "company",
+                        company,
+                        Provenance.ENRICHED,
+                        source=(found.get("source") or "enrichment")[:100],
+                        confidence=confidence,
+                    )
+                ],
+            )
+        visitor = replace(known[0], attributes={**known[0].attributes, **extra})
+        if located:
+            await store_location(uow, visitor=visitor, found=found)
+        elif extra:
+            await store.set_shown(
+                uow.conn,
+                org_id=row.org_id,
+                visitor_ids=[visitor_id],
+                values={"attributes": visitor.attributes},
+            )
         frame, contact = await _refresh(uow.conn, org_id=row.org_id, visitor_id=visitor_id)
         events.to_org_reps(uow, row.org_id, frame)
     for linked in contact.visitor_ids if contact else [visitor_id]:
