@@ -4,6 +4,9 @@ claims (source "geoip") and shown on the visitor (in-process)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -111,3 +114,21 @@ def test_a_missing_or_invalid_database_is_a_config_error(tmp_path: Path) -> None
     good = build_locator(Settings(var_dir=tmp_path, geoip_db=build_db(tmp_path / "g.mmdb")))
     assert good is not None and good.locate("127.0.0.7")["country"] == "FR"
     good.close()
+
+
+def test_the_command_refuses_to_start_with_a_bad_database(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "POUNCE_VAR_DIR": str(tmp_path),
+        "POUNCE_GEOIP_DB": str(tmp_path / "missing.mmdb"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "from pounce.cli import main; raise SystemExit(main(['migrate']))"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "configuration error: POUNCE_GEOIP_DB" in done.stderr
