@@ -30,10 +30,12 @@ from pounce.api import (
     sockets,
     web,
 )
-from pounce.config import Settings
+from pounce.config import ConfigError, Settings
 from pounce.integrations.enrichment import EmailDomain
+from pounce.integrations.geoip import GeoIP, GeoIPError
+from pounce.integrations.http_enrichment import HttpEnrichment, check_url
 from pounce.integrations.mail import SmtpMailer
-from pounce.ports import Mailer
+from pounce.ports import Enrichment, Mailer
 from pounce.realtime.bus import Bus, LocalBus
 from pounce.realtime.clientaddr import ForwardedMiddleware, ProxyRule, parse_entries
 from pounce.realtime.presence import LocalPresence, Presence
@@ -53,6 +55,42 @@ def build_realtime(settings: Settings) -> tuple[Bus, Presence]:
     if settings.redis_url:
         return RedisBus(settings.redis_url), RedisPresence(settings.redis_url)
     return LocalBus(), LocalPresence()
+
+
+def enrichment_url(settings: Settings) -> str | None:
+    """POUNCE_ENRICHMENT_URL when POUNCE_ENRICHMENT=http (required, https or local)."""
+    if settings.enrichment != "http":
+        return None
+    try:
+        if not settings.enrichment_url:
+            raise ValueError("is required with POUNCE_ENRICHMENT=http")
+        return check_url(settings.enrichment_url)
+    except ValueError as exc:
+        raise ConfigError(f"POUNCE_ENRICHMENT_URL {exc}") from None
+
+
+def build_enrichment(settings: Settings) -> Enrichment | None:
+    """The provider POUNCE_ENRICHMENT names."""
+    if settings.enrichment == "builtin":
+        return EmailDomain()
+    url = enrichment_url(settings)
+    if url is None:
+        return None
+    key = settings.enrichment_key.get_secret_value() if settings.enrichment_key else None
+    return HttpEnrichment(url, key, timeout=settings.enrichment_timeout_seconds)
+
+
+def build_locator(settings: Settings) -> GeoIP | None:
+    """The GeoIP database when POUNCE_GEOIP_DB is set; a missing or invalid file stops
+    the start with a ConfigError that says so."""
+    if settings.geoip_db is None:
+        return None
+    try:
+        return GeoIP(settings.geoip_db)
+    except GeoIPError as exc:
+        raise ConfigError(
+            f"POUNCE_GEOIP_DB is not a readable MaxMind-format database: {exc}"
+        ) from exc
 
 
 def build_mailer(settings: Settings) -> Mailer | None:
@@ -107,7 +145,8 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
             secret_key=secret,
             node_id=f"{socket.gethostname()}:{os.getpid()}",
             mailer=build_mailer(settings),
-            enrichment=EmailDomain() if settings.enrichment == "builtin" else None,
+            enrichment=build_enrichment(settings),
+            locator=build_locator(settings),
         )
         app.state.runtime = rt
         if isinstance(bus, RedisBus):
@@ -149,6 +188,8 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
             yield {STATE_KEY: router}
         finally:
             await deliveries.stop()
+            if isinstance(rt.enrichment, HttpEnrichment):
+                await rt.enrichment.close()
             await worker.stop()
             await presence.close()
             await bus.close()

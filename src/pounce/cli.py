@@ -26,6 +26,13 @@ def _settings() -> Settings:
     try:
         settings = Settings()
         settings.resolved_secret_key()
+        if settings.geoip_db is not None or settings.enrichment == "http":
+            from pounce.app import build_locator, enrichment_url
+
+            locator = build_locator(settings)
+            if locator is not None:
+                locator.close()
+            enrichment_url(settings)
     except (ValidationError, ConfigError) as exc:
         print(f"pounce: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -73,8 +73,15 @@ class Settings(BaseSettings):
     ai_api_key: SecretStr | None = None
     ai_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     # Visitor enrichment (ports.Enrichment), through the outbox when an email is left or
-    # identified: "builtin" (the company from a work email's domain; no account) or "off".
-    enrichment: Literal["builtin", "off"] = "builtin"
+    # identified: "builtin" (the company from a work email's domain; no account), "http"
+    # (a company-data service at enrichment_url, docs/deploy.md) or "off".
+    enrichment: Literal["builtin", "http", "off"] = "builtin"
+    enrichment_url: str | None = None
+    enrichment_key: SecretStr | None = None  # sent as a Bearer token, never logged
+    enrichment_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # A MaxMind-format database file (GeoLite2-City, GeoIP2, DB-IP lite, …): a visitor's
+    # country and city from their client address, looked up through the outbox.
+    geoip_db: Path | None = None
     # Email (ports.Mailer): the SMTP server, smtp://user:pass@host:port[?starttls] or
     # smtps://…; unset means email is off. The sender address of every email.
     smtp_url: SecretStr | None = None

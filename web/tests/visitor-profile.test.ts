@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { initialState, reduce, type ConsoleAction, type ConsoleState } from '../src/console/state';
-import { claimsOf, MAX_PROFILES, provenanceLabel } from '../src/console/profile';
+import { claimsOf, locationOf, MAX_PROFILES, provenanceLabel } from '../src/console/profile';
 import { identifyFrame } from '../src/messenger/client';
 import type { ConsoleServerFrame, VisitorPresence, VisitorProfile } from '../src/shared/protocol';
 import { ada, conv } from './fixtures';
@@ -39,6 +39,20 @@ describe('Visitor 360 state', () => {
     expect(claimsOf(s.profiles['v_1']!, 'email').map(provenanceLabel)).toEqual(['Verified', 'Typed by the visitor']);
   });
 
+  it('the location line: the GeoIP claims first, else the stored country', () => {
+    expect(locationOf(profile)).toEqual({ text: 'France', claim: undefined });
+    const located: VisitorProfile = {
+      ...profile,
+      identity: [
+        ...profile.identity,
+        { field: 'country', value: 'DE', provenance: 'enriched', source: 'geoip', confidence: 0.8, updated_at: '2026-12-06T10:02:00.000Z' },
+        { field: 'city', value: 'Berlin', provenance: 'enriched', source: 'geoip', confidence: 0.8, updated_at: '2026-12-06T10:02:00.000Z' },
+      ],
+    };
+    const { text, claim } = locationOf(located);
+    expect(text).toBe('Berlin, Germany');
+    expect(claim && provenanceLabel(claim)).toBe('Enriched by geoip · High confidence');
+  });
   it('a refusal is remembered for the panel', () => {
     const s = run([
       { type: 'request', id: 'r2', request: { kind: 'profile', visitorId: 'v_9' } },

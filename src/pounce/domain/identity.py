@@ -18,6 +18,8 @@ class Provenance(StrEnum):
 
 
 FIELDS = ("name", "email", "company")
+# Where the visitor is (`country`: ISO 3166-1 alpha-2): only ever enriched (GeoIP).
+LOCATION_FIELDS = ("country", "city")
 # Which claim a field shows first: a verified value is never displaced by another.
 RANK = {
     Provenance.VERIFIED: 0,
@@ -45,9 +47,9 @@ def ordered(claims: Iterable[Claim]) -> list[Claim]:
         kept = latest.get((c.field, c.provenance))
         if kept is None or c.updated_at > kept.updated_at:
             latest[(c.field, c.provenance)] = c
-    order = {name: i for i, name in enumerate(FIELDS)}
+    order = {name: i for i, name in enumerate(FIELDS + LOCATION_FIELDS)}
     return sorted(
-        latest.values(), key=lambda c: (order.get(c.field, len(FIELDS)), RANK[c.provenance])
+        latest.values(), key=lambda c: (order.get(c.field, len(order)), RANK[c.provenance])
     )
 
 

@@ -10,7 +10,7 @@ user verified on shows the same contact. Publishes to the org's reps only.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jwt
@@ -37,6 +37,8 @@ PROFILE_CONVERSATIONS = 20
 _LIMITS = {"name": 200, "email": 320, "company": 200}
 # The outbox kind that looks a new email up (`rt.enrichment`), off the message path.
 ENRICH_KIND = "visitor.enrich"
+# What a company-data service may add about the company, kept in the visitor's attributes.
+COMPANY_ATTRIBUTES = ("company_domain", "industry", "company_size")
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,34 +234,47 @@ async def deliver_enrichment(rt: Runtime, row: Row) -> None:
     visitor_id, email = str(row.payload["visitor_id"]), str(row.payload["email"])
     if rt.enrichment is None:
         return  # switched off since it was queued
-    found = await rt.enrichment.lookup(email=email, ip=None)  # no transaction open
+    async with rt.db.read() as conn:
+        known = await store.visitor_and_contact(conn, org_id=row.org_id, visitor_id=visitor_id)
+    if known is None:
+        return  # the visitor is gone
+    found = await rt.enrichment.lookup(email=email, ip=known[0].client_ip)  # no transaction
     company = (found.get("company") or "").strip()[: _LIMITS["company"]]
-    if not company:
+    # A provider's location counts when no GeoIP database is configured.
+    located = bool(found.get("country")) and rt.locator is None
+    extra = {k: found[k][:200] for k in COMPANY_ATTRIBUTES if found.get(k)}
+    if not (company or located or extra):
         return
-    try:
-        confidence: float | None = min(1.0, max(0.0, float(found.get("confidence") or "")))
-    except ValueError:
-        confidence = None
+    confidence = _confidence(found.get("confidence"))
     async with unit_of_work(rt) as uow:
-        if (
-            await store.visitor_and_contact(uow.conn, org_id=row.org_id, visitor_id=visitor_id)
-            is None
-        ):
+        known = await store.visitor_and_contact(uow.conn, org_id=row.org_id, visitor_id=visitor_id)
+        if known is None:
             return  # the visitor is gone
-        await store.put_claims(
-            uow.conn,
-            org_id=row.org_id,
-            visitor_id=visitor_id,
-            claims=[
-                store.NewClaim(
-                    "company",
-                    company,
-                    Provenance.ENRICHED,
-                    source=(found.get("source") or "enrichment")[:100],
-                    confidence=confidence,
-                )
-            ],
-        )
+        if company:
+            await store.put_claims(
+                uow.conn,
+                org_id=row.org_id,
+                visitor_id=visitor_id,
+                claims=[
+                    store.NewClaim(
+                        "company",
+                        company,
+                        Provenance.ENRICHED,
+                        source=(found.get("source") or "enrichment")[:100],
+                        confidence=confidence,
+                    )
+                ],
+            )
+        visitor = replace(known[0], attributes={**known[0].attributes, **extra})
+        if located:
+            await store_location(uow, visitor=visitor, found=found)
+        elif extra:
+            await store.set_shown(
+                uow.conn,
+                org_id=row.org_id,
+                visitor_ids=[visitor_id],
+                values={"attributes": visitor.attributes},
+            )
         frame, contact = await _refresh(uow.conn, org_id=row.org_id, visitor_id=visitor_id)
         events.to_org_reps(uow, row.org_id, frame)
     for linked in contact.visitor_ids if contact else [visitor_id]:
@@ -296,6 +311,71 @@ async def _refresh(
     )
     frame = sf.VisitorIdentity(visitor_ids=ids, identity=claim_shapes(claims), contact=contact)
     return frame, contact
+
+
+async def deliver_location(rt: Runtime, row: Row) -> None:
+    """The outbox handler for LOCATE_KIND: the location of the visitor's client address
+    (`rt.locator`), stored as enriched claims and shown on the visitor (`country`, and
+    `city` / `country_name` in its attributes). An address that has changed since is
+    skipped (its own row follows); one the database does not know clears the location."""
+    visitor_id, ip = str(row.payload["visitor_id"]), str(row.payload["ip"])
+    if rt.locator is None:
+        return  # switched off since it was queued
+    found = await rt.locator.lookup(email=None, ip=ip)  # no transaction open
+    async with unit_of_work(rt) as uow:
+        known = await store.visitor_and_contact(uow.conn, org_id=row.org_id, visitor_id=visitor_id)
+        if known is None or known[0].client_ip != ip:
+            return  # the visitor is gone, or connects from another address now
+        await store_location(uow, visitor=known[0], found=found)
+        frame, contact = await _refresh(uow.conn, org_id=row.org_id, visitor_id=visitor_id)
+        events.to_org_reps(uow, row.org_id, frame)
+    for linked in contact.visitor_ids if contact else [visitor_id]:
+        await stream.visitor_changed(rt, row.org_id, linked)
+
+
+async def store_location(uow: UnitOfWork, *, visitor: Visitor, found: dict[str, str]) -> None:
+    """A looked-up location (`country`, `country_name`, `city`, `source`, `confidence`)
+    replaces the visitor's enriched one, or clears it when nothing was found."""
+    country = (found.get("country") or "").strip().upper()
+    if not (len(country) == 2 and country.isalpha()):
+        country = ""
+    city = (found.get("city") or "").strip()[:200] if country else ""
+    country_name = (found.get("country_name") or "").strip()[:200] if country else ""
+    source = (found.get("source") or "enrichment")[:100]
+    confidence = _confidence(found.get("confidence"))
+    values = {"country": country, "city": city}
+    await store.drop_claims(
+        uow.conn,
+        org_id=visitor.org_id,
+        visitor_id=visitor.id,
+        fields=[k for k, v in values.items() if not v],
+        provenance=Provenance.ENRICHED,
+    )
+    await store.put_claims(
+        uow.conn,
+        org_id=visitor.org_id,
+        visitor_id=visitor.id,
+        claims=[
+            store.NewClaim(k, v, Provenance.ENRICHED, source=source, confidence=confidence)
+            for k, v in values.items()
+            if v
+        ],
+    )
+    attributes = {k: v for k, v in visitor.attributes.items() if k not in ("city", "country_name")}
+    attributes.update({k: v for k, v in (("city", city), ("country_name", country_name)) if v})
+    await store.set_shown(
+        uow.conn,
+        org_id=visitor.org_id,
+        visitor_ids=[visitor.id],
+        values={"country": country or None, "attributes": attributes},
+    )
+
+
+def _confidence(text: str | None) -> float | None:
+    try:
+        return min(1.0, max(0.0, float(text or "")))
+    except ValueError:
+        return None
 
 
 def claim_shapes(claims: list[Claim]) -> list[s.IdentityClaim]:

@@ -24,7 +24,7 @@ from pounce import metrics
 from pounce.ports import Clock
 from pounce.services import identity, leads, transcripts
 from pounce.services.errors import ServiceError, Undeliverable
-from pounce.services.runtime import Runtime
+from pounce.services.runtime import LOCATE_KIND, Runtime
 from pounce.store import outbox as store
 from pounce.store.db import StoreUnavailable
 
@@ -34,6 +34,7 @@ Handler = Callable[[Runtime, store.Row], Awaitable[None]]
 
 HANDLERS: dict[str, Handler] = {
     identity.ENRICH_KIND: identity.deliver_enrichment,
+    LOCATE_KIND: identity.deliver_location,
     transcripts.KIND: transcripts.deliver,
     leads.KIND: leads.deliver,
 }

@@ -4,10 +4,14 @@ ports to the outside world (`pounce.ports`, chosen in `app.py`)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pounce.config import Settings
 from pounce.ports import Clock, Enrichment, Mailer
@@ -16,6 +20,7 @@ from pounce.realtime.presence import Presence
 from pounce.services.guard import Guard
 from pounce.services.ingest import CommitPacer, GroupCommit, MessageLog
 from pounce.store import accounts, chat
+from pounce.store import outbox as outbox_store
 from pounce.store import proactive as proactive_store
 from pounce.store.db import Database
 from pounce.store.records import Site, User
@@ -88,6 +93,8 @@ class Runtime:
     # What is known of a visitor from outside (app.py: the built-in one unless
     # POUNCE_ENRICHMENT=off); None: no enrichment is queued.
     enrichment: Enrichment | None = None
+    # The location of a client address (POUNCE_GEOIP_DB); None: no location is looked up.
+    locator: Enrichment | None = None
     # Set after a commit that wrote outbox rows: the outbox worker wakes at once.
     outbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
     messages: MessageLog = field(init=False)
@@ -108,8 +115,13 @@ class Runtime:
         self.visits = GroupCommit(self._record_visits, name="visits")
 
     async def _record_visits(self, visits: list[chat.Visit]) -> None:
+        queued = 0
         async with self.db.write() as conn:
             await chat.record_visits(conn, visits)
+            if self.locator is not None:
+                queued = await queue_locations(self, conn, [v for v in visits if v.locate])
+        if queued:
+            self.outbox_wake.set()
 
     async def user(self, org_id: str, user_id: str) -> User | None:
         """A rep's card for message authors, cached for a few seconds (names rarely change)."""
@@ -145,3 +157,40 @@ class Runtime:
 
     def forget_proactive_settings(self, org_id: str) -> None:
         self._proactive.forget(org_id)
+
+
+# The outbox kind that looks a visitor's new client address up (`Runtime.locator`).
+LOCATE_KIND = "visitor.locate"
+
+
+async def queue_locations(rt: Runtime, conn: AsyncConnection, visits: list[chat.Visit]) -> int:
+    """In the transaction that stored the visits: look each new address up later, through
+    the outbox (once per visitor and address). An org whose outbox is full skips it; the
+    visits are stored anyway."""
+    queued = 0
+    for v in visits:
+        org_id, ip = v.visitor.org_id, v.client_ip
+        if not ip:
+            continue
+        digest = hashlib.sha256(f"{org_id}:{v.visitor.id}:{ip}".encode()).hexdigest()
+        key = f"{LOCATE_KIND}:{digest[:40]}"
+        if await outbox_store.key_exists(conn, key=key):
+            continue
+        if await outbox_store.pending_count(conn, org_id=org_id) >= (
+            rt.settings.outbox_max_pending_per_org
+        ):
+            continue
+        try:
+            async with conn.begin_nested():  # another node queued it just now: fine
+                await outbox_store.add(
+                    conn,
+                    org_id=org_id,
+                    kind=LOCATE_KIND,
+                    key=key,
+                    payload={"visitor_id": v.visitor.id, "ip": ip},
+                    now=rt.clock(),
+                )
+            queued += 1
+        except IntegrityError:
+            continue
+    return queued

@@ -123,6 +123,8 @@ async def connect(
         title=(page or {}).get("title") or "",
         referrer=(page or {}).get("referrer"),
         client_ip=client_ip,
+        # A first connect or a new address: its location is looked up (off this path).
+        locate=bool(client_ip) and rt.locator is not None and client_ip != visitor.client_ip,
     )
     await rt.visits.add(visit)
     if visit.url:

@@ -45,6 +45,8 @@ class Visit:
     title: str = ""
     referrer: str | None = None
     client_ip: str | None = None  # kept on the visitor for a report's IP block
+    # The address is new for this visitor: look its location up (`Runtime.locator`).
+    locate: bool = False
 
 
 _TOUCH = (

@@ -129,6 +129,27 @@ async def linked_visitors(conn: AsyncConnection, *, org_id: str, user_id: str) -
     return [r.visitor_id for r in rows]
 
 
+async def drop_claims(
+    conn: AsyncConnection,
+    *,
+    org_id: str,
+    visitor_id: str,
+    fields: Sequence[str],
+    provenance: Provenance,
+) -> None:
+    """Forget the visitor's claims of these fields with this provenance."""
+    if fields:
+        c = t.visitor_identity.c
+        await conn.execute(
+            delete(t.visitor_identity).where(
+                c.org_id == org_id,
+                c.visitor_id == visitor_id,
+                c.field.in_(list(fields)),
+                c.provenance == provenance.value,
+            )
+        )
+
+
 async def set_shown(
     conn: AsyncConnection, *, org_id: str, visitor_ids: Sequence[str], values: dict[str, Any]
 ) -> None:

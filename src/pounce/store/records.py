@@ -114,6 +114,8 @@ class Visitor:
     blocked: bool
     first_seen_at: datetime
     last_seen_at: datetime
+    # The client address of the last connect (None when never known, or not read).
+    client_ip: str | None = None
 
     def __hash__(self) -> int:
         return hash((self.org_id, self.id))  # by identity: `attributes` is a dict
@@ -132,6 +134,7 @@ class Visitor:
             blocked=bool(row.blocked),
             first_seen_at=as_utc(row.first_seen_at),
             last_seen_at=as_utc(row.last_seen_at),
+            client_ip=getattr(row, "client_ip", None),
         )
 
 

@@ -1,4 +1,5 @@
 /** Visitor 360 in the console's state: profiles as loaded, kept live by the frames reps get. */
+import { countryName } from './identity';
 import type { Conversation, IdentityClaim, VisitorPresence, VisitorProfile, VisitorIdentity } from '../shared/protocol';
 
 export type Profiles = Readonly<Record<string, VisitorProfile>>;
@@ -68,6 +69,15 @@ export const FIELDS: readonly FieldName[] = ['name', 'email', 'company'];
 /** A field's claims, the shown one first (the server orders them best first). */
 export function claimsOf(p: VisitorProfile, field: FieldName): IdentityClaim[] {
   return p.identity.filter((c) => c.field === field);
+}
+
+/** "Paris, France": the location claims (GeoIP) first, else the visitor's stored columns;
+ * `claim` is the country's, for its provenance. */
+export function locationOf(p: VisitorProfile): { text: string; claim: IdentityClaim | undefined } {
+  const country = claimsOf(p, 'country')[0];
+  const city = country ? claimsOf(p, 'city')[0]?.value : p.city;
+  const code = country?.value ?? p.visitor.country ?? '';
+  return { text: [city, code ? countryName(code) : ''].filter(Boolean).join(', '), claim: country };
 }
 
 export function provenanceLabel(c: IdentityClaim): string {

@@ -172,7 +172,7 @@ class Org(OptionalShape):
 # -- Visitor 360 (reps only) --------------------------------------------------------------
 
 ProvenanceName = Literal["verified", "visitor", "enriched", "crm"]
-IdentityFieldName = Literal["name", "email", "company"]
+IdentityFieldName = Literal["name", "email", "company", "country", "city"]
 
 
 class IdentityClaim(OptionalShape):

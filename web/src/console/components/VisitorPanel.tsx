@@ -6,7 +6,7 @@ import { formatDuration } from '../../shared/format';
 import { useNow } from '../../shared/hooks';
 import type { IdentityClaim, VisitorProfile } from '../../shared/protocol';
 import type { ConsoleClient } from '../client';
-import { claimsOf, FIELDS, provenanceLabel, type FieldName } from '../profile';
+import { claimsOf, FIELDS, locationOf, provenanceLabel, type FieldName } from '../profile';
 import { chatHref } from '../router';
 import { visitorLabel, type ConsoleState } from '../state';
 import { Avatar, Icon } from './ui';
@@ -14,7 +14,7 @@ import { Avatar, Icon } from './ui';
 /** Page views further apart than this start another visit. */
 const VISIT_GAP_MS = 30 * 60_000;
 
-const FIELD_LABEL: Record<FieldName, string> = { name: 'Name', email: 'Email', company: 'Company' };
+const FIELD_LABEL: Record<FieldName, string> = { name: 'Name', email: 'Email', company: 'Company', country: 'Country', city: 'City' };
 const STATUS: Record<string, string> = { open: 'Waiting', active: 'Active', closed: 'Closed' };
 
 function when(iso: string): string {
@@ -64,6 +64,21 @@ function IdentityRow({ p, field }: { p: VisitorProfile; field: FieldName }) {
         )}
       </dd>
     </>
+  );
+}
+
+function LocationRow({ p }: { p: VisitorProfile }) {
+  const { text, claim } = locationOf(p);
+  return (
+    <dd data-testid="v360-location" data-provenance={claim?.provenance ?? 'unknown'}>
+      {text ? (
+        <>
+          <span class="v360-value">{text}</span> {claim ? <Provenance c={claim} /> : null}
+        </>
+      ) : (
+        <span class="muted">Unknown</span>
+      )}
+    </dd>
   );
 }
 
@@ -187,7 +202,7 @@ export function VisitorPanel({ s, client, visitorId, conversationId, onClose, ow
                 </>
               ) : null}
               <dt>Location</dt>
-              <dd>{[p.city, p.visitor.country].filter(Boolean).join(', ') || <span class="muted">Unknown</span>}</dd>
+              <LocationRow p={p} />
             </dl>
           </section>
           <section class="v360-section" aria-label="Pages viewed">
