@@ -5,20 +5,17 @@ available (routing respected, a fixed number of statements), and answering by em
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from pounce.domain.model import Actor, Audience, AuthorKind, Role
 from pounce.integrations.mail import SmtpMailer
 from pounce.services import leads, outbox
 from pounce.services.errors import ServiceError
 from pounce.store import chat
-from tests.support.harness import Harness, MemorySocket, harness
+from tests.support.harness import Harness, MemorySocket, counting, harness
 from tests.support.seed import seed_org
 from tests.support.smtp import Inbox, parts, smtp_server
 
@@ -56,21 +53,6 @@ async def _available(sock: MemorySocket) -> None:
 async def _away(sock: MemorySocket) -> None:
     reply = await sock.request({"type": "availability", "status": "away"})
     assert reply["type"] == "ack", reply
-
-
-@contextmanager
-def counting(h: Harness) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    engine = h.rt.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
 
 
 async def test_the_waiting_list_is_oldest_first_with_identity_and_scoped_by_org(

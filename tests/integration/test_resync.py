@@ -11,8 +11,7 @@ import pytest
 
 from pounce.api import sockets
 from pounce.realtime import connection
-from tests.integration.test_welcome import counting
-from tests.support.harness import Harness, harness
+from tests.support.harness import Harness, counting, harness
 
 
 @pytest.fixture

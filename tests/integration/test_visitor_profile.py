@@ -3,19 +3,17 @@ org, and kept live by the frames reps already get (in-process)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 
 from pounce.realtime.frames import CONSOLE
 from pounce.services import auth
 from pounce.store import tables
-from tests.support.harness import ORIGIN, Frame, Harness, MemorySocket, harness
+from tests.support.harness import ORIGIN, Frame, Harness, MemorySocket, counting, harness
 from tests.support.seed import seed_org
 
 
@@ -23,21 +21,6 @@ from tests.support.seed import seed_org
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     async with harness(tmp_path) as made:
         yield made
-
-
-@contextmanager
-def counting(h: Harness) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    engine = h.rt.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
 
 
 async def ask(rep: MemorySocket, visitor_id: str) -> Frame:

@@ -3,36 +3,19 @@ fixed number of statements, however many there are (in-process)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
-from tests.support.harness import Harness, harness
+from tests.support.harness import Harness, counting, harness
 
 
 @pytest.fixture
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     async with harness(tmp_path) as made:
         yield made
-
-
-@contextmanager
-def counting(h: Harness) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    engine = h.rt.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
 
 
 async def _welcome_statements(h: Harness) -> tuple[int, dict[str, Any]]:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import orjson
+from sqlalchemy import event
 
 from pounce.api import sockets
 from pounce.config import Settings
@@ -276,3 +277,19 @@ async def harness(tmp_path: Path, **settings: Any) -> AsyncIterator[Harness]:
         while sockets._tasks:
             await asyncio.gather(*list(sockets._tasks), return_exceptions=True)
         await db.dispose()
+
+
+@contextmanager
+def counting(h: Harness) -> Iterator[list[str]]:
+    """The SQL statements run while the block runs (for fixed-query-count tests)."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = h.rt.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
