@@ -64,7 +64,7 @@ export function Home({ s }: { s: ConsoleState }) {
         </a>
         <div class="stat">
           <span class="stat-value">{waiting}</span>
-          <span class="stat-label">Chats waiting</span>
+          <span class="stat-label">New chats for you</span>
         </div>
         <div class="stat">
           <span class="stat-value">{mine.length}</span>
