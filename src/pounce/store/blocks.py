@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -30,12 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from pounce.domain.model import new_id
 from pounce.store import tables as t
 from pounce.store.records import as_utc
-from pounce.store.tables import ID, metadata
-
-
-def _ts(name: str, nullable: bool = False) -> Column[object]:
-    return Column(name, DateTime(timezone=True), nullable=nullable)
-
+from pounce.store.tables import ID, metadata, ts
 
 # One row per blocked visitor (`visitors.blocked` is the flag connect reads).
 visitor_blocks = Table(
@@ -46,8 +40,8 @@ visitor_blocks = Table(
     Column("blocked_by", ID, nullable=True),  # null: blocked automatically (spam)
     Column("conversation_id", ID, nullable=True),
     Column("client_ip", String(64), nullable=True),
-    _ts("blocked_at"),
-    _ts("expires_at", nullable=True),
+    ts("blocked_at"),
+    ts("expires_at", nullable=True),
 )
 
 abuse_reports = Table(
@@ -61,7 +55,7 @@ abuse_reports = Table(
     Column("reason", Text, nullable=False),
     Column("client_ip", String(64), nullable=True),
     Column("resolved", Boolean, nullable=False, default=False),
-    _ts("created_at"),
+    ts("created_at"),
     Index("ix_abuse_reports_org_created", "org_id", "created_at"),
 )
 
@@ -73,8 +67,8 @@ ip_blocks = Table(
     Column("cidr", String(64), nullable=False),
     Column("created_by", ID, nullable=False),
     Column("report_id", ID, nullable=True),
-    _ts("created_at"),
-    _ts("expires_at", nullable=True),
+    ts("created_at"),
+    ts("expires_at", nullable=True),
 )
 
 abuse_settings = Table(
@@ -86,7 +80,7 @@ abuse_settings = Table(
     Column("spam_block_enabled", Boolean, nullable=False),
     Column("spam_block_threshold", Integer, nullable=False),
     Column("spam_block_hours", Integer, nullable=False),
-    _ts("updated_at"),
+    ts("updated_at"),
 )
 
 

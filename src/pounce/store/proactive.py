@@ -12,7 +12,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -33,13 +32,9 @@ from pounce.domain.model import AuthorKind, ConversationStatus, Outcome, Source,
 from pounce.domain.proactive import DEFAULT_NUDGE, Pounce, Stage
 from pounce.store import tables as t
 from pounce.store.records import as_utc
-from pounce.store.tables import ID, metadata
+from pounce.store.tables import ID, metadata, ts
 
 # --------------------------------------------------------------------------- tables
-
-
-def _ts(name: str, nullable: bool = False) -> Column[object]:
-    return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
 proactive_settings = Table(
@@ -52,7 +47,7 @@ proactive_settings = Table(
     Column("max_open_chats_per_rep", Integer, nullable=False),
     Column("rep_timeout_seconds", Float, nullable=False),
     Column("nudge_template", Text, nullable=False),
-    _ts("updated_at"),
+    ts("updated_at"),
 )
 
 proactive_rules = Table(
@@ -87,7 +82,7 @@ proactive_reps = Table(
     Column("org_id", ID, ForeignKey("orgs.id"), nullable=False, index=True),
     Column("enabled", Boolean, nullable=False),
     Column("reason", String(32), nullable=True),
-    _ts("updated_at"),
+    ts("updated_at"),
 )
 
 proactive_pounces = Table(
@@ -99,13 +94,13 @@ proactive_pounces = Table(
     Column("rep_id", ID, nullable=False),
     Column("rule_id", ID, nullable=True),
     Column("stage", String(16), nullable=False),
-    _ts("greeted_at"),
-    _ts("nudged_at", nullable=True),
-    _ts("visitor_replied_at", nullable=True),
-    _ts("deadline", nullable=True),
-    _ts("rep_replied_at", nullable=True),
+    ts("greeted_at"),
+    ts("nudged_at", nullable=True),
+    ts("visitor_replied_at", nullable=True),
+    ts("deadline", nullable=True),
+    ts("rep_replied_at", nullable=True),
     Column("outcome", String(32), nullable=True),
-    _ts("outcome_at", nullable=True),
+    ts("outcome_at", nullable=True),
     Index("ix_proactive_pounces_org_greeted", "org_id", "greeted_at"),
     Index("ix_proactive_pounces_org_rep_stage", "org_id", "rep_id", "stage"),
 )

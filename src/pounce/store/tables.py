@@ -31,7 +31,8 @@ metadata = MetaData(
 ID = String(40)
 
 
-def _ts(name: str, nullable: bool = False) -> Column[object]:
+def ts(name: str, nullable: bool = False) -> Column[object]:
+    """A timestamp column (UTC, with time zone); every store module's tables use it."""
     return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
@@ -41,7 +42,7 @@ orgs = Table(
     Column("id", ID, primary_key=True),
     Column("name", String(200), nullable=False),
     Column("settings", JSON, nullable=False, default=dict),
-    _ts("created_at"),
+    ts("created_at"),
 )
 
 users = Table(
@@ -56,7 +57,7 @@ users = Table(
     Column("availability", String(16), nullable=False, default="away"),
     Column("avatar_url", String(2000), nullable=True),
     Column("active", Boolean, nullable=False, default=True),
-    _ts("created_at"),
+    ts("created_at"),
 )
 
 teams = Table(
@@ -84,7 +85,7 @@ sites = Table(
     Column("name", String(200), nullable=False),
     Column("site_key", String(64), nullable=False, unique=True),
     Column("allowed_origins", JSON, nullable=False, default=list),
-    _ts("created_at"),
+    ts("created_at"),
     # Signs the site's `identify` tokens (HS256) and user hashes; admins see and rotate it.
     Column("identity_secret", String(64), nullable=True),
 )
@@ -101,8 +102,8 @@ visitors = Table(
     Column("country", String(2), nullable=True),
     Column("attributes", JSON, nullable=False, default=dict),
     Column("blocked", Boolean, nullable=False, default=False),
-    _ts("first_seen_at"),
-    _ts("last_seen_at"),
+    ts("first_seen_at"),
+    ts("last_seen_at"),
     # The client address of the visitor's last connect: a report's IP block starts there.
     Column("client_ip", String(64), nullable=True),
 )
@@ -117,7 +118,7 @@ page_views = Table(
     Column("url", String(2000), nullable=False),
     Column("title", String(500), nullable=False, default=""),
     Column("referrer", String(2000), nullable=True),
-    _ts("viewed_at"),
+    ts("viewed_at"),
     Index("ix_page_views_org_visitor", "org_id", "visitor_id", "viewed_at"),
 )
 
@@ -134,7 +135,7 @@ visitor_identity = Table(
     Column("value", String(320), nullable=False),
     Column("source", String(100), nullable=True),
     Column("confidence", Float, nullable=True),
-    _ts("updated_at"),
+    ts("updated_at"),
     Index("ix_visitor_identity_org_visitor", "org_id", "visitor_id"),
 )
 
@@ -146,7 +147,7 @@ visitor_contacts = Table(
     Column("visitor_id", ID, ForeignKey("visitors.id", ondelete="CASCADE"), primary_key=True),
     Column("org_id", ID, ForeignKey("orgs.id"), nullable=False),
     Column("user_id", String(200), nullable=False),
-    _ts("verified_at"),
+    ts("verified_at"),
     Index("ix_visitor_contacts_org_user", "org_id", "user_id"),
 )
 
@@ -165,9 +166,9 @@ conversations = Table(
     Column("last_seq", Integer, nullable=False, default=0),
     Column("visitor_read_seq", Integer, nullable=False, default=0),
     Column("rep_read_seq", Integer, nullable=False, default=0),
-    _ts("created_at"),
-    _ts("updated_at"),
-    _ts("closed_at", nullable=True),
+    ts("created_at"),
+    ts("updated_at"),
+    ts("closed_at", nullable=True),
     Index("ix_conversations_org_visitor", "org_id", "visitor_id", "created_at"),
     Index("ix_conversations_org_owner_status", "org_id", "owner_id", "status"),
     Index("ix_conversations_org_status", "org_id", "status", "created_at"),
@@ -188,7 +189,7 @@ messages = Table(
     Column("body", Text, nullable=False),
     Column("html", Text, nullable=False),
     Column("meta", JSON, nullable=False, default=dict),
-    _ts("created_at"),
+    ts("created_at"),
     # An item of the conversation's stream: a chat message or an event (its data in
     # `meta`), and who may see it (pounce.domain.model.Audience).
     Column("kind", String(24), nullable=False, server_default="message"),
@@ -232,8 +233,8 @@ sessions = Table(
     Column("org_id", ID, ForeignKey("orgs.id"), nullable=False),
     Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("csrf_token", String(64), nullable=False),
-    _ts("created_at"),
-    _ts("expires_at"),
+    ts("created_at"),
+    ts("expires_at"),
 )
 
 jobs = Table(
