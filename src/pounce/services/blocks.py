@@ -25,6 +25,7 @@ from pounce.services.admin import require_admin
 from pounce.services.auth import read_visitor_token
 from pounce.services.errors import ServiceError
 from pounce.services.guard import IpBlock, matches
+from pounce.services.lookups import conversation_or_404
 from pounce.services.runtime import Runtime
 from pounce.services.uow import UnitOfWork, unit_of_work
 from pounce.store import accounts
@@ -227,11 +228,7 @@ async def block_visitor(
     report_id: str | None = None
     async with unit_of_work(rt) as uow:
         conn = uow.conn
-        conv = await chat_store.get_conversation(
-            conn, org_id=actor.org_id, conversation_id=conversation_id
-        )
-        if conv is None:
-            raise ServiceError("not_found", "No such conversation.")
+        conv = await conversation_or_404(conn, org_id=actor.org_id, conversation_id=conversation_id)
         refusal = block_refusal(actor, conv.state)
         if refusal is not None:
             raise ServiceError(

@@ -29,6 +29,7 @@ from pounce.services import chat as chat_service
 from pounce.services import events, stream
 from pounce.services.errors import ServiceError, Undeliverable
 from pounce.services.formatting import render_markdown
+from pounce.services.lookups import conversation_or_404
 from pounce.services.routing import load_rules
 from pounce.services.runtime import Runtime
 from pounce.services.transcripts import email_enabled, message_id
@@ -183,11 +184,7 @@ async def answer_by_email(
     if not body:
         raise ServiceError("invalid", "The reply is empty.")
     async with rt.db.read() as conn:
-        conv = await chat.get_conversation(
-            conn, org_id=actor.org_id, conversation_id=conversation_id
-        )
-        if conv is None:
-            raise ServiceError("not_found", "No such conversation.")
+        conv = await conversation_or_404(conn, org_id=actor.org_id, conversation_id=conversation_id)
         visitor = await chat.get_visitor(conn, org_id=actor.org_id, visitor_id=conv.visitor_id)
         existing = await chat.find_message_by_client_id(
             conn,
@@ -236,9 +233,7 @@ async def _store_reply(
     """The reply and its outbox row, in one transaction."""
     async with unit_of_work(rt) as uow:
         c = uow.conn
-        found = await chat.get_conversation(c, org_id=actor.org_id, conversation_id=conversation_id)
-        if found is None:
-            raise ServiceError("not_found", "No such conversation.")
+        found = await conversation_or_404(c, org_id=actor.org_id, conversation_id=conversation_id)
         conv = found
         # The same reply sent twice at once: the second finds the first here.
         again = await chat.find_message_by_client_id(

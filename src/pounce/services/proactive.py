@@ -28,6 +28,7 @@ from pounce.services import copilot, events, presence, routing, stream
 from pounce.services.admin import require_admin
 from pounce.services.errors import ServiceError
 from pounce.services.formatting import render_markdown
+from pounce.services.lookups import conversation_or_404
 from pounce.services.runtime import Runtime
 from pounce.services.stream import UNANSWERED_JOB, Sent
 from pounce.services.uow import UnitOfWork, unit_of_work
@@ -661,11 +662,7 @@ async def set_outcome(
         raise ServiceError("invalid", "outcome must be spam or no_response_needed")
     async with unit_of_work(rt) as uow:
         conn = uow.conn
-        conv = await chat_store.get_conversation(
-            conn, org_id=actor.org_id, conversation_id=conversation_id
-        )
-        if conv is None:
-            raise ServiceError("not_found", "No such conversation.")
+        conv = await conversation_or_404(conn, org_id=actor.org_id, conversation_id=conversation_id)
         refusal = close_refusal(actor, conv.state)
         if refusal is not None:
             raise ServiceError(refusal.value, _REFUSALS.get(refusal.value, refusal.value))

@@ -14,6 +14,7 @@ from pounce.services.admin import require_admin
 from pounce.services.errors import ServiceError
 from pounce.services.formatting import render_markdown
 from pounce.services.knowledge import KnowledgeIndex
+from pounce.services.lookups import conversation_or_404
 from pounce.services.runtime import Runtime
 from pounce.store import accounts, chat
 from pounce.store import copilot as store
@@ -153,11 +154,9 @@ async def context_for(rt: Runtime, *, actor: Actor, conversation_id: str | None)
         user = await accounts.get_user(conn, org_id=actor.org_id, user_id=actor.user_id)
         org = await accounts.get_org(conn, actor.org_id)
         if conversation_id is not None:
-            conv = await chat.get_conversation(
+            conv = await conversation_or_404(
                 conn, org_id=actor.org_id, conversation_id=conversation_id
             )
-            if conv is None:
-                raise ServiceError("not_found", "No such conversation.")
             visitor = await chat.get_visitor(conn, org_id=actor.org_id, visitor_id=conv.visitor_id)
             if visitor is not None:
                 visitor_name, visitor_company = visitor.name, visitor.company

@@ -17,6 +17,7 @@ from html import escape
 from pounce.domain.model import Audience, AuthorKind
 from pounce.services.errors import ServiceError, Undeliverable
 from pounce.services.formatting import render_markdown
+from pounce.services.lookups import conversation_or_404
 from pounce.services.runtime import Runtime
 from pounce.services.uow import UnitOfWork, unit_of_work
 from pounce.store import accounts, chat, orgs
@@ -72,9 +73,7 @@ async def resend(rt: Runtime, *, org_id: str, conversation_id: str) -> str:
     """An admin sends the transcript again (a new delivery, so a new Message-ID); returns
     the address it goes to."""
     async with unit_of_work(rt) as uow:
-        conv = await chat.get_conversation(uow.conn, org_id=org_id, conversation_id=conversation_id)
-        if conv is None:
-            raise ServiceError("not_found", "No such conversation.")
+        conv = await conversation_or_404(uow.conn, org_id=org_id, conversation_id=conversation_id)
         if not email_enabled(rt):
             raise ServiceError("email_off", "Email is off: this server has no POUNCE_SMTP_URL.")
         visitor = await chat.get_visitor(uow.conn, org_id=org_id, visitor_id=conv.visitor_id)

@@ -23,6 +23,7 @@ from pounce.realtime.frames import stream as ev
 from pounce.services import events, routing, stream
 from pounce.services.errors import ServiceError
 from pounce.services.formatting import render_markdown
+from pounce.services.lookups import conversation_or_404
 from pounce.services.runtime import Runtime
 from pounce.services.uow import UnitOfWork, unit_of_work
 from pounce.store import accounts, chat, jobs
@@ -42,13 +43,6 @@ def _key(conversation_id: str) -> str:
 class Candidate:
     user: User
     open_conversations: int
-
-
-async def _conversation(conn: AsyncConnection, actor: Actor, conversation_id: str) -> Conversation:
-    conv = await chat.get_conversation(conn, org_id=actor.org_id, conversation_id=conversation_id)
-    if conv is None:
-        raise ServiceError("not_found", "No such conversation.")
-    return conv
 
 
 def _check_may_transfer(actor: Actor, conv: Conversation) -> None:
@@ -101,7 +95,7 @@ async def candidates(
 ) -> tuple[Conversation, User | None, list[Candidate]]:
     """The owner drop-down: who could take this conversation now."""
     async with rt.db.read() as conn:
-        conv = await _conversation(conn, actor, conversation_id)
+        conv = await conversation_or_404(conn, org_id=actor.org_id, conversation_id=conversation_id)
         _check_may_transfer(actor, conv)
         owner = await _user(conn, conv.org_id, conv.owner_id)
         return conv, owner, await _candidates(rt, conn, conv)
@@ -152,7 +146,7 @@ async def transfer(
         raise ServiceError("invalid", "A handoff note goes with a warm transfer only.")
     async with unit_of_work(rt) as uow:
         conn = uow.conn
-        conv = await _conversation(conn, actor, conversation_id)
+        conv = await conversation_or_404(conn, org_id=actor.org_id, conversation_id=conversation_id)
         if conv.owner_id != owner_id and (actor.is_admin or owner_id == actor.user_id):
             # It moved since the sender saw it (e.g. an admin handed it on a moment
             # earlier): say where it went rather than "not yours".
@@ -309,7 +303,7 @@ async def reply(
     with its owner, who is told). Refused once the request expired or was answered."""
     async with unit_of_work(rt) as uow:
         conn = uow.conn
-        conv = await _conversation(conn, actor, conversation_id)
+        conv = await conversation_or_404(conn, org_id=actor.org_id, conversation_id=conversation_id)
         pending = await jobs.find(conn, org_id=actor.org_id, dedupe_key=_key(conv.id))
         if pending is None or pending.payload.get("to") != actor.user_id:
             raise ServiceError(
