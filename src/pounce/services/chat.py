@@ -353,34 +353,57 @@ async def add_note(
     """A note only reps see (a handoff, a reminder); any rep of the org may add one.
     Resending the same client id returns the stored note."""
     async with unit_of_work(rt) as uow:
-        conn = uow.conn
-        conv = await _load_conversation(conn, org_id=actor.org_id, conversation_id=conversation_id)
-        existing = await chat.find_message_by_client_id(
-            conn,
-            org_id=actor.org_id,
-            author_kind=AuthorKind.REP,
-            author_id=actor.user_id,
-            client_id=client_id,
+        conv = await _load_conversation(
+            uow.conn, org_id=actor.org_id, conversation_id=conversation_id
         )
-        if existing is not None:
-            if not is_resend(existing, body=body, conversation_id=conv.id):
-                raise ClientIdReused()
-            return Sent(existing, conv, created=False)
-        note = await chat.append_message(
-            conn,
-            org_id=actor.org_id,
-            conversation_id=conv.id,
-            author_kind=AuthorKind.REP,
-            author_id=actor.user_id,
-            client_id=client_id,
-            body=body,
-            html=render_markdown(body),
-            audience=Audience.REPS,
+        return await store_rep_message(
+            uow, actor=actor, conv=conv, client_id=client_id, body=body, audience=Audience.REPS
         )
-        conv = await _load_conversation(conn, org_id=actor.org_id, conversation_id=conv.id)
-        author = await _user(conn, actor.org_id, actor.user_id)
-        stream.post_message(uow, conv, note, author)
-    return Sent(note, conv, created=True)
+
+
+async def store_rep_message(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    conv: Conversation,
+    client_id: str,
+    body: str,
+    audience: Audience,
+    may_write: Callable[[Conversation], None] | None = None,
+) -> Sent:
+    """Store a rep's message in `uow` outside the group-committed path (a note, an email
+    reply) and publish it on commit. Resending the same client id returns the stored
+    message; the id used for another message is `ClientIdReused`. `may_write` raises when
+    a new message may not be written (a resend is still answered)."""
+    conn = uow.conn
+    existing = await chat.find_message_by_client_id(
+        conn,
+        org_id=actor.org_id,
+        author_kind=AuthorKind.REP,
+        author_id=actor.user_id,
+        client_id=client_id,
+    )
+    if existing is not None:
+        if not is_resend(existing, body=body, conversation_id=conv.id):
+            raise ClientIdReused()
+        return Sent(existing, conv, created=False)
+    if may_write is not None:
+        may_write(conv)
+    message = await chat.append_message(
+        conn,
+        org_id=actor.org_id,
+        conversation_id=conv.id,
+        author_kind=AuthorKind.REP,
+        author_id=actor.user_id,
+        client_id=client_id,
+        body=body,
+        html=render_markdown(body),
+        audience=audience,
+    )
+    conv = await _load_conversation(conn, org_id=actor.org_id, conversation_id=conv.id)
+    author = await _user(conn, actor.org_id, actor.user_id)
+    stream.post_message(uow, conv, message, author)
+    return Sent(message, conv, created=True)
 
 
 async def start_conversation(

@@ -233,40 +233,31 @@ async def _store_reply(
     """The reply and its outbox row, in one transaction."""
     async with unit_of_work(rt) as uow:
         c = uow.conn
-        found = await conversation_or_404(c, org_id=actor.org_id, conversation_id=conversation_id)
-        conv = found
-        # The same reply sent twice at once: the second finds the first here.
-        again = await chat.find_message_by_client_id(
-            c,
-            org_id=actor.org_id,
-            author_kind=AuthorKind.REP,
-            author_id=actor.user_id,
-            client_id=client_id,
-        )
-        if again is not None:
-            if not is_resend(again, body=body, conversation_id=conv.id):
-                raise ServiceError(
-                    ClientIdReused.code, "This client id was used for another message."
-                )
-            return Replied(again, to, created=False)
-        refusal = send_refusal(actor, conv.state)
-        if refusal is not None:
-            raise ServiceError(refusal.value, "You cannot write in this conversation.")
-        reply = await chat.append_message(
-            c,
-            org_id=actor.org_id,
-            conversation_id=conv.id,
-            author_kind=AuthorKind.REP,
-            author_id=actor.user_id,
-            client_id=client_id,
-            body=body,
-            html=render_markdown(body),
-            audience=Audience.ALL,
-        )
-        after = await chat.get_conversation(c, org_id=actor.org_id, conversation_id=conv.id)
-        conv = after or conv
-        author = await accounts.get_user(c, org_id=actor.org_id, user_id=actor.user_id)
-        stream.post_message(uow, conv, reply, author)
+        conv = await conversation_or_404(c, org_id=actor.org_id, conversation_id=conversation_id)
+
+        def may_write(conv: Conversation) -> None:
+            refusal = send_refusal(actor, conv.state)
+            if refusal is not None:
+                raise ServiceError(refusal.value, "You cannot write in this conversation.")
+
+        try:
+            # The same reply sent twice at once: the second finds the first here.
+            sent = await chat_service.store_rep_message(
+                uow,
+                actor=actor,
+                conv=conv,
+                client_id=client_id,
+                body=body,
+                audience=Audience.ALL,
+                may_write=may_write,
+            )
+        except ClientIdReused:
+            raise ServiceError(
+                ClientIdReused.code, "This client id was used for another message."
+            ) from None
+        if not sent.created:
+            return Replied(sent.message, to, created=False)
+        conv, reply = sent.conversation, sent.message
         await uow.outbox(
             actor.org_id,
             KIND,
