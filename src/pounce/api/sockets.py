@@ -897,15 +897,13 @@ class ConsoleSession(_Session):
     @CONSOLE.on(cf.SetOutcome)
     async def _set_outcome(self, frame: cf.SetOutcome) -> None:
         assert self.conn is not None
-        conv, owner = await proactive.set_outcome(
+        conv, owner = await blocks.set_outcome(
             self.rt,
             actor=self.user.actor,
             conversation_id=frame.conversation_id,
             outcome=Outcome(frame.outcome),
         )
         self.conn.send_frame(sf.RepAck(id=frame.id, conversation=events.conversation(conv, owner)))
-        if frame.outcome == Outcome.SPAM.value:
-            await blocks.spam_marked(self.rt, org_id=conv.org_id, conversation_id=conv.id)
 
     @CONSOLE.on(cf.BlockVisitor)
     async def _block(self, frame: cf.BlockVisitor) -> None:

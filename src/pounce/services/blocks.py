@@ -17,10 +17,10 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pounce.domain.model import Actor, ConversationStatus
+from pounce.domain.model import Actor, ConversationStatus, Outcome
 from pounce.domain.ownership import block_refusal
 from pounce.realtime.frames import stream as ev
-from pounce.services import chat, stream
+from pounce.services import chat, proactive, stream
 from pounce.services.admin import require_admin
 from pounce.services.auth import read_visitor_token
 from pounce.services.errors import ServiceError
@@ -31,7 +31,7 @@ from pounce.services.uow import UnitOfWork, unit_of_work
 from pounce.store import accounts
 from pounce.store import blocks as store
 from pounce.store import chat as chat_store
-from pounce.store.records import Visitor, as_utc, now
+from pounce.store.records import Conversation, User, Visitor, as_utc, now
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +268,20 @@ async def block_visitor(
         except ServiceError:
             pass  # a routed rep who does not own it: the block stands, the chat stays
     return report_id
+
+
+async def set_outcome(
+    rt: Runtime, *, actor: Actor, conversation_id: str, outcome: Outcome
+) -> tuple[Conversation, User | None]:
+    """Mark a conversation (proactive.set_outcome); a spam mark then counts toward the
+    org's automatic block. Here rather than in proactive: blocks builds on chat, which
+    builds on proactive."""
+    conv, owner = await proactive.set_outcome(
+        rt, actor=actor, conversation_id=conversation_id, outcome=outcome
+    )
+    if outcome is Outcome.SPAM:
+        await spam_marked(rt, org_id=conv.org_id, conversation_id=conv.id)
+    return conv, owner
 
 
 async def spam_marked(rt: Runtime, *, org_id: str, conversation_id: str) -> bool:
