@@ -193,6 +193,23 @@ async def test_oversized_message_closes_with_1009_without_buffering_it(world: Wo
     assert await ws.closed_with() == 1009
 
 
+async def test_a_refused_message_still_being_sent_gets_the_close_frame_then_a_clean_end(
+    world: World,
+) -> None:
+    """The server refuses a message on its header while its payload keeps arriving. It
+    must not close with that input unread (the kernel would answer with a reset, which
+    can discard the close frame before the client reads it): it half-closes, discards
+    what still comes, and ends the connection when the client does."""
+    ws = await _welcomed(world)
+    ws.send_bytes(bytes((0x81, 0xFF)) + struct.pack("!Q", 4 << 20) + b"mask")
+    for _ in range(64):  # 4 MiB of payload, written while the server has refused it
+        ws.send_bytes(b"x" * (64 << 10))
+        await ws.writer.drain()
+    assert await ws.closed_with() == 1009
+    assert await asyncio.wait_for(ws.reader.read(), 5) == b""  # a FIN, not a reset
+    ws.close()
+
+
 async def test_fragments_adding_up_past_the_limit_close_with_1009(world: World) -> None:
     ws = await _welcomed(world)
     chunk = b"x" * (600 << 10)
@@ -660,6 +677,19 @@ async def _in_process(options: Options) -> AsyncIterator[tuple[str, _Door]]:
         server.close()
         await rawws.close_all()
         await server.wait_closed()
+
+
+async def test_the_linger_after_a_refusal_ends_after_the_close_timeout() -> None:
+    """A client that keeps its side open after the server failed the connection holds
+    it at most `close_timeout`."""
+    async with _in_process(Options(close_timeout=1.0)) as (url, door):
+        ws = await RawSocket.open(url, "/keep")
+        assert ws.status == 101
+        ws.send_bytes(bytes((0x81, 0xFF)) + struct.pack("!Q", 4 << 20) + b"mask")
+        assert await ws.closed_with() == 1009
+        assert await asyncio.wait_for(ws.reader.read(), 5) == b""  # half-closed
+        assert not door.sessions[0].gone.is_set()  # still reading what the client sends
+        await asyncio.wait_for(door.sessions[0].gone.wait(), 5)
 
 
 async def test_pongs_count_toward_the_send_buffer_limit() -> None:

@@ -757,7 +757,7 @@ class WebSocketProtocol(asyncio.Protocol):
             out.pop()
         transport.writelines(out)
         if eof:
-            transport.close()  # after what is buffered has gone out
+            self._end(ws, transport)
             return
         if self.state == _OPEN and (
             transport.get_write_buffer_size() > self._router.options.send_buffer_limit
@@ -784,6 +784,22 @@ class WebSocketProtocol(asyncio.Protocol):
             self._dirty = True
             self._router.mark_dirty(self)
         self._close_timer = self._loop.call_later(self._router.options.close_timeout, self._abort)
+
+    def _end(self, ws: Codec, transport: asyncio.Transport) -> None:
+        """End the TCP connection after our close frame. After the client's close frame
+        nothing more comes: close. Otherwise we failed the connection, and the client may
+        still be sending (the rest of a message we refused); closing a socket with unread
+        input makes the kernel send a reset that can discard our close frame before the
+        client reads it. So half-close, read and discard until the client closes, and
+        give up after `close_timeout`."""
+        if ws.close_rcvd is not None or not transport.can_write_eof():
+            transport.close()  # after what is buffered has gone out
+            return
+        transport.write_eof()
+        if self._close_timer is None:
+            self._close_timer = self._loop.call_later(
+                self._router.options.close_timeout, transport.close
+            )
 
     def _abort(self) -> None:
         self._close_timer = None
