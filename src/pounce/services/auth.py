@@ -24,8 +24,13 @@ from pounce.store.records import User, as_utc, now
 
 SESSION_COOKIE = "pounce_session"
 _hasher = PasswordHasher()
-# A real hash to verify against when the email is unknown, so timing does not tell.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real hash to verify against when the email is unknown, so timing does not tell;
+    made on first use rather than at import (it costs as much as a login)."""
+    return _hasher.hash("not-a-real-password")
 
 
 def hash_password(password: str) -> str:
@@ -165,7 +170,7 @@ async def login(rt: Runtime, *, email: str, password: str, client_ip: str) -> Se
     async with rt.db.read() as conn:
         user = await accounts.find_user_by_email(conn, email)
     if user is None:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(_dummy_hash(), password)
     if user is None or not verify_password(user.password_hash, password):
         account_throttle.failed(pair)
         address_throttle.failed(client_ip)
