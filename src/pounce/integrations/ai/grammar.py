@@ -8,7 +8,6 @@ from functools import cache
 from typing import Final
 
 from harper import Language, Lint, Linter, SuggestionKind
-from wordfreq import zipf_frequency
 
 from pounce.integrations.ai import lexicon
 from pounce.integrations.ai.tone import SENTINEL_MASK, match_case
@@ -49,6 +48,10 @@ _VOWELS: Final = frozenset("aeiouy")
 
 def zipf(word: str) -> float:
     """How common an English word is: 0 (unknown) to about 8 (`the`)."""
+    # Imported on first use: wordfreq and its language data cost 0.1 s at every start,
+    # and only the copilot's proofreading needs them.
+    from wordfreq import zipf_frequency
+
     return float(zipf_frequency(word, "en"))
 
 
