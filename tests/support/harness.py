@@ -109,7 +109,10 @@ class MemorySocket:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 seen = [f.get("type") for f in self.inbox]
-                raise AssertionError(f"no {kinds} frame within {timeout}s; inbox: {seen}")
+                errors = [f for f in self.inbox if f.get("type") == "error"]
+                raise AssertionError(
+                    f"no {kinds} frame within {timeout}s; inbox: {seen}; errors: {errors}"
+                )
             self._arrived.clear()
             try:
                 await asyncio.wait_for(self._arrived.wait(), remaining)
@@ -264,6 +267,7 @@ async def harness(tmp_path: Path, **settings: Any) -> AsyncIterator[Harness]:
         presence=presence,
         secret_key=config.resolved_secret_key(),
         clock=clock,
+        monotonic=clock,
     )
     org = await seed_org(url, origins=[ORIGIN])
     h = Harness(rt=rt, clock=clock, org=org, endpoints=sockets.endpoints(rt))

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pounce import metrics
 from pounce.domain.model import Availability, Outcome
+from pounce.ports import Clock
 from pounce.realtime import frames as f
 from pounce.realtime.bus import Unsubscribe
 from pounce.realtime.connection import LIVE, Connection
@@ -74,14 +75,14 @@ class TokenBucket:
     Frames take one token each (`take`); replayed bytes are spent after the fact and
     may take it below zero, which makes the next wait longer (`spend`, `wait`)."""
 
-    __slots__ = ("burst", "rate", "stamp", "tokens")
+    __slots__ = ("burst", "clock", "rate", "stamp", "tokens")
 
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst = rate, burst
-        self.tokens, self.stamp = burst, time.monotonic()
+    def __init__(self, rate: float, burst: float, clock: Clock = time.monotonic) -> None:
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self.tokens, self.stamp = burst, clock()
 
     def _refill(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
 
@@ -118,10 +119,11 @@ BUDGETS: dict[str, tuple[float, float]] = {
 class Budgets:
     """A socket's token buckets, one per class of frame, made on first use."""
 
-    __slots__ = ("_buckets",)
+    __slots__ = ("_buckets", "_clock")
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = time.monotonic) -> None:
         self._buckets: dict[str, TokenBucket] | None = None
+        self._clock = clock
 
     def bucket(self, kind: str) -> TokenBucket:
         buckets = self._buckets
@@ -129,7 +131,7 @@ class Budgets:
             buckets = self._buckets = {}
         bucket = buckets.get(kind)
         if bucket is None:
-            bucket = buckets[kind] = TokenBucket(*BUDGETS[kind])
+            bucket = buckets[kind] = TokenBucket(*BUDGETS[kind], self._clock)
         return bucket
 
     def take(self, frame: f.ClientFrame) -> bool:
@@ -144,10 +146,12 @@ _VISITOR_BUDGETS_KEPT = 10_000
 _visitor_budgets: OrderedDict[str, TokenBucket] = OrderedDict()
 
 
-def visitor_replay_budget(visitor_id: str, rate: float, burst: float) -> TokenBucket:
+def visitor_replay_budget(
+    visitor_id: str, rate: float, burst: float, clock: Clock = time.monotonic
+) -> TokenBucket:
     budget = _visitor_budgets.pop(visitor_id, None)
     if budget is None:
-        budget = TokenBucket(2 * rate, 2 * burst)
+        budget = TokenBucket(2 * rate, 2 * burst, clock)
         if len(_visitor_budgets) >= _VISITOR_BUDGETS_KEPT:
             _visitor_budgets.popitem(last=False)
     _visitor_budgets[visitor_id] = budget
@@ -236,7 +240,7 @@ class _Session:
         self._inflight = False  # a frame handled by callback has not finished yet
         self._paused = False
         self._hello_timer: asyncio.TimerHandle | None = None
-        self._budgets = Budgets()
+        self._budgets = Budgets(rt.monotonic)
         self._replayed: TokenBucket | None = None
 
     # -- called by the socket ---------------------------------------------------------
@@ -422,8 +426,12 @@ class _Session:
             burst = float(self.rt.settings.ws_replay_burst_bytes)
             mine = self._replayed
             if mine is None:
-                mine = self._replayed = TokenBucket(rate, burst)
-            theirs = visitor_replay_budget(visitor.id, rate, burst) if visitor else None
+                mine = self._replayed = TokenBucket(rate, burst, self.rt.monotonic)
+            theirs = (
+                visitor_replay_budget(visitor.id, rate, burst, self.rt.monotonic)
+                if visitor
+                else None
+            )
             wait = max(mine.wait(), theirs.wait() if theirs else 0.0)
             if wait > 0:
                 conn.send_frame(

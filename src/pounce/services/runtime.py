@@ -87,6 +87,8 @@ class Runtime:
     presence: Presence
     secret_key: str
     clock: Clock = field(default=time.time)
+    # Seconds for measuring intervals (rate limits); tests hand the same hand-moved clock.
+    monotonic: Clock = field(default=time.monotonic)
     node_id: str = "node"
     # None: POUNCE_SMTP_URL is unset and email is off.
     mailer: Mailer | None = None

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from pounce.domain.model import ConversationStatus
 from pounce.realtime.frames import server as sf
 from pounce.services import blocks, events, identity, proactive
-from pounce.services.auth import RateLimiter, read_visitor_token, sign_visitor
+from pounce.services.auth import read_visitor_token, sign_visitor
 from pounce.services.errors import ServiceError
 from pounce.services.routing import ready_reps
 from pounce.services.runtime import Runtime
@@ -21,16 +21,9 @@ from pounce.store.records import Conversation, Site, User, Visitor, now
 SESSION_GAP = timedelta(minutes=30)
 OFFLINE_GRACE_SECONDS = 4.0
 # New visitors each client address may bring per minute (a browser without a visitor
-# token is a new visitor: a script that drops its token makes a row per connect).
-_new_visitors: RateLimiter | None = None
-
-
-def _new_visitor_limiter(rt: Runtime) -> RateLimiter:
-    global _new_visitors
-    limit = rt.settings.new_visitors_per_address_per_minute
-    if _new_visitors is None or _new_visitors.limit != limit:
-        _new_visitors = RateLimiter(limit, 60.0)
-    return _new_visitors
+# token is a new visitor: a script that drops its token makes a row per connect),
+# counted in the node's guard windows.
+NEW_VISITOR_WINDOW = 60.0
 
 
 def origin_of(url: str) -> str:
@@ -100,14 +93,15 @@ async def connect(
                 )
     created = visitor is None
     if visitor is None:
-        limiter = _new_visitor_limiter(rt)
         if client_ip is not None:
-            if limiter.blocked(client_ip):
+            windows, key, at = rt.guard.windows, f"new-visitor:{client_ip}", rt.clock()
+            limit = rt.settings.new_visitors_per_address_per_minute
+            if windows.wait(key, limit, NEW_VISITOR_WINDOW, at) > 0:
                 raise ServiceError(
                     "rate_limited",
                     "Too many new visitors from this address; try again in a minute.",
                 )
-            limiter.hit(client_ip)
+            windows.hit(key, NEW_VISITOR_WINDOW, at)
         visitor = chat.new_visitor(org_id=site.org_id, site_id=site.id)
     if visitor.blocked:
         async with rt.db.write() as conn:  # rare: a temporary block that ran out lifts itself
