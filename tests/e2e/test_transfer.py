@@ -1,14 +1,18 @@
 """Transfer in Chromium: the new owner sees the whole transcript live (the auto pounce
 greeting and nudge included), the old owner's window closes and the server refuses
-their sends, the visitor is told who they are chatting with now."""
+their sends, the visitor is told who they are chatting with now; a warm transfer
+declined, accepted, kept across reloads, and left unanswered until its deadline."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ADMIN, RILEY, Demo, shot
+from tests.e2e.conftest import ADMIN, RILEY, Demo, _require_browser_and_build, shot
 from tests.e2e.helpers import (
     NewContext,
     api,
@@ -19,6 +23,7 @@ from tests.e2e.helpers import (
     visitor_says,
 )
 from tests.e2e.test_auto_pounce import fast_auto_pounce
+from tests.support.stack import drop_stack, make_stack
 
 __all__ = ["fast_auto_pounce"]  # the fixture, shared with the auto pounce tests
 
@@ -109,6 +114,8 @@ def test_warm_transfer_declined_then_accepted_with_a_note_only_reps_see(
     demo: Demo, new_context: NewContext
 ) -> None:
     ada = rep_console(new_context, demo, ADMIN)
+    # Earlier tests leave Riley's chats open: no limit on them here.
+    api(ada, "PUT", "/api/v1/proactive/settings", {"max_open_chats_per_rep": 0})
     _, messenger = visitor_page(new_context, demo, "/demo/blog")
     visitor_says(messenger, "Who can help with SSO setup?")
     take_alert_and_start(ada, "SSO setup")
@@ -126,10 +133,18 @@ def test_warm_transfer_declined_then_accepted_with_a_note_only_reps_see(
     ask_riley()
     request = riley.get_by_test_id("transfer-request")
     expect(request).to_contain_text("Ada Admin asks you to take the chat")
+    # A reload on either side keeps the request: Ada still waits, Riley is still asked.
+    ada.reload()
+    riley.reload()
+    expect(ada.get_by_test_id("transfer-asked")).to_contain_text("Asked Riley Rep to take it")
+    expect(ada.get_by_test_id("transfer-asked-countdown")).to_be_visible()
+    expect(request).to_contain_text("Ada Admin asks you to take the chat")
     expect(request.get_by_test_id("transfer-request-note")).to_contain_text(note)
+    expect(riley.get_by_test_id("connection-status")).to_be_hidden()
     request.get_by_test_id("transfer-decline").click()
     expect(request).to_have_count(0)
     expect(ada.get_by_test_id("transfer-notice")).to_have_attribute("data-result", "declined")
+    expect(ada.get_by_test_id("transfer-asked")).to_have_count(0)
     expect(ada.get_by_test_id("composer")).to_be_enabled()  # still Ada's
 
     ask_riley()
@@ -144,3 +159,57 @@ def test_warm_transfer_declined_then_accepted_with_a_note_only_reps_see(
     )
     shot(riley, "transfer-warm-accepted")
     assert messenger.get_by_text("SAML").count() == 0, "the handoff note reached the visitor"
+
+
+ACCEPT_SECONDS = 5
+
+
+@pytest.fixture(scope="module")
+def short_accept_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The demo org on a server of its own whose warm transfers wait ACCEPT_SECONDS."""
+    _require_browser_and_build()
+    stack = make_stack(
+        "embedded",
+        Path(tmp_path_factory.mktemp("transfer-timeout")),
+        POUNCE_TRANSFER_ACCEPT_SECONDS=str(ACCEPT_SECONDS),
+    )
+    url = stack.start()
+    stack.env_extra["POUNCE_PUBLIC_URL"] = url
+    stack.cli("demo")
+    try:
+        yield Demo(url=url, stack=stack)
+    finally:
+        drop_stack(stack)
+
+
+def test_warm_transfer_nobody_answers_stays_with_the_owner(
+    short_accept_demo: Demo, new_context: NewContext
+) -> None:
+    demo = short_accept_demo
+    ada = rep_console(new_context, demo, ADMIN)
+    _, messenger = visitor_page(new_context, demo, "/demo/blog")
+    visitor_says(messenger, "Is there an on-premise edition?")
+    take_alert_and_start(ada, "on-premise")
+    riley = rep_console(new_context, demo, RILEY)
+
+    ada.get_by_test_id("owner-button").click()
+    candidate = ada.get_by_test_id("transfer-candidate").filter(has_text="Riley Rep")
+    candidate.get_by_test_id("transfer-ask").click()
+    candidate.get_by_test_id("transfer-ask-send").click()
+    expect(ada.get_by_test_id("transfer-asked")).to_contain_text("Asked Riley Rep to take it")
+    expect(riley.get_by_test_id("transfer-request")).to_contain_text("Ada Admin asks you")
+    # Riley does not answer; the deadline passes (the server's job).
+    expect(riley.get_by_test_id("transfer-request")).to_have_count(
+        0, timeout=ACCEPT_SECONDS * 4_000
+    )
+    notice = ada.get_by_test_id("transfer-notice")
+    expect(notice).to_have_attribute("data-result", "expired", timeout=ACCEPT_SECONDS * 4_000)
+    expect(notice).to_contain_text("Riley Rep did not answer in time")
+    expect(ada.get_by_test_id("transfer-asked")).to_have_count(0)
+    shot(ada, "transfer-warm-expired")
+
+    # Still Ada's: the owner drop-down says so and her composer sends to the visitor.
+    expect(ada.get_by_test_id("owner-control")).to_contain_text("Ada Admin (you)")
+    rep_says(ada, "Riley is busy, I can answer that: yes, there is.")
+    expect(messenger.get_by_text("I can answer that")).to_be_visible()
+    expect(riley.get_by_test_id("transfer-notice")).to_have_count(0)

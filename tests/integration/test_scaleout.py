@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from pounce.domain.model import AuthorKind, Source
 from pounce.store import chat as chat_store
 from pounce.store import jobs as job_store
+from pounce.store import proactive as proactive_store
 from pounce.store.db import Database
 from tests.conftest import require_services
 from tests.support import clients
@@ -421,6 +422,8 @@ async def test_two_transfers_at_once_on_two_processes_exactly_one_applies(
     db = Database(cluster.database_url)
     try:
         async with db.write() as conn:
+            # The race is over who owns it, not the target's load: 50 go to one rep.
+            await proactive_store.put_settings(conn, org_id=org.id, max_open_chats_per_rep=0)
             visitor = await chat_store.create_visitor(conn, org_id=org.id, site_id=org.site_id)
             conversations = [
                 (

@@ -13,6 +13,7 @@ import pytest
 from pounce.domain.model import Source
 from pounce.services.uow import unit_of_work
 from pounce.store import chat as chat_store
+from pounce.store import proactive as proactive_store
 from tests.support.harness import Harness, MemorySocket, harness
 
 Frame = dict[str, Any]
@@ -315,6 +316,7 @@ async def test_two_transfers_at_once_exactly_one_applies(h: Harness) -> None:
     admin, _ = await h.rep(-1)
     _, welcome = await h.visitor()
     me, other = h.org.reps[0].id, h.org.reps[1].id
+    await _set_limit(h, 0)  # the race is over who owns it, not the target's load
     for attempt, cid in enumerate(await _owned_by_rep0(h, welcome["visitor_id"], 50)):
         ids = (f"owner-{attempt}", f"admin-{attempt}")
         await asyncio.gather(
@@ -394,3 +396,90 @@ async def test_an_open_auto_pounce_cannot_change_hands(h: Harness) -> None:
         }
     )
     assert refused["code"] == "auto_pounce_open"
+
+
+async def test_the_askers_waiting_state_survives_their_reload(h: Harness) -> None:
+    rep0, _ = await h.rep(0)
+    rep1, _ = await h.rep(1)
+    _, cid = await _owned(h, rep0)
+    asked = await rep0.request(
+        {
+            "type": "transfer",
+            "conversation_id": cid,
+            "owner_id": h.org.reps[0].id,
+            "to": h.org.reps[1].id,
+            "warm": True,
+            "note": NOTE,
+        }
+    )
+    assert asked["type"] == "ack", asked
+    live = await rep0.expect("transfer_waiting")
+    assert live["conversation_id"] == cid
+    assert live["to"]["id"] == h.org.reps[1].id and live["by"]["id"] == h.org.reps[0].id
+    request = await rep1.expect("transfer_request")
+    assert live["deadline"] == request["deadline"]
+    # The asked rep is not told they wait on themselves.
+    await rep1.barrier()
+    assert rep1.drain("transfer_waiting") == []
+
+    await rep0.disconnect()
+    rep0, _ = await h.rep(0)
+    again = await rep0.expect("transfer_waiting")
+    assert again == live
+    assert rep0.drain("transfer_request") == []
+
+    declined = await rep1.request(
+        {"type": "transfer_reply", "conversation_id": cid, "accept": False}
+    )
+    assert declined["type"] == "ack", declined
+    assert (await rep0.expect("transfer_result"))["result"] == "declined"
+    # Answered: a console that connects now has nothing waiting.
+    await rep0.disconnect()
+    rep0, _ = await h.rep(0)
+    await rep0.barrier()
+    assert rep0.drain("transfer_waiting") == []
+
+
+async def _set_limit(h: Harness, limit: int) -> None:
+    async with unit_of_work(h.rt) as uow:
+        await proactive_store.put_settings(uow.conn, org_id=h.org.id, max_open_chats_per_rep=limit)
+
+
+async def test_a_rep_at_the_open_chat_limit_is_not_offered_and_is_refused(h: Harness) -> None:
+    rep0, _ = await h.rep(0)
+    await h.rep(1)
+    _, cid = await _owned(h, rep0)
+    _, other_visitor = await h.visitor()
+    async with unit_of_work(h.rt) as uow:  # rep1 is busy with one chat already
+        await chat_store.create_conversation(
+            uow.conn,
+            org_id=h.org.id,
+            site_id=h.org.site_id,
+            visitor_id=other_visitor["visitor_id"],
+            source=Source.INBOUND,
+            owner_id=h.org.reps[1].id,
+        )
+    me, other = h.org.reps[0].id, h.org.reps[1].id
+
+    async def offered() -> tuple[list[tuple[str, int]], int]:
+        await rep0.send_json({"type": "transfer_candidates", "id": "c", "conversation_id": cid})
+        answer = await rep0.expect_any(("transfer_candidates", "error"))
+        assert answer["type"] == "transfer_candidates", answer
+        reps = [(c["rep"]["id"], c["open_conversations"]) for c in answer["reps"]]
+        return reps, answer["max_open_conversations"]
+
+    def frame(**extra: Any) -> Frame:
+        return {"type": "transfer", "conversation_id": cid, "owner_id": me, "to": other, **extra}
+
+    await _set_limit(h, 2)
+    assert await offered() == ([(other, 1)], 2)
+    await _set_limit(h, 1)
+    assert await offered() == ([], 1)
+    for warm in (False, True):
+        refused = await rep0.request(frame(warm=warm))
+        assert refused["code"] == "rep_at_capacity", refused
+        assert "open conversations" in refused["message"]
+    await _set_limit(h, 0)  # no limit
+    assert await offered() == ([(other, 1)], 0)
+    moved = await rep0.request(frame())
+    assert moved["type"] == "ack" and moved["conversation"]["owner"]["id"] == other, moved

@@ -257,6 +257,27 @@ describe('the conversation stream', () => {
     expect(s.transferNotice).toBeNull(); // I was the one asked: nothing to tell me
   });
 
+  it("my warm transfer's waiting state comes from the server, again after a reconnect, until it ends", () => {
+    const waiting = { type: 'transfer_waiting' as const, conversation_id: 'c_1', to: bob, by: ada, deadline: 5 };
+    let s = run([welcome({ conversations: [conv('c_1', { status: 'active', owner: ada })] }), frame(waiting)]);
+    expect(s.transferWaiting['c_1']?.to).toEqual(bob);
+    // A new socket's welcome forgets it; the server sends what still waits right after.
+    s = reduce(s, welcome({ conversations: [conv('c_1', { status: 'active', owner: ada })] }));
+    expect(s.transferWaiting).toEqual({});
+    s = reduce(s, frame(waiting));
+    expect(s.transferWaiting['c_1']?.deadline).toBe(5);
+    s = reduce(s, frame({ type: 'transfer_result', conversation_id: 'c_1', to: bob, result: 'expired' }));
+    expect(s.transferWaiting).toEqual({});
+    expect(s.transferNotice?.result).toBe('expired');
+    expect(myConversations(s).map((c) => c.id)).toEqual(['c_1']);
+  });
+
+  it('a welcome drops a warm ask that ended while the console was away', () => {
+    const ask = { type: 'transfer_request' as const, conversation: conv('c_2', { status: 'active', owner: bob }), visitor: card, by: bob, note: null, deadline: 1 };
+    const s = run([welcome(), frame(ask), welcome()]);
+    expect(s.transferAsks).toEqual({});
+  });
+
   it('the asker hears a decline', () => {
     let s = run([welcome({ conversations: [conv('c_1', { status: 'active', owner: ada })] })]);
     s = reduce(s, frame({ type: 'transfer_result', conversation_id: 'c_1', to: bob, result: 'declined' }));

@@ -776,7 +776,7 @@ class ConsoleSession(_Session):
         )
         try:
             conn.send_frame(await reps.connect(rt, user=user, connection_id=conn.id))
-            asks = await transfer.asked_of(rt, user=user)
+            asks = await transfer.pending_for(rt, user=user)
         except StoreUnavailable:
             self.store_down()
             return
@@ -936,7 +936,8 @@ class ConsoleSession(_Session):
                 id=frame.id,
                 conversation_id=conv.id,
                 owner=events.rep_card(owner),
-                reps=transfer.candidate_shapes(found),
+                reps=transfer.candidate_shapes(found.with_room()),
+                max_open_conversations=found.limit,
             )
         )
 

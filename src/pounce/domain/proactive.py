@@ -136,6 +136,12 @@ def rotation_queue(
     return f"auto_pounce:{rule.id}", tuple(rule.rep_ids)
 
 
+def at_capacity(open_chats: int, max_open_chats: int) -> bool:
+    """A rep with this many open chats takes no more from routing, auto pounce or a
+    transfer; a limit of 0 means none."""
+    return max_open_chats > 0 and open_chats >= max_open_chats
+
+
 def eligible(
     candidates: Sequence[str], reps: Mapping[str, RepStatus], *, max_open_chats: int
 ) -> list[str]:
@@ -145,7 +151,7 @@ def eligible(
         status = reps.get(rep)
         if status is None or not (status.available and status.auto_pounce):
             continue
-        if max_open_chats > 0 and status.open_chats >= max_open_chats:
+        if at_capacity(status.open_chats, max_open_chats):
             continue
         out.append(rep)
     return out

@@ -16,6 +16,7 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pounce.domain.model import Actor, Audience, AuthorKind, ConversationStatus, Source
+from pounce.domain.proactive import at_capacity
 from pounce.domain.routing import VisitorContext, first_matching
 from pounce.realtime.frames import server as sf
 from pounce.realtime.frames import shapes as s
@@ -45,6 +46,19 @@ class Candidate:
     open_conversations: int
 
 
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Who is available and routed for a conversation, with their load, and the org's
+    `max_open_chats_per_rep` (0: no limit)."""
+
+    reps: list[Candidate]
+    limit: int
+
+    def with_room(self) -> list[Candidate]:
+        """The ones below the limit: who the owner drop-down offers."""
+        return [c for c in self.reps if not at_capacity(c.open_conversations, self.limit)]
+
+
 def _check_may_transfer(actor: Actor, conv: Conversation) -> None:
     if conv.status is ConversationStatus.CLOSED:
         raise ServiceError("closed", "This conversation is closed.")
@@ -63,14 +77,15 @@ def _check_auto_pounce_settled(conv: Conversation) -> None:
         )
 
 
-async def _candidates(rt: Runtime, conn: AsyncConnection, conv: Conversation) -> list[Candidate]:
-    """Reps who can take the conversation now: available with the console open, allowed
+async def _candidates(rt: Runtime, conn: AsyncConnection, conv: Conversation) -> Candidates:
+    """Reps who could take the conversation now: available with the console open, allowed
     by the routing rule that matches its visitor (every rep when none does), not its
-    owner; with their open conversations."""
+    owner; with their open conversations and the org's limit on them (the one auto
+    pounce rotation obeys), which `Candidates.with_room` applies."""
     users = await accounts.list_users(conn, org_id=conv.org_id)
     ready = set(await routing.available_reps(rt, conn, org_id=conv.org_id, users=users))
     if not ready:
-        return []
+        return Candidates([], 0)
     visitor = await chat.get_visitor(conn, org_id=conv.org_id, visitor_id=conv.visitor_id)
     info = await rt.presence.visitor_info(conv.org_id, conv.visitor_id) or {}
     page = info.get("current_page") or {}
@@ -83,17 +98,21 @@ async def _candidates(rt: Runtime, conn: AsyncConnection, conv: Conversation) ->
     rule = first_matching(await routing.load_rules(conn, org_id=conv.org_id), ctx)
     allowed = set(rule.rep_ids) if rule is not None else {u.id for u in users}
     load = await proactive_store.open_chats(conn, org_id=conv.org_id)
-    return [
-        Candidate(u, load.get(u.id, 0))
-        for u in users
-        if u.id in ready and u.id in allowed and u.id != conv.owner_id
-    ]
+    settings = await proactive_store.get_settings(conn, org_id=conv.org_id)
+    return Candidates(
+        [
+            Candidate(u, load.get(u.id, 0))
+            for u in users
+            if u.id in ready and u.id in allowed and u.id != conv.owner_id
+        ],
+        settings.max_open_chats_per_rep,
+    )
 
 
 async def candidates(
     rt: Runtime, *, actor: Actor, conversation_id: str
-) -> tuple[Conversation, User | None, list[Candidate]]:
-    """The owner drop-down: who could take this conversation now."""
+) -> tuple[Conversation, User | None, Candidates]:
+    """The owner drop-down: who could take this conversation now (`with_room()`)."""
     async with rt.db.read() as conn:
         conv = await conversation_or_404(conn, org_id=actor.org_id, conversation_id=conversation_id)
         _check_may_transfer(actor, conv)
@@ -156,11 +175,19 @@ async def transfer(
             raise _owner_changed(await _user(conn, conv.org_id, conv.owner_id))
         if to == conv.owner_id:
             raise ServiceError("invalid", "That rep already owns this conversation.")
-        if to not in {c.user.id for c in await _candidates(rt, conn, conv)}:
+        found = await _candidates(rt, conn, conv)
+        chosen = next((c for c in found.reps if c.user.id == to), None)
+        if chosen is None:
             raise ServiceError(
                 "rep_unavailable",
                 "That rep cannot take this conversation now (away, offline or not routed "
                 "to it); nothing was done.",
+            )
+        if at_capacity(chosen.open_conversations, found.limit):
+            raise ServiceError(
+                "rep_at_capacity",
+                f"That rep has {chosen.open_conversations} open conversations, the most "
+                "a rep takes (max_open_chats_per_rep); nothing was done.",
             )
         pending = await jobs.find(conn, org_id=conv.org_id, dedupe_key=_key(conv.id))
         target = await _user(conn, conv.org_id, to)
@@ -232,6 +259,18 @@ async def _ask(
             deadline=int(deadline * 1000),
         ),
     )
+    waiting = sf.TransferWaiting(
+        conversation_id=conv.id,
+        to=_card(target),
+        by=events.rep_card(by),
+        deadline=int(deadline * 1000),
+    )
+    events.to_users(uow, _askers({"by": by.id if by else None, "from": conv.owner_id}), waiting)
+
+
+def _askers(payload: dict[str, object]) -> list[str]:
+    """Who waits on a warm transfer's answer: the rep who asked and the owner."""
+    return sorted({str(p) for p in (payload.get("by"), payload.get("from")) if p})
 
 
 async def _apply(
@@ -337,28 +376,42 @@ async def reply(
     raise refused
 
 
-async def asked_of(rt: Runtime, *, user: User) -> list[sf.TransferRequest]:
-    """The warm transfers awaiting this rep's answer (sent again to a console that
-    connects, so a reload does not lose them)."""
+async def pending_for(rt: Runtime, *, user: User) -> list[sf.TransferRequest | sf.TransferWaiting]:
+    """The warm transfers this rep has to answer (`transfer_request`) or waits on as their
+    asker or owner (`transfer_waiting`): sent again to a console that connects, so a
+    reload loses neither the prompt nor the "asked …" state."""
     async with rt.db.read() as conn:
-        asks = [
+        jobs_found = [
             job
             for job in await jobs.pending(conn, org_id=user.org_id, kind=EXPIRE_JOB)
-            if job.payload.get("to") == user.id
+            if user.id in (job.payload.get("to"), job.payload.get("by"), job.payload.get("from"))
         ]
-        if not asks:
+        if not jobs_found:
             return []
         convs = await chat.get_conversations(
             conn,
             org_id=user.org_id,
-            conversation_ids=[str(job.payload.get("conversation_id")) for job in asks],
+            conversation_ids=[str(job.payload.get("conversation_id")) for job in jobs_found],
         )
         users = {u.id: u for u in await accounts.list_users(conn, org_id=user.org_id)}
-        frames = []
-        for job in asks:
+        frames: list[sf.TransferRequest | sf.TransferWaiting] = []
+        for job in jobs_found:
             conv = convs.get(str(job.payload.get("conversation_id")))
             by = users.get(str(job.payload.get("by") or ""))
-            if conv is None or by is None:
+            to = users.get(str(job.payload.get("to") or ""))
+            if conv is None or to is None:
+                continue
+            deadline = int(job.run_at * 1000)
+            if user.id in _askers(job.payload):
+                frames.append(
+                    sf.TransferWaiting(
+                        conversation_id=conv.id,
+                        to=_card(to),
+                        by=events.rep_card(by),
+                        deadline=deadline,
+                    )
+                )
+            if to.id != user.id or by is None:
                 continue
             alert = await stream.alert(rt, conn, conv)
             note = job.payload.get("note")
@@ -368,7 +421,7 @@ async def asked_of(rt: Runtime, *, user: User) -> list[sf.TransferRequest]:
                     visitor=alert.visitor,
                     by=_card(by),
                     note=str(note) if note is not None else None,
-                    deadline=int(job.run_at * 1000),
+                    deadline=deadline,
                 )
             )
         return frames

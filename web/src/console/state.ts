@@ -51,6 +51,10 @@ export type Request =
 /** A warm transfer asked of me (the `transfer_request` frame), until answered or expired. */
 export type TransferAsk = Omit<Extract<ConsoleServerFrame, { type: 'transfer_request' }>, 'type'>;
 
+/** A warm transfer of a conversation I own or asked for, waiting for `to`'s answer (the
+ * `transfer_waiting` frame), until `transfer_result` ends it. */
+export type TransferWaiting = Omit<Extract<ConsoleServerFrame, { type: 'transfer_waiting' }>, 'type'>;
+
 /** How a transfer touched me: my conversation went to `to` (I or an admin moved it), or my
  * warm request ended (declined, expired, void). Shown until dismissed. */
 export interface TransferNotice {
@@ -106,6 +110,8 @@ export interface ConsoleState {
   panelVisitor: string | null;
   /** Warm transfers asked of me, by conversation. */
   transferAsks: Readonly<Record<string, TransferAsk>>;
+  /** Warm transfers of mine waiting for an answer, by conversation. */
+  transferWaiting: Readonly<Record<string, TransferWaiting>>;
   transferNotice: TransferNotice | null;
 }
 
@@ -153,6 +159,7 @@ export function initialState(myRead: ReadMarks = {}): ConsoleState {
     profileErrors: {},
     panelVisitor: null,
     transferAsks: {},
+    transferWaiting: {},
     transferNotice: null,
   };
 }
@@ -331,6 +338,10 @@ function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
         reps: byId(f.reps),
         visitors: byId(f.visitors.filter((v) => v.online)),
         alerts: [],
+        // The server sends the warm transfers still waiting right after `welcome`: what
+        // ended while this console was away must not linger.
+        transferAsks: {},
+        transferWaiting: {},
       };
       next = upsertConversations(next, f.conversations);
       for (const a of f.alerts) next = addAlert(next, a);
@@ -393,8 +404,12 @@ function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
       const { type: _t, ...ask } = f;
       return { ...upsertConversations(s, [ask.conversation]), transferAsks: { ...s.transferAsks, [ask.conversation.id]: ask }, cards: { ...s.cards, [ask.visitor.id]: ask.visitor } };
     }
+    case 'transfer_waiting': {
+      const { type: _t, ...waiting } = f;
+      return { ...s, transferWaiting: { ...s.transferWaiting, [f.conversation_id]: waiting } };
+    }
     case 'transfer_result': {
-      const next = { ...s, transferAsks: without(s.transferAsks, f.conversation_id) };
+      const next = { ...s, transferAsks: without(s.transferAsks, f.conversation_id), transferWaiting: without(s.transferWaiting, f.conversation_id) };
       const c = s.conversations[f.conversation_id];
       // The asked rep learns nothing new from their own answer; the asker is told how it ended.
       if (!c || (f.to && s.me && f.to.id === s.me.id) || f.result === 'accepted') return next;

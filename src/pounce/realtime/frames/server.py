@@ -262,12 +262,14 @@ class VisitorIdentity(ToConsole, tag="visitor_identity"):
 
 class TransferCandidatesFrame(ToConsole, tag="transfer_candidates"):
     """The answer to `transfer_candidates`: the reps who can take the conversation now
-    (available, allowed by routing for it), with their open conversations."""
+    (available, allowed by routing for it, below the org's `max_open_conversations` per
+    rep, 0 meaning no limit), with their open conversations."""
 
     id: str
     conversation_id: str
     owner: RepCard | None
     reps: list[TransferCandidate]
+    max_open_conversations: int
 
 
 class TransferRequest(ToConsole, tag="transfer_request"):
@@ -278,6 +280,17 @@ class TransferRequest(ToConsole, tag="transfer_request"):
     visitor: VisitorPresence
     by: RepCard
     note: str | None
+    deadline: int
+
+
+class TransferWaiting(ToConsole, tag="transfer_waiting"):
+    """A warm transfer of a conversation I own (or that I asked for) awaits `to`'s answer
+    until `deadline` (epoch ms); `transfer_result` ends it. Sent when asked, and again to
+    a console that connects while it waits."""
+
+    conversation_id: str
+    to: RepCard
+    by: RepCard | None
     deadline: int
 
 

@@ -8,6 +8,7 @@ import { Avatar, Countdown, Icon } from './ui';
 
 const REFUSED: Record<string, string> = {
   rep_unavailable: 'That rep cannot take it now (away, offline or not routed to this chat).',
+  rep_at_capacity: 'That rep already has as many open conversations as a rep takes.',
   owner_changed: 'The conversation changed hands meanwhile; nothing was done.',
   transfer_pending: 'A transfer request for this conversation is waiting for an answer.',
   not_owner: 'Only the owner or an admin can transfer this conversation.',
@@ -26,20 +27,18 @@ export function OwnerControl({ client, s, conversationId }: { client: ConsoleCli
   const c = s.conversations[conversationId];
   const [open, setOpen] = useState(false);
   const [reps, setReps] = useState<readonly TransferCandidate[] | null>(null);
+  const [limit, setLimit] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const [asking, setAsking] = useState<string | null>(null);
   const [note, setNote] = useState('');
   const [busy, setBusy] = useState(false);
-  const [asked, setAsked] = useState<string | null>(null);
   const ownerId = c?.owner?.id ?? null;
+  // From the server (`transfer_waiting`, sent again on connect): survives a reload.
+  const waiting = s.transferWaiting[conversationId];
 
   useEffect(() => {
     setOpen(false);
-    setAsked(null);
   }, [conversationId, ownerId]);
-  useEffect(() => {
-    if (s.transferNotice?.conversationId === conversationId) setAsked(null);
-  }, [s.transferNotice, conversationId]);
 
   if (!c) return null;
   const me = s.me?.id;
@@ -57,7 +56,10 @@ export function OwnerControl({ client, s, conversationId }: { client: ConsoleCli
     setAsking(null);
     setNote('');
     client.transferCandidates(conversationId).then(
-      (f) => setReps(f.reps),
+      (f) => {
+        setReps(f.reps);
+        setLimit(f.max_open_conversations);
+      },
       (e: unknown) => setError(refusal(e)),
     );
   };
@@ -69,7 +71,6 @@ export function OwnerControl({ client, s, conversationId }: { client: ConsoleCli
       () => {
         setBusy(false);
         setOpen(false);
-        if (warm) setAsked(reps?.find((r) => r.rep.id === to)?.rep.name ?? 'the rep');
       },
       (e: unknown) => {
         setBusy(false);
@@ -97,9 +98,10 @@ export function OwnerControl({ client, s, conversationId }: { client: ConsoleCli
           Owner: <strong>{label}</strong>
         </span>
       )}
-      {asked ? (
+      {waiting ? (
         <span class="owner-asked" role="status" data-testid="transfer-asked">
-          Asked {asked} to take it…
+          Asked {waiting.to.name} to take it…{' '}
+          <Countdown deadline={waiting.deadline} label="Time left for them to answer" testid="transfer-asked-countdown" />
         </span>
       ) : null}
       {open ? (
@@ -111,14 +113,18 @@ export function OwnerControl({ client, s, conversationId }: { client: ConsoleCli
             </p>
           ) : null}
           {reps === null && !error ? <p class="muted">Loading…</p> : null}
-          {reps?.length === 0 ? <p class="muted" data-testid="no-candidates">Nobody else can take it now.</p> : null}
+          {reps?.length === 0 ? (
+            <p class="muted" data-testid="no-candidates">
+              Nobody else can take it now{limit > 0 ? ` (reps with ${limit} open conversation${limit === 1 ? '' : 's'} take no more)` : ''}.
+            </p>
+          ) : null}
           {reps?.map(({ rep, open_conversations: load }) => (
             <div class="owner-option" key={rep.id} data-testid="transfer-candidate" data-rep-id={rep.id}>
               <Avatar name={rep.name} url={rep.avatar_url} size={28} />
               <span class="owner-option-name">
                 {rep.name}
-                <small>
-                  {load} open conversation{load === 1 ? '' : 's'}
+                <small data-testid="transfer-load">
+                  {limit > 0 ? `${load} of ${limit} open conversations` : `${load} open conversation${load === 1 ? '' : 's'}`}
                 </small>
               </span>
               <button type="button" class="btn btn-primary btn-sm" disabled={busy} onClick={() => transfer(rep.id, false)} data-testid="transfer-now">
