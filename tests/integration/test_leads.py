@@ -238,6 +238,28 @@ async def test_an_email_reply_arrives_escaped_with_a_text_part_and_is_stored_onc
     assert await leads.waiting(h.rt, org_id=h.org.id) == []
 
 
+async def test_an_email_reply_is_refused_while_the_visitor_is_online(h: Harness) -> None:
+    visitor, cid = await _lead(h, 1, email="ann@example.com", body="Do you ship to Oslo?")
+    h.rt.mailer = SmtpMailer("smtp://127.0.0.1:9")  # nothing is delivered in this test
+    reply = {"client_id": "r1", "body": "Yes, in 3 days."}
+    async with h.http(0) as http:
+        online = await http.post(f"/api/v1/conversations/{cid}/email-reply", json=reply)
+        assert online.status_code == 409, online.text
+        assert online.json()["code"] == "visitor_online"
+        assert "answer in the chat" in online.json()["detail"]
+        # Nothing was stored or started: the lead still waits.
+        assert [w.conversation.id for w in await leads.waiting(h.rt, org_id=h.org.id)] == [cid]
+
+        await visitor.disconnect()  # the visitor left the site: email reaches them
+        accepted = await http.post(f"/api/v1/conversations/{cid}/email-reply", json=reply)
+        assert accepted.status_code == 202, accepted.text
+        assert accepted.json()["to"] == "ann@example.com" and accepted.json()["created"]
+    pending = await outbox.list_rows(
+        h.rt, org_id=h.org.id, status="pending", limit=10, before_id=None
+    )
+    assert [row.kind for row in pending] == [leads.KIND]
+
+
 async def test_an_email_reply_is_refused_without_an_email_or_by_another_org(h: Harness) -> None:
     _visitor, cid = await _lead(h, 1)
     h.rt.mailer = SmtpMailer("smtp://127.0.0.1:9")

@@ -194,7 +194,8 @@ async def answer_by_email(
 ) -> Replied:
     """Store the rep's reply in the conversation (audience all: the visitor sees it if
     they come back) and queue it to the visitor's email, in one transaction. An
-    unstarted conversation is started (claimed) first, by the usual rule. Sending the
+    unstarted conversation is started (claimed) first, by the usual rule. Refused while
+    the visitor is on the site (`visitor_online`: the chat reaches them now). Sending the
     same client id again returns the stored reply and queues nothing."""
     body = body.strip()
     if not body:
@@ -217,6 +218,10 @@ async def answer_by_email(
         if not is_resend(existing, body=body, conversation_id=conv.id):
             raise ServiceError(ClientIdReused.code, "This client id was used for another message.")
         return Replied(existing, visitor.email, created=False)
+    if await rt.presence.visitor_info(actor.org_id, visitor.id) is not None:
+        raise ServiceError(
+            "visitor_online", "The visitor is online: answer in the chat, not by email."
+        )
     if conv.owner_id is None:
         await chat_service.start_conversation(rt, actor=actor, conversation_id=conv.id)
     try:
