@@ -1,17 +1,23 @@
 """Visitor 360 in Chromium: a Live View row opens the visitor's profile with the pages
 they viewed, live; the site's `Pounce.identify` with a signed token shows Verified, and a
-tampered one is refused in the browser's console."""
+tampered one is refused in the browser's console; a company-data service's answer shows
+in the Company section, and Live View's columns fit beside the panel at 1280x800."""
 
 from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import jwt
+import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ADMIN, Demo, shot
+from tests.e2e.conftest import ADMIN, Demo, _require_browser_and_build, shot
 from tests.e2e.helpers import NewContext, api, rep_console, visitor_page
+from tests.support.enrichment import KEY, company_data_service
+from tests.support.stack import drop_stack, make_stack
 
 
 def test_a_live_view_row_opens_visitor_360_and_identify_verifies(
@@ -79,3 +85,75 @@ def test_a_live_view_row_opens_visitor_360_and_identify_verifies(
     visitor.evaluate("() => Pounce.identify({ email: 'someone@else.test' })")
     expect(email.get_by_test_id("other-claim")).to_contain_text("someone@else.test")
     expect(email.locator(".v360-value").first).to_have_text(f"ann-{mark}@acme.test")
+
+
+@pytest.fixture
+def enriched_demo(tmp_path: Path) -> Iterator[Demo]:
+    """The demo org on a server of its own whose enrichment is a company-data service."""
+    _require_browser_and_build()
+    with company_data_service() as service:
+        stack = make_stack(
+            "embedded",
+            tmp_path / "enriched",
+            POUNCE_ENRICHMENT="http",
+            POUNCE_ENRICHMENT_URL=service.url,
+            POUNCE_ENRICHMENT_KEY=KEY,
+        )
+        url = stack.start()
+        stack.env_extra["POUNCE_PUBLIC_URL"] = url
+        stack.cli("demo")
+        try:
+            yield Demo(url=url, stack=stack)
+        finally:
+            drop_stack(stack)
+
+
+def test_visitor_360_shows_the_enriched_company_beside_live_view_at_1280(
+    enriched_demo: Demo, new_context: NewContext
+) -> None:
+    demo = enriched_demo
+    rep = rep_console(new_context, demo, ADMIN)
+    rep.set_viewport_size({"width": 1280, "height": 800})
+    visitor, _messenger = visitor_page(new_context, demo, "/demo/pricing", open_launcher=False)
+    visitor.wait_for_function("() => !!(window.Pounce && localStorage.getItem('pounce.visitor'))")
+    assert visitor.evaluate("() => Pounce.identify({ email: 'ann@acme.test' })") == {
+        "verified": False
+    }
+
+    rep.get_by_test_id("nav-live").click()
+    row = rep.get_by_test_id("visitor-row").filter(has_text="ann@acme.test")
+    expect(row).to_be_visible()
+    row.get_by_test_id("open-visitor").click()
+    panel = rep.get_by_test_id("visitor-panel")
+    company = panel.get_by_test_id("v360-company")
+    # The company-data service's answer, each with where it came from (live: the
+    # lookup runs in the outbox worker after the identify).
+    industry = company.get_by_test_id("identity-industry")
+    expect(industry).to_contain_text("Software")
+    expect(industry).to_have_attribute("data-provenance", "enriched")
+    expect(industry).to_contain_text("Enriched by 127.0.0.1 · Very high confidence")
+    expect(company.get_by_test_id("identity-company_size")).to_contain_text("51-200")
+    expect(company.get_by_test_id("identity-company_domain")).to_contain_text("acme.test")
+    expect(company.get_by_test_id("identity-company")).to_contain_text("Acme Analytics")
+
+    # Live View beside the open panel at 1280x800: every column fits, none is cut off.
+    shot(rep, "live-view-with-visitor-360")
+    table = rep.get_by_test_id("live-view").locator("table")
+    wrap = rep.get_by_test_id("live-view").locator(".table-wrap").bounding_box()
+    assert wrap is not None
+    for cell in (row.get_by_text("Browsing"), row.get_by_test_id("pounce-button")):
+        box = cell.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= wrap["x"] + wrap["width"], (
+            box,
+            wrap,
+        )
+    sizes = table.evaluate("t => [t.scrollWidth, t.parentElement.clientWidth]")
+    assert sizes[0] <= sizes[1], f"the table is wider than its panel: {sizes}"
+
+    # Closed, the page column has its room back: the title is not cut.
+    panel.get_by_test_id("close-visitor-panel").click()
+    expect(panel).to_be_hidden()
+    title = row.locator(".page-title-cell")
+    expect(title).to_have_text("Pricing — Acme Analytics")
+    shot(rep, "live-view-without-visitor-360")
+    assert title.evaluate("e => e.scrollWidth <= e.clientWidth"), "the page title is cut"

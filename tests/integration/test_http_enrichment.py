@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -21,69 +17,14 @@ from pounce.integrations.http_enrichment import MAX_BYTES, HttpEnrichment
 from pounce.services.identity import ENRICH_KIND
 from pounce.store import chat
 from pounce.store import outbox as outbox_store
+from tests.support.enrichment import GOOD, KEY, Service, company_data_service
 from tests.support.harness import Frame, Harness, MemorySocket, harness
-
-KEY = "sk-test-0123456789abcdef"
-GOOD = {
-    "company": {
-        "name": "Acme Analytics",
-        "domain": "acme.test",
-        "industry": "Software",
-        "size": "51-200",
-    },
-    "location": {"country": "fr", "city": "Lyon"},
-    "confidence": 0.9,
-}
-
-
-@dataclass
-class Service:
-    """What the server answers next (status, body) and the requests it got."""
-
-    status: int = 200
-    body: bytes = json.dumps(GOOD).encode()
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    release: threading.Event = field(default_factory=threading.Event)
-    hold: bool = False
-    url: str = ""
 
 
 @pytest.fixture
 def service() -> Iterator[Service]:
-    state = Service()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            state.requests.append(
-                {
-                    "path": parts.path,
-                    "query": {k: v[0] for k, v in parse_qs(parts.query).items()},
-                    "authorization": self.headers.get("authorization"),
-                }
-            )
-            if state.hold:  # a service that does not answer before the client gives up
-                state.release.wait(10)
-            self.send_response(state.status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(state.body)))
-            self.end_headers()
-            self.wfile.write(state.body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/v1/lookup"
-    try:
-        yield state
-    finally:
-        state.release.set()
-        server.shutdown()
-        server.server_close()
+    with company_data_service() as made:
+        yield made
 
 
 @pytest.fixture
@@ -135,11 +76,26 @@ async def test_a_left_email_is_enriched_by_the_service(h: Harness, service: Serv
     claims = {c["field"]: c for c in pushed["identity"] if c["provenance"] == "enriched"}
     assert {k: (c["value"], c["source"], c["confidence"]) for k, c in claims.items()} == {
         "company": ("Acme Analytics", "127.0.0.1", 0.9),
+        "company_domain": ("acme.test", "127.0.0.1", 0.9),
+        "industry": ("Software", "127.0.0.1", 0.9),
+        "company_size": ("51-200", "127.0.0.1", 0.9),
         "country": ("FR", "127.0.0.1", 0.9),
         "city": ("Lyon", "127.0.0.1", 0.9),
     }
     got = await ask_profile(rep, me)
     assert got["profile"]["city"] == "Lyon" and got["profile"]["visitor"]["country"] == "FR"
+    # Visitor 360 has the company's details with their provenance, company first.
+    assert [
+        (c["field"], c["value"], c["provenance"], c["source"])
+        for c in got["profile"]["identity"]
+        if c["field"] not in ("country", "city")
+    ] == [
+        ("email", "ann@acme.test", "visitor", "away_message"),
+        ("company", "Acme Analytics", "enriched", "127.0.0.1"),
+        ("company_domain", "acme.test", "enriched", "127.0.0.1"),
+        ("industry", "Software", "enriched", "127.0.0.1"),
+        ("company_size", "51-200", "enriched", "127.0.0.1"),
+    ]
     async with h.rt.db.read() as conn:
         stored = await chat.get_visitor(conn, org_id=h.org.id, visitor_id=me)
     assert stored is not None and stored.attributes == {

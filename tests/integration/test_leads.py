@@ -107,6 +107,52 @@ async def test_becoming_available_alerts_the_routed_reps_to_waiting_leads(h: Har
     assert [a["conversation"]["id"] for a in welcome["alerts"]] == [cid]
 
 
+async def test_a_rep_alerted_on_becoming_available_gets_the_visitors_next_message_live(
+    h: Harness,
+) -> None:
+    rep, _ = await h.rep(0, available=False)
+    other, _ = await h.rep(1, available=False)
+    visitor, cid = await _lead(h, 1, body="Anyone there?")
+
+    await _available(rep)
+    alert = await rep.expect("alert")
+    assert alert["conversation"]["id"] == cid
+    assert alert["routed_to"] == [h.org.reps[0].id]
+    await _available(other)
+    assert (await other.expect("alert"))["routed_to"] == [h.org.reps[0].id, h.org.reps[1].id]
+    async with h.rt.db.read() as conn:
+        conv = await chat.get_conversation(conn, org_id=h.org.id, conversation_id=cid)
+    assert conv is not None and conv.routed_to == (h.org.reps[0].id, h.org.reps[1].id)
+
+    # The visitor writes again: both alerted reps see it live, before anyone starts it.
+    sent = await visitor.request({"type": "message", "body": "Still here?"})
+    assert sent["type"] == "ack", sent
+    for sock in (rep, other):
+        live = await sock.expect("message", lambda f: f["body"] == "Still here?")
+        assert live["conversation_id"] == cid
+
+    # Away and Available again alerts once more but routes the rep only once.
+    await _away(rep)
+    await _available(rep)
+    assert (await rep.expect("alert"))["routed_to"] == [h.org.reps[0].id, h.org.reps[1].id]
+
+
+async def test_a_console_that_connects_while_available_gets_the_next_message_live(
+    h: Harness,
+) -> None:
+    rep, _ = await h.rep(0)  # Available, then the console closes: routing skips them
+    await rep.disconnect()
+    visitor, cid = await _lead(h, 1, body="Anyone there?")
+
+    rep, welcome = await h.rep(0, available=False)
+    [alert] = welcome["alerts"]
+    assert alert["conversation"]["id"] == cid and alert["routed_to"] == [h.org.reps[0].id]
+    sent = await visitor.request({"type": "message", "body": "Still here?"})
+    assert sent["type"] == "ack", sent
+    live = await rep.expect("message", lambda f: f["body"] == "Still here?")
+    assert live["conversation_id"] == cid
+
+
 async def test_alerts_on_becoming_available_cost_the_same_for_one_lead_or_twelve(
     h: Harness,
 ) -> None:
@@ -190,6 +236,28 @@ async def test_an_email_reply_arrives_escaped_with_a_text_part_and_is_stored_onc
         await outbox.list_rows(h.rt, org_id=h.org.id, status="done", limit=10, before_id=None) != []
     )
     assert await leads.waiting(h.rt, org_id=h.org.id) == []
+
+
+async def test_an_email_reply_is_refused_while_the_visitor_is_online(h: Harness) -> None:
+    visitor, cid = await _lead(h, 1, email="ann@example.com", body="Do you ship to Oslo?")
+    h.rt.mailer = SmtpMailer("smtp://127.0.0.1:9")  # nothing is delivered in this test
+    reply = {"client_id": "r1", "body": "Yes, in 3 days."}
+    async with h.http(0) as http:
+        online = await http.post(f"/api/v1/conversations/{cid}/email-reply", json=reply)
+        assert online.status_code == 409, online.text
+        assert online.json()["code"] == "visitor_online"
+        assert "answer in the chat" in online.json()["detail"]
+        # Nothing was stored or started: the lead still waits.
+        assert [w.conversation.id for w in await leads.waiting(h.rt, org_id=h.org.id)] == [cid]
+
+        await visitor.disconnect()  # the visitor left the site: email reaches them
+        accepted = await http.post(f"/api/v1/conversations/{cid}/email-reply", json=reply)
+        assert accepted.status_code == 202, accepted.text
+        assert accepted.json()["to"] == "ann@example.com" and accepted.json()["created"]
+    pending = await outbox.list_rows(
+        h.rt, org_id=h.org.id, status="pending", limit=10, before_id=None
+    )
+    assert [row.kind for row in pending] == [leads.KIND]
 
 
 async def test_an_email_reply_is_refused_without_an_email_or_by_another_org(h: Harness) -> None:

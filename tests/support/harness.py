@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 import orjson
 from sqlalchemy import event
 
 from pounce.api import sockets
+from pounce.api.deps import CSRF_HEADER
+from pounce.app import create_app
 from pounce.config import Settings
 from pounce.realtime.bus import LocalBus
 from pounce.realtime.frames import CONSOLE, MESSENGER, Endpoint
@@ -148,8 +151,12 @@ class MemorySocket:
         return taken
 
     async def disconnect(self) -> None:
+        """Close the socket and wait until the server has done with it (presence)."""
         self.close(1000, "bye")
         await asyncio.sleep(0)
+        closing = list(sockets._tasks)  # the sessions' close work
+        if closing:
+            await asyncio.gather(*closing)
 
 
 @dataclass
@@ -209,6 +216,24 @@ class Harness:
             reply = await sock.request({"type": "availability", "status": "available"})
             assert reply["type"] == "ack", reply
         return sock, welcome
+
+    @asynccontextmanager
+    async def http(self, index: int = 0) -> AsyncIterator[httpx.AsyncClient]:
+        """The REST API in this process, on this runtime, signed in as a rep (`index` into
+        the org's reps, -1 for its admin), writes carrying the CSRF header."""
+        app = create_app(self.rt.settings, run_worker=False)
+        app.state.runtime = self.rt  # no lifespan: the harness's runtime serves it
+        person = self.org.admin if index < 0 else self.org.reps[index]
+        session = await auth.login(
+            self.rt, email=person.email, password=self.org.password, client_ip="127.0.0.1"
+        )
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url=self.rt.settings.resolved_public_url(),
+            cookies={auth.SESSION_COOKIE: session.token or ""},
+            headers={CSRF_HEADER: session.csrf_token},
+        ) as client:
+            yield client
 
     async def _open(
         self,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { initialState, reduce, type ConsoleAction, type ConsoleState } from '../src/console/state';
-import { claimsOf, locationOf, MAX_PROFILES, provenanceLabel } from '../src/console/profile';
+import { claimsOf, companyRows, locationOf, MAX_PROFILES, provenanceLabel } from '../src/console/profile';
 import { identifyFrame } from '../src/messenger/client';
 import type { ConsoleServerFrame, VisitorPresence, VisitorProfile } from '../src/shared/protocol';
 import { ada, conv } from './fixtures';
@@ -53,6 +53,21 @@ describe('Visitor 360 state', () => {
     expect(text).toBe('Berlin, Germany');
     expect(claim && provenanceLabel(claim)).toBe('Enriched by geoip · High confidence');
   });
+  it('the company section: the company always, what enrichment adds when known', () => {
+    expect(companyRows(profile)).toEqual(['company']);
+    const enriched: VisitorProfile = {
+      ...profile,
+      identity: [
+        ...profile.identity,
+        { field: 'company', value: 'Acme', provenance: 'enriched', source: 'data.test', confidence: 0.9, updated_at: '2026-12-06T10:02:00.000Z' },
+        { field: 'industry', value: 'Software', provenance: 'enriched', source: 'data.test', confidence: 0.9, updated_at: '2026-12-06T10:02:00.000Z' },
+        { field: 'company_size', value: '51-200', provenance: 'enriched', source: 'data.test', confidence: 0.5, updated_at: '2026-12-06T10:02:00.000Z' },
+      ],
+    };
+    expect(companyRows(enriched)).toEqual(['company', 'industry', 'company_size']);
+    expect(claimsOf(enriched, 'company_size').map(provenanceLabel)).toEqual(['Enriched by data.test · Medium confidence']);
+  });
+
   it('a refusal is remembered for the panel', () => {
     const s = run([
       { type: 'request', id: 'r2', request: { kind: 'profile', visitorId: 'v_9' } },

@@ -59,8 +59,9 @@ async def email_reply(
 ) -> out.EmailReplyQueued:
     """Answer the visitor by email: the reply is stored as your message in the
     conversation (starting it if nobody has) and queued to the email the visitor left.
-    409 `email_off` without SMTP, 409 `no_email`, 409 `already_taken`, 429 `outbox_full`;
-    the same `client_id` again queues nothing."""
+    409 `email_off` without SMTP, 409 `no_email`, 409 `visitor_online` (the visitor is
+    on the site now: answer in the chat), 409 `already_taken`, 429 `outbox_full`; the
+    same `client_id` again queues nothing."""
     replied = await leads.answer_by_email(
         rt,
         actor=actor,

@@ -18,6 +18,8 @@ class Provenance(StrEnum):
 
 
 FIELDS = ("name", "email", "company")
+# What a company-data service adds about the visitor's company: only ever enriched.
+COMPANY_FIELDS = ("company_domain", "industry", "company_size")
 # Where the visitor is (`country`: ISO 3166-1 alpha-2): only ever enriched (GeoIP).
 LOCATION_FIELDS = ("country", "city")
 # Which claim a field shows first: a verified value is never displaced by another.
@@ -47,7 +49,7 @@ def ordered(claims: Iterable[Claim]) -> list[Claim]:
         kept = latest.get((c.field, c.provenance))
         if kept is None or c.updated_at > kept.updated_at:
             latest[(c.field, c.provenance)] = c
-    order = {name: i for i, name in enumerate(FIELDS + LOCATION_FIELDS)}
+    order = {name: i for i, name in enumerate(FIELDS + COMPANY_FIELDS + LOCATION_FIELDS)}
     return sorted(
         latest.values(), key=lambda c: (order.get(c.field, len(order)), RANK[c.provenance])
     )

@@ -18,6 +18,7 @@ HTTP_STATUS = {
     "outbox_full": 429,
     "email_off": 409,
     "no_email": 409,
+    "visitor_online": 409,
     "id_reused": 409,
     "unavailable": 503,
 }

@@ -16,7 +16,15 @@ from typing import Any
 import jwt
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pounce.domain.identity import FIELDS, Claim, Provenance, best, ordered, user_hash_matches
+from pounce.domain.identity import (
+    COMPANY_FIELDS,
+    FIELDS,
+    Claim,
+    Provenance,
+    best,
+    ordered,
+    user_hash_matches,
+)
 from pounce.domain.model import Actor, ConversationStatus
 from pounce.realtime.frames import server as sf
 from pounce.realtime.frames import shapes as s
@@ -37,8 +45,9 @@ PROFILE_CONVERSATIONS = 20
 _LIMITS = {"name": 200, "email": 320, "company": 200}
 # The outbox kind that looks a new email up (`rt.enrichment`), off the message path.
 ENRICH_KIND = "visitor.enrich"
-# What a company-data service may add about the company, kept in the visitor's attributes.
-COMPANY_ATTRIBUTES = ("company_domain", "industry", "company_size")
+# What a company-data service may add about the company: enriched claims (Visitor 360
+# shows them with their source), and the visitor's attributes (routing rules match them).
+COMPANY_ATTRIBUTES = COMPANY_FIELDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,21 +259,19 @@ async def deliver_enrichment(rt: Runtime, row: Row) -> None:
         known = await store.visitor_and_contact(uow.conn, org_id=row.org_id, visitor_id=visitor_id)
         if known is None:
             return  # the visitor is gone
-        if company:
-            await store.put_claims(
-                uow.conn,
-                org_id=row.org_id,
-                visitor_id=visitor_id,
-                claims=[
-                    store.NewClaim(
-                        "company",
-                        company,
-                        Provenance.ENRICHED,
-                        source=(found.get("source") or "enrichment")[:100],
-                        confidence=confidence,
-                    )
-                ],
-            )
+        source = (found.get("source") or "enrichment")[:100]
+        await store.put_claims(
+            uow.conn,
+            org_id=row.org_id,
+            visitor_id=visitor_id,
+            claims=[
+                store.NewClaim(
+                    name, value, Provenance.ENRICHED, source=source, confidence=confidence
+                )
+                for name, value in (("company", company), *extra.items())
+                if value
+            ],
+        )
         visitor = replace(known[0], attributes={**known[0].attributes, **extra})
         if located:
             await store_location(uow, visitor=visitor, found=found)
@@ -381,7 +388,7 @@ def _confidence(text: str | None) -> float | None:
 def claim_shapes(claims: list[Claim]) -> list[s.IdentityClaim]:
     return [
         s.IdentityClaim(
-            field=c.field,  # type: ignore[arg-type]  # one of FIELDS (stored by us)
+            field=c.field,  # type: ignore[arg-type]  # a field we store (domain.identity)
             value=c.value,
             provenance=c.provenance.value,
             updated_at=events.stamp(c.updated_at),

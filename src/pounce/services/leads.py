@@ -119,18 +119,34 @@ async def routed_waiting(
 
 
 async def alert_when_available(rt: Runtime, user: User) -> int:
-    """The rep just became Available: alert them to the waiting conversations routed to
-    them. Returns how many."""
+    """The rep just became Available: route them the waiting conversations the rules
+    give them (`route_waiting`) and alert them. Returns how many."""
+    return await route_waiting(rt, user, alert=True)
+
+
+async def route_waiting(rt: Runtime, user: User, *, alert: bool = False) -> int:
+    """Add an Available rep to the routed reps of the waiting conversations the routing
+    rules give them now, as routing does for a new conversation, so that the visitor's
+    next messages reach them live (and they may act as a routed rep, e.g. block); with
+    `alert`, alert them to each. A console that connects while Available calls it
+    without: its `welcome` carries the alerts. Returns how many conversations."""
     async with rt.db.read() as conn:
         users = await accounts.list_users(conn, org_id=user.org_id)
         convs = (
             await routed_waiting(rt, conn, org_id=user.org_id, users=users, user_ids=[user.id])
         ).get(user.id, [])
-        if not convs:
-            return 0
-        alerts = await build_alerts(rt, conn, org_id=user.org_id, convs=convs)
-    for alert in alerts:
-        events.to_users(rt.bus, [user.id], stream.alert_frame(alert))
+    if not convs:
+        return 0
+    async with unit_of_work(rt) as uow:
+        # Still waiting now (nobody started one meanwhile), with the rep among the routed.
+        routed = await chat.add_routed(
+            uow.conn, org_id=user.org_id, conversation_ids=[c.id for c in convs], user_id=user.id
+        )
+        if not alert:
+            return len(routed)
+        alerts = await build_alerts(rt, uow.conn, org_id=user.org_id, convs=routed)
+        for shown in alerts:
+            events.to_users(uow, [user.id], stream.alert_frame(shown))
     return len(alerts)
 
 
@@ -178,7 +194,8 @@ async def answer_by_email(
 ) -> Replied:
     """Store the rep's reply in the conversation (audience all: the visitor sees it if
     they come back) and queue it to the visitor's email, in one transaction. An
-    unstarted conversation is started (claimed) first, by the usual rule. Sending the
+    unstarted conversation is started (claimed) first, by the usual rule. Refused while
+    the visitor is on the site (`visitor_online`: the chat reaches them now). Sending the
     same client id again returns the stored reply and queues nothing."""
     body = body.strip()
     if not body:
@@ -201,6 +218,10 @@ async def answer_by_email(
         if not is_resend(existing, body=body, conversation_id=conv.id):
             raise ServiceError(ClientIdReused.code, "This client id was used for another message.")
         return Replied(existing, visitor.email, created=False)
+    if await rt.presence.visitor_info(actor.org_id, visitor.id) is not None:
+        raise ServiceError(
+            "visitor_online", "The visitor is online: answer in the chat, not by email."
+        )
     if conv.owner_id is None:
         await chat_service.start_conversation(rt, actor=actor, conversation_id=conv.id)
     try:

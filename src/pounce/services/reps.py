@@ -152,6 +152,10 @@ async def connect(rt: Runtime, *, user: User, connection_id: str) -> sf.ConsoleW
     first = await rt.presence.rep_connected(user.org_id, user.id, connection_id)
     if first:
         await presence.broadcast_rep(rt, user)
+        if user.availability is Availability.AVAILABLE:
+            # Routing skipped them while their console was closed: waiting conversations
+            # the rules give them are theirs to see live now (the welcome alerts them).
+            await leads.route_waiting(rt, user)
     state = await console_state(rt, org_id=user.org_id, user_ids=[user.id])
     return sf.ConsoleWelcome(
         v=1,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import and_, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -365,6 +366,46 @@ async def set_routed(
         .where(t.conversations.c.org_id == org_id, t.conversations.c.id == conversation_id)
         .values(routed_to=list(routed_to), updated_at=now())
     )
+
+
+async def add_routed(
+    conn: AsyncConnection, *, org_id: str, conversation_ids: Sequence[str], user_id: str
+) -> list[Conversation]:
+    """Add a rep to the routed reps of those conversations that are still waiting
+    (inbound, open, no owner), in two statements: a locked read (PostgreSQL; SQLite's
+    write transaction is the lock), so that two reps added at once both stay, and one
+    update for all of them. Returns those conversations as they are now, in the order
+    asked (with the rep already routed, unchanged)."""
+    ids = list(dict.fromkeys(conversation_ids))[:500]
+    if not ids:
+        return []
+    c = t.conversations.c
+    rows = await conn.execute(
+        select(t.conversations)
+        .where(
+            c.org_id == org_id,
+            c.id.in_(ids),
+            c.status == ConversationStatus.OPEN.value,
+            c.owner_id.is_(None),
+            c.source == Source.INBOUND.value,
+        )
+        .with_for_update()
+    )
+    found = {r.id: Conversation.from_row(r) for r in rows}
+    stamp = now()
+    changed = {
+        cid: msgspec.structs.replace(conv, routed_to=(*conv.routed_to, user_id), updated_at=stamp)
+        for cid, conv in found.items()
+        if user_id not in conv.routed_to
+    }
+    if changed:
+        await conn.execute(
+            update(t.conversations)
+            .where(c.org_id == org_id, c.id == bindparam("b_id"))
+            .values(routed_to=bindparam("b_routed"), updated_at=stamp),
+            [{"b_id": cid, "b_routed": list(conv.routed_to)} for cid, conv in changed.items()],
+        )
+    return [changed.get(cid) or found[cid] for cid in ids if cid in found]
 
 
 async def close_conversation(

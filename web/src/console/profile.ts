@@ -64,7 +64,15 @@ export function profileSeesConversation(profiles: Profiles, c: Conversation): Pr
 }
 
 export type FieldName = IdentityClaim['field'];
-export const FIELDS: readonly FieldName[] = ['name', 'email', 'company'];
+/** Who the person is (the Identity section). */
+export const FIELDS: readonly FieldName[] = ['name', 'email'];
+/** Their company (the Company section): the name, and what enrichment adds about it. */
+export const COMPANY_FIELDS: readonly FieldName[] = ['company', 'company_domain', 'industry', 'company_size'];
+
+/** The Company section's rows: the company always (shown as unknown), the rest when known. */
+export function companyRows(p: VisitorProfile): FieldName[] {
+  return COMPANY_FIELDS.filter((f) => f === 'company' || claimsOf(p, f).length > 0);
+}
 
 /** A field's claims, the shown one first (the server orders them best first). */
 export function claimsOf(p: VisitorProfile, field: FieldName): IdentityClaim[] {

@@ -172,7 +172,9 @@ class Org(OptionalShape):
 # -- Visitor 360 (reps only) --------------------------------------------------------------
 
 ProvenanceName = Literal["verified", "visitor", "enriched", "crm"]
-IdentityFieldName = Literal["name", "email", "company", "country", "city"]
+IdentityFieldName = Literal[
+    "name", "email", "company", "company_domain", "industry", "company_size", "country", "city"
+]
 
 
 class IdentityClaim(OptionalShape):

@@ -6,7 +6,7 @@ import { formatDuration } from '../../shared/format';
 import { useNow } from '../../shared/hooks';
 import type { IdentityClaim, VisitorProfile } from '../../shared/protocol';
 import type { ConsoleClient } from '../client';
-import { claimsOf, FIELDS, locationOf, provenanceLabel, type FieldName } from '../profile';
+import { claimsOf, companyRows, FIELDS, locationOf, provenanceLabel, type FieldName } from '../profile';
 import { chatHref } from '../router';
 import { visitorLabel, type ConsoleState } from '../state';
 import { Avatar, Icon } from './ui';
@@ -14,7 +14,16 @@ import { Avatar, Icon } from './ui';
 /** Page views further apart than this start another visit. */
 const VISIT_GAP_MS = 30 * 60_000;
 
-const FIELD_LABEL: Record<FieldName, string> = { name: 'Name', email: 'Email', company: 'Company', country: 'Country', city: 'City' };
+const FIELD_LABEL: Record<FieldName, string> = {
+  name: 'Name',
+  email: 'Email',
+  company: 'Company',
+  company_domain: 'Domain',
+  industry: 'Industry',
+  company_size: 'Size',
+  country: 'Country',
+  city: 'City',
+};
 const STATUS: Record<string, string> = { open: 'Waiting', active: 'Active', closed: 'Closed' };
 
 function when(iso: string): string {
@@ -203,6 +212,14 @@ export function VisitorPanel({ s, client, visitorId, conversationId, onClose, ow
               ) : null}
               <dt>Location</dt>
               <LocationRow p={p} />
+            </dl>
+          </section>
+          <section class="v360-section" aria-label="Company" data-testid="v360-company">
+            <h3 class="v360-title">Company</h3>
+            <dl class="v360-facts">
+              {companyRows(p).map((f) => (
+                <IdentityRow key={f} p={p} field={f} />
+              ))}
             </dl>
           </section>
           <section class="v360-section" aria-label="Pages viewed">
