@@ -20,8 +20,8 @@ def rep_console(new_context: NewContext, demo: Demo, email: str) -> Page:
     page.get_by_test_id("login-submit").click()
     toggle = page.get_by_test_id("availability-toggle")
     expect(toggle).to_be_visible()
-    expect(page.get_by_test_id("connection-status")).to_be_hidden()
-    page.wait_for_timeout(300)  # the welcome has set the real availability
+    # The toggle shows "away" until the welcome says what the rep's availability is.
+    expect(page.locator(".shell[data-ready=true]")).to_be_visible()
     if toggle.get_attribute("aria-checked") != "true":
         toggle.click()
     expect(toggle).to_have_attribute("aria-checked", "true")

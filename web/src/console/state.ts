@@ -73,6 +73,8 @@ export interface AutoPounceNotice {
 
 export interface ConsoleState {
   connection: ConnectionState;
+  /** The welcome of the current socket has been applied (tests wait on `data-ready`). */
+  welcomed: boolean;
   me: User | null;
   org: Org | null;
   reps: Readonly<Record<string, RepPresence>>;
@@ -134,6 +136,7 @@ export type ConsoleAction =
 export function initialState(myRead: ReadMarks = {}): ConsoleState {
   return {
     connection: 'connecting',
+    welcomed: false,
     me: null,
     org: null,
     reps: {},
@@ -333,6 +336,7 @@ function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
     case 'welcome': {
       let next: ConsoleState = {
         ...s,
+        welcomed: true,
         me: f.user,
         org: f.org,
         reps: byId(f.reps),
@@ -466,7 +470,7 @@ function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
 export function reduce(s: ConsoleState, a: ConsoleAction): ConsoleState {
   switch (a.type) {
     case 'connection':
-      return { ...s, connection: a.state };
+      return { ...s, connection: a.state, welcomed: s.welcomed && a.state === 'online' };
     case 'frame':
       return applyFrame(s, a.frame);
     case 'request': {

@@ -222,7 +222,7 @@ export function Shell({ api, client, s, route, title, onLogout, children }: Prop
   const admin = s.me?.role === 'admin';
   const online = Object.keys(s.visitors).length;
   return (
-    <div class="shell">
+    <div class="shell" data-ready={s.welcomed ? 'true' : 'false'}>
       <a class="skip-link" href="#main">
         Skip to content
       </a>
