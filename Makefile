@@ -68,8 +68,11 @@ typecheck: install-test
 imports: install-test
 	$(BIN)/lint-imports
 
+# Two workers: the suite waits on servers, browsers and timers about half the time, so
+# two workers keep both cores busy (docs/testing.md has the measurements).
+PYTEST_WORKERS ?= 2
 pytest: install-test web services chromium
-	$(BIN)/pytest -q --durations=15
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal --durations=15
 
 webtest: web
 	cd web && npm test
