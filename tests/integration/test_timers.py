@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from pounce.store import chat as chat_store
 from pounce.store import jobs as job_store
 from pounce.store.db import Database
 from tests.support import clients
+from tests.support.harness import harness
 from tests.support.seed import seed_org
 
 
@@ -75,22 +77,20 @@ async def test_unanswered_alert_fires_once_after_a_restart(fresh_stack, mode: st
     await back.close()
 
 
-async def test_starting_the_conversation_cancels_the_timer(fresh_stack) -> None:  # type: ignore[no-untyped-def]
-    stack = fresh_stack("embedded", POUNCE_UNANSWERED_SECONDS="2")
-    url = stack.start()
-    org = await seed_org(stack.database_url, origins=[url])
-    cookie, _ = await clients.login(url, org.reps[0].email, org.password)
-    rep, _ = await clients.rep(url, cookie)
-    visitor, _ = await clients.visitor(url, org.site_key)
-    ack = await visitor.request({"type": "message", "body": "hello?"})
-    await rep.expect("alert")
-    started = await rep.request(
-        {"type": "start_conversation", "conversation_id": ack["conversation_id"]}
-    )
-    assert started["type"] == "ack"
-    assert await _pending(stack.database_url, org.id) == 0
-    await asyncio.sleep(2.5)
-    assert await _messages(stack.database_url, org.id, ack["conversation_id"]) == ["visitor"]
-    assert not [f for f in visitor.inbox if f["type"] == "away"]
-    await visitor.close()
-    await rep.close()
+async def test_starting_the_conversation_cancels_the_timer(tmp_path: Path) -> None:
+    async with harness(tmp_path, unanswered_seconds=2) as h:
+        rep, _ = await h.rep(0)
+        visitor, _ = await h.visitor()
+        ack = await visitor.request({"type": "message", "body": "hello?"})
+        await rep.expect("alert")
+        started = await rep.request(
+            {"type": "start_conversation", "conversation_id": ack["conversation_id"]}
+        )
+        assert started["type"] == "ack"
+        assert await _pending(h.rt.settings.resolved_database_url(), h.org.id) == 0
+        h.clock.advance(3)  # past the deadline: nothing is due
+        assert await h.run_due() == 0
+        await visitor.barrier()
+        url = h.rt.settings.resolved_database_url()
+        assert await _messages(url, h.org.id, ack["conversation_id"]) == ["visitor"]
+        assert not [f for f in visitor.inbox if f["type"] == "away"]
