@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from pounce.api import sockets
@@ -111,3 +112,40 @@ async def test_a_held_socket_that_falls_too_far_behind_is_closed(
         await rep.request({"type": "message", "conversation_id": cid, "body": f"m{i}"})
     assert visitor.close_code == 1013
     assert not visitor.drain("message")
+
+
+async def test_a_warm_transfer_still_waiting_is_sent_again_after_the_sync(h: Harness) -> None:
+    """A transfer result the bus lost must not leave a stale prompt: the sync is followed,
+    as a welcome is, by the warm transfers still waiting."""
+    ann, _ = await h.rep(0)
+    bob, _ = await h.rep(1)
+    visitor, _ = await h.visitor()
+    ack = await visitor.request({"type": "message", "body": "anyone?"})
+    cid = ack["conversation_id"]
+    started = await ann.request({"type": "start_conversation", "conversation_id": cid})
+    assert started["type"] == "ack", started
+    asked = await ann.request(
+        {
+            "type": "transfer",
+            "conversation_id": cid,
+            "owner_id": h.org.reps[0].id,
+            "to": h.org.reps[1].id,
+            "warm": True,
+        }
+    )
+    assert asked["type"] == "ack", asked
+    waiting = await ann.expect("transfer_waiting")
+    request = await bob.expect("transfer_request")
+
+    marks = {sock: len(sock.raw) for sock in (ann, bob)}
+    await sockets.resync(h.rt, spread=0)
+    for sock, kind, before in (
+        (ann, "transfer_waiting", waiting),
+        (bob, "transfer_request", request),
+    ):
+        again = await sock.expect(kind)
+        assert again == before
+        # In order: the sync (which clears the console's warm transfers), then the
+        # ones still waiting, once.
+        since = [orjson.loads(raw)["type"] for raw in sock.raw[marks[sock] :]]
+        assert since == ["sync", kind], since

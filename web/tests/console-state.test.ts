@@ -278,6 +278,14 @@ describe('the conversation stream', () => {
     expect(s.transferAsks).toEqual({});
   });
 
+  it('a sync after a bus outage drops warm asks; the server sends what still waits after it', () => {
+    const ask = { type: 'transfer_request' as const, conversation: conv('c_2', { status: 'active', owner: bob }), visitor: card, by: bob, note: null, deadline: 1 };
+    const sync = { type: 'sync' as const, reps: [], visitors: [], alerts: [], conversations: [] };
+    const s = run([welcome(), frame(ask), frame(sync)]);
+    expect(s.transferAsks).toEqual({});
+    expect(run([welcome(), frame(ask), frame(sync), frame(ask)]).transferAsks['c_2']?.deadline).toBe(1);
+  });
+
   it('the asker hears a decline', () => {
     let s = run([welcome({ conversations: [conv('c_1', { status: 'active', owner: ada })] })]);
     s = reduce(s, frame({ type: 'transfer_result', conversation_id: 'c_1', to: bob, result: 'declined' }));

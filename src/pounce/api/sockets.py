@@ -1017,12 +1017,14 @@ async def resync(rt: Runtime, *, spread: float = RESYNC_SPREAD_SECONDS) -> int:
     for conn in targets:
         conn.hold()
         _RESYNCING[conn.id] = conn
-    frames: dict[str, f.ServerFrame] = {}
+    frames: dict[str, list[f.ServerFrame]] = {}
     for org_id, sessions in consoles.items():
+        user_ids = list({x.user.id for x in sessions})
         try:
-            synced = await reps.sync(
-                rt, org_id=org_id, user_ids=list({x.user.id for x in sessions})
-            )
+            synced = await reps.sync(rt, org_id=org_id, user_ids=user_ids)
+            # The warm transfers still waiting, as after a welcome: a result the bus lost
+            # must not leave a prompt or an "asked …" state behind.
+            asks = await transfer.pending_for_reps(rt, org_id=org_id, user_ids=user_ids)
         except StoreUnavailable:
             for x in sessions:
                 if x.conn is not None:
@@ -1031,22 +1033,23 @@ async def resync(rt: Runtime, *, spread: float = RESYNC_SPREAD_SECONDS) -> int:
             continue
         for x in sessions:
             if x.conn is not None:
-                frames[x.conn.id] = synced[x.user.id]
+                frames[x.conn.id] = [synced[x.user.id], *asks[x.user.id]]
     loop = asyncio.get_running_loop()
     count = 0
     for conn in targets:
-        frame = frames.get(conn.id) or (sf.Resync() if conn.kind == "messenger" else None)
-        if frame is not None:
-            loop.call_later(random.uniform(0, spread), _send_if_open, conn, frame)
+        sent = frames.get(conn.id) or ([sf.Resync()] if conn.kind == "messenger" else None)
+        if sent is not None:
+            loop.call_later(random.uniform(0, spread), _send_if_open, conn, sent)
             count += 1
     return count
 
 
-def _send_if_open(conn: Connection, frame: f.ServerFrame) -> None:
+def _send_if_open(conn: Connection, frames: list[f.ServerFrame]) -> None:
     if conn.closed:
         _RESYNCING.pop(conn.id, None)
         return
-    conn.send_frame(frame)
+    for frame in frames:
+        conn.send_frame(frame)
     asyncio.get_running_loop().call_later(RESYNC_RESUME_SECONDS, _resumed_or_closed, conn)
 
 

@@ -380,21 +380,30 @@ async def pending_for(rt: Runtime, *, user: User) -> list[sf.TransferRequest | s
     """The warm transfers this rep has to answer (`transfer_request`) or waits on as their
     asker or owner (`transfer_waiting`): sent again to a console that connects, so a
     reload loses neither the prompt nor the "asked …" state."""
+    return (await pending_for_reps(rt, org_id=user.org_id, user_ids=[user.id]))[user.id]
+
+
+async def pending_for_reps(
+    rt: Runtime, *, org_id: str, user_ids: list[str]
+) -> dict[str, list[sf.TransferRequest | sf.TransferWaiting]]:
+    """`pending_for` for several reps of one org, read once (after a bus outage every
+    console of the process gets them again with its `sync`)."""
+    frames: dict[str, list[sf.TransferRequest | sf.TransferWaiting]] = {u: [] for u in user_ids}
     async with rt.db.read() as conn:
+        wanted = set(user_ids)
         jobs_found = [
             job
-            for job in await jobs.pending(conn, org_id=user.org_id, kind=EXPIRE_JOB)
-            if user.id in (job.payload.get("to"), job.payload.get("by"), job.payload.get("from"))
+            for job in await jobs.pending(conn, org_id=org_id, kind=EXPIRE_JOB)
+            if wanted & {job.payload.get("to"), job.payload.get("by"), job.payload.get("from")}
         ]
         if not jobs_found:
-            return []
+            return frames
         convs = await chat.get_conversations(
             conn,
-            org_id=user.org_id,
+            org_id=org_id,
             conversation_ids=[str(job.payload.get("conversation_id")) for job in jobs_found],
         )
-        users = {u.id: u for u in await accounts.list_users(conn, org_id=user.org_id)}
-        frames: list[sf.TransferRequest | sf.TransferWaiting] = []
+        users = {u.id: u for u in await accounts.list_users(conn, org_id=org_id)}
         for job in jobs_found:
             conv = convs.get(str(job.payload.get("conversation_id")))
             by = users.get(str(job.payload.get("by") or ""))
@@ -402,8 +411,8 @@ async def pending_for(rt: Runtime, *, user: User) -> list[sf.TransferRequest | s
             if conv is None or to is None:
                 continue
             deadline = int(job.run_at * 1000)
-            if user.id in _askers(job.payload):
-                frames.append(
+            for user_id in wanted & set(_askers(job.payload)):
+                frames[user_id].append(
                     sf.TransferWaiting(
                         conversation_id=conv.id,
                         to=_card(to),
@@ -411,11 +420,11 @@ async def pending_for(rt: Runtime, *, user: User) -> list[sf.TransferRequest | s
                         deadline=deadline,
                     )
                 )
-            if to.id != user.id or by is None:
+            if to.id not in wanted or by is None:
                 continue
             alert = await stream.alert(rt, conn, conv)
             note = job.payload.get("note")
-            frames.append(
+            frames[to.id].append(
                 sf.TransferRequest(
                     conversation=alert.conversation,
                     visitor=alert.visitor,

@@ -353,11 +353,14 @@ function applyFrame(s: ConsoleState, f: ConsoleServerFrame): ConsoleState {
     }
     case 'sync': {
       // The server's bus lost frames: this is the state now (the client then resumes).
+      // The warm transfers still waiting follow it, as after a welcome.
       let next: ConsoleState = {
         ...s,
         reps: byId(f.reps),
         visitors: byId(f.visitors.filter((v) => v.online)),
         alerts: [],
+        transferAsks: {},
+        transferWaiting: {},
       };
       next = upsertConversations(next, f.conversations);
       for (const a of f.alerts) next = addAlert(next, a);
