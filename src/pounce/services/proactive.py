@@ -571,7 +571,9 @@ async def handle_nudge(rt: Runtime, uow: UnitOfWork, job: jobs.Job) -> None:
 
 
 def deadline_ms(deadline: float) -> int:
-    return int(deadline * 1000)
+    """Epoch ms, rounded: a deadline read back from the store (microseconds) and the same
+    deadline still in memory give the same number."""
+    return round(deadline * 1000)
 
 
 async def visitor_replied(rt: Runtime, *, conv: Conversation) -> None:
