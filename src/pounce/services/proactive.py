@@ -213,6 +213,7 @@ async def pounce(
             visitor_id=visitor.id,
             source=Source.POUNCE,
             owner_id=actor.user_id,
+            at=rt.now(),  # the quiet period is measured from it, on the runtime's clock
         )
         message = await chat_store.append_message(
             conn,
@@ -472,6 +473,7 @@ async def handle_greet(rt: Runtime, uow: UnitOfWork, job: jobs.Job) -> None:
         visitor_id=visitor.id,
         source=Source.AUTO_POUNCE,
         owner_id=rep_id,
+        at=rt.now(),  # the quiet period is measured from it, on the runtime's clock
     )
     await chat_store.set_routed(conn, org_id=org_id, conversation_id=conv.id, routed_to=[rep_id])
     await store.create_pounce(

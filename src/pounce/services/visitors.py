@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -52,12 +52,6 @@ class VisitorSession:
     language: str  # of the visitor's messenger, e.g. "fr"
 
 
-def _now(rt: Runtime) -> datetime:
-    """Visits and page views are stamped on the runtime's clock: auto pounce measures the
-    time on a page against it."""
-    return datetime.fromtimestamp(rt.clock(), UTC)
-
-
 async def find_site(rt: Runtime, site_key: str) -> Site | None:
     site, _ = await rt.site(site_key)
     return site
@@ -95,7 +89,7 @@ async def connect(
                     conn,
                     org_id=site.org_id,
                     visitor_id=visitor.id,
-                    since=_now(rt) - timedelta(hours=24),
+                    since=rt.now() - timedelta(hours=24),
                 )
     created = visitor is None
     if visitor is None:
@@ -108,7 +102,7 @@ async def connect(
                     "Too many new visitors from this address; try again in a minute.",
                 )
             windows.hit(key, NEW_VISITOR_WINDOW, at)
-        visitor = chat.new_visitor(org_id=site.org_id, site_id=site.id, at=_now(rt))
+        visitor = chat.new_visitor(org_id=site.org_id, site_id=site.id, at=rt.now())
     if visitor.blocked:
         async with rt.db.write() as conn:  # rare: a temporary block that ran out lifts itself
             if await blocks.still_blocked(rt, conn, visitor):
@@ -118,7 +112,7 @@ async def connect(
     visit = chat.Visit(
         visitor,
         created=created,
-        at=visitor.first_seen_at if created else _now(rt),
+        at=visitor.first_seen_at if created else rt.now(),
         url=(page or {}).get("url") or None,
         title=(page or {}).get("title") or "",
         referrer=(page or {}).get("referrer"),
@@ -139,7 +133,7 @@ async def connect(
     _, org_name = await rt.site(site.site_key)
     ready = await ready_reps(rt, org_id=site.org_id)
     lang = language(locale)
-    info = {**_session_info(views, conversation, _now(rt)), "locale": lang}
+    info = {**_session_info(views, conversation, rt.now()), "locale": lang}
     first = await rt.presence.visitor_connected(site.org_id, visitor.id, conn_id, info)
     if not first:
         await rt.presence.visitor_update(site.org_id, visitor.id, info)
@@ -199,7 +193,7 @@ def _session_info(
 async def page_view(
     rt: Runtime, *, visitor: Visitor, url: str, title: str, referrer: str | None
 ) -> None:
-    stamp = _now(rt)
+    stamp = rt.now()
     await rt.visits.add(
         chat.Visit(visitor, created=False, at=stamp, url=url, title=title, referrer=referrer)
     )

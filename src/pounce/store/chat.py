@@ -214,8 +214,10 @@ async def create_conversation(
     visitor_id: str,
     source: Source,
     owner_id: str | None = None,
+    at: datetime | None = None,
 ) -> Conversation:
-    stamp = now()
+    """A new conversation, created `at` (default: now)."""
+    stamp = at or now()
     conversation_id = new_id("c")
     await conn.execute(
         insert(t.conversations).values(
