@@ -4,7 +4,7 @@ org, and kept live by the frames reps already get (in-process)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -51,7 +51,7 @@ async def test_the_profile_costs_the_same_for_one_page_or_many(h: Harness) -> No
         one = await ask(rep, me)
     few = len(statements)
     async with h.rt.db.write() as conn:  # more than a socket's frame budget allows at once
-        stamp = datetime.now(UTC)
+        stamp = h.rt.now()  # page views are stamped on the runtime's clock
         await conn.execute(
             insert(tables.page_views),
             [

@@ -31,23 +31,30 @@ async def enable(
 ) -> dict[str, Any]:
     """Switch auto pounce on for the org with fast timings, one rule and one template."""
     async with await session(base, org.admin.email, org.password) as admin:
-        res = await admin.put("/api/v1/proactive/settings", json={**FAST, **settings})
-        res.raise_for_status()
-        rule = await admin.post(
-            "/api/v1/proactive/rules",
-            json={
-                "name": "demo pages",
-                "url_pattern": "/demo/*",
-                "min_seconds_on_page": seconds_on_page,
-            },
-        )
-        rule.raise_for_status()
-        template = await admin.post(
-            "/api/v1/proactive/templates",
-            json={"name": "demo", "url_pattern": "/demo/*", "body": GREETING},
-        )
-        template.raise_for_status()
-        return {"settings": res.json(), "rule": rule.json(), "template": template.json()}
+        return await configure(admin, seconds_on_page=seconds_on_page, **settings)
+
+
+async def configure(
+    admin: httpx.AsyncClient, *, seconds_on_page: float = 0.3, **settings: Any
+) -> dict[str, Any]:
+    """`enable` through an admin's REST client (a real server's or the harness's)."""
+    res = await admin.put("/api/v1/proactive/settings", json={**FAST, **settings})
+    res.raise_for_status()
+    rule = await admin.post(
+        "/api/v1/proactive/rules",
+        json={
+            "name": "demo pages",
+            "url_pattern": "/demo/*",
+            "min_seconds_on_page": seconds_on_page,
+        },
+    )
+    rule.raise_for_status()
+    template = await admin.post(
+        "/api/v1/proactive/templates",
+        json={"name": "demo", "url_pattern": "/demo/*", "body": GREETING},
+    )
+    template.raise_for_status()
+    return {"settings": res.json(), "rule": rule.json(), "template": template.json()}
 
 
 async def cross_org_calls(

@@ -187,7 +187,8 @@ async def auto_pounce_report(
     """Per rep, for auto pounces greeted from `from` to `to` (inclusive, UTC; default: the
     last 30 days): pounces sent, visitor replies, median seconds from a visitor's reply to
     the rep's, and the outcomes."""
-    end = min(to or datetime.now(UTC).date(), date.max - timedelta(days=1))
+    today = datetime.fromtimestamp(rt.clock(), UTC).date()  # the runtime's clock
+    end = min(to or today, date.max - timedelta(days=1))
     start = from_ or _days_before(end, 29)
     report = await proactive.report(rt, actor=actor, start=start, end=end, rep_id=rep_id or None)
     return out.AutoPounceReport.model_validate(report)

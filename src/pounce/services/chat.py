@@ -160,7 +160,7 @@ def submit_visitor_message(
             if _open_auto_pounce(conv):
 
                 async def replied() -> Sent:
-                    await proactive.visitor_replied(rt, conv=conv, message=message)
+                    await proactive.visitor_replied(rt, conv=conv)
                     return sent
 
                 _finish_in_task(done, replied())
@@ -266,14 +266,14 @@ async def _open_and_send(
         else:
             conv = await _load_conversation(conn, org_id=visitor.org_id, conversation_id=conv.id)
             stream.post_message(uow, conv, message, None)
-    await _after_visitor_message(rt, conv, message)
+    await _after_visitor_message(rt, conv)
     return Sent(message, conv, created=True)
 
 
-async def _after_visitor_message(rt: Runtime, conv: Conversation, message: Message) -> None:
+async def _after_visitor_message(rt: Runtime, conv: Conversation) -> None:
     """A reply to an auto pounce starts the rep's countdown (services.proactive)."""
     if _open_auto_pounce(conv):
-        await proactive.visitor_replied(rt, conv=conv, message=message)
+        await proactive.visitor_replied(rt, conv=conv)
 
 
 def _open_auto_pounce(conv: Conversation) -> bool:
@@ -343,7 +343,7 @@ async def send_rep_message(
         author = await rt.user(actor.org_id, actor.user_id)
         stream.post_message(rt.bus, result.conversation, result.message, author)
         if _open_auto_pounce(result.conversation):
-            await proactive.rep_replied(rt, conv=result.conversation, message=result.message)
+            await proactive.rep_replied(rt, conv=result.conversation)
     return Sent(result.message, result.conversation, created=result.created)
 
 

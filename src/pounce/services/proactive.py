@@ -213,6 +213,7 @@ async def pounce(
             visitor_id=visitor.id,
             source=Source.POUNCE,
             owner_id=actor.user_id,
+            at=rt.now(),  # the quiet period is measured from it, on the runtime's clock
         )
         message = await chat_store.append_message(
             conn,
@@ -472,6 +473,7 @@ async def handle_greet(rt: Runtime, uow: UnitOfWork, job: jobs.Job) -> None:
         visitor_id=visitor.id,
         source=Source.AUTO_POUNCE,
         owner_id=rep_id,
+        at=rt.now(),  # the quiet period is measured from it, on the runtime's clock
     )
     await chat_store.set_routed(conn, org_id=org_id, conversation_id=conv.id, routed_to=[rep_id])
     await store.create_pounce(
@@ -570,17 +572,16 @@ async def handle_nudge(rt: Runtime, uow: UnitOfWork, job: jobs.Job) -> None:
 # --------------------------------------------------------------------------- after the reply
 
 
-def _epoch(value: datetime) -> float:
-    return value.timestamp()
-
-
 def deadline_ms(deadline: float) -> int:
-    return int(deadline * 1000)
+    """Epoch ms, rounded: a deadline read back from the store (microseconds) and the same
+    deadline still in memory give the same number."""
+    return round(deadline * 1000)
 
 
-async def visitor_replied(rt: Runtime, *, conv: Conversation, message: Message) -> None:
+async def visitor_replied(rt: Runtime, *, conv: Conversation) -> None:
     """The visitor answered an auto pounce: stop the nudge, alert the rep with a deadline
-    and start the countdown. Called by chat after the visitor's message committed."""
+    and start the countdown. Called by chat after the visitor's message committed; the
+    countdown runs on the runtime's clock, like every auto pounce timer."""
     async with rt.db.read() as conn:
         row = await store.get_pounce(conn, org_id=conv.org_id, conversation_id=conv.id)
     if row is None or row.pounce.stage not in (engine.Stage.GREETED, engine.Stage.NUDGED):
@@ -589,7 +590,7 @@ async def visitor_replied(rt: Runtime, *, conv: Conversation, message: Message) 
         conn = uow.conn
         settings = await store.get_settings(conn, org_id=conv.org_id)
         step = engine.visitor_replied(
-            row.pounce, _epoch(message.created_at), rep_timeout=settings.rep_timeout_seconds
+            row.pounce, rt.clock(), rep_timeout=settings.rep_timeout_seconds
         )
         deadline = step.pounce.deadline
         if deadline is None or not await store.save_pounce(
@@ -618,7 +619,7 @@ async def visitor_replied(rt: Runtime, *, conv: Conversation, message: Message) 
         events.to_users(uow, [row.pounce.rep_id], stream.alert_frame(alert))
 
 
-async def rep_replied(rt: Runtime, *, conv: Conversation, message: Message) -> None:
+async def rep_replied(rt: Runtime, *, conv: Conversation) -> None:
     """The rep wrote in their auto pounce: outcome `replied`, the countdown stops.
     Called by chat after the rep's message committed."""
     async with rt.db.read() as conn:
@@ -627,7 +628,7 @@ async def rep_replied(rt: Runtime, *, conv: Conversation, message: Message) -> N
         return
     async with unit_of_work(rt) as uow:
         conn = uow.conn
-        step = engine.rep_replied(row.pounce, _epoch(message.created_at))
+        step = engine.rep_replied(row.pounce, rt.clock())
         if not await store.save_pounce(
             conn,
             org_id=conv.org_id,

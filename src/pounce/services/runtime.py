@@ -8,6 +8,7 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -111,6 +112,10 @@ class Runtime:
     _proactive: Recent[str, proactive_store.OrgSettings] = field(
         init=False, default_factory=lambda: Recent(PROACTIVE_CACHE_SECONDS)
     )
+
+    def now(self) -> datetime:
+        """The runtime's clock as a UTC datetime, for stamps that timers are measured against."""
+        return datetime.fromtimestamp(self.clock(), UTC)
 
     def __post_init__(self) -> None:
         self.messages = MessageLog(self.db, pacer=CommitPacer(self.settings.commit_delay_ms / 1000))

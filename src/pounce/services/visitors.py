@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +16,7 @@ from pounce.services.errors import ServiceError
 from pounce.services.routing import ready_reps
 from pounce.services.runtime import Runtime
 from pounce.store import accounts, chat
-from pounce.store.records import Conversation, Site, User, Visitor, now
+from pounce.store.records import Conversation, Site, User, Visitor
 
 SESSION_GAP = timedelta(minutes=30)
 OFFLINE_GRACE_SECONDS = 4.0
@@ -89,7 +89,7 @@ async def connect(
                     conn,
                     org_id=site.org_id,
                     visitor_id=visitor.id,
-                    since=now() - timedelta(hours=24),
+                    since=rt.now() - timedelta(hours=24),
                 )
     created = visitor is None
     if visitor is None:
@@ -102,7 +102,7 @@ async def connect(
                     "Too many new visitors from this address; try again in a minute.",
                 )
             windows.hit(key, NEW_VISITOR_WINDOW, at)
-        visitor = chat.new_visitor(org_id=site.org_id, site_id=site.id)
+        visitor = chat.new_visitor(org_id=site.org_id, site_id=site.id, at=rt.now())
     if visitor.blocked:
         async with rt.db.write() as conn:  # rare: a temporary block that ran out lifts itself
             if await blocks.still_blocked(rt, conn, visitor):
@@ -112,7 +112,7 @@ async def connect(
     visit = chat.Visit(
         visitor,
         created=created,
-        at=visitor.first_seen_at if created else now(),
+        at=visitor.first_seen_at if created else rt.now(),
         url=(page or {}).get("url") or None,
         title=(page or {}).get("title") or "",
         referrer=(page or {}).get("referrer"),
@@ -133,7 +133,7 @@ async def connect(
     _, org_name = await rt.site(site.site_key)
     ready = await ready_reps(rt, org_id=site.org_id)
     lang = language(locale)
-    info = {**_session_info(views, conversation), "locale": lang}
+    info = {**_session_info(views, conversation, rt.now()), "locale": lang}
     first = await rt.presence.visitor_connected(site.org_id, visitor.id, conn_id, info)
     if not first:
         await rt.presence.visitor_update(site.org_id, visitor.id, info)
@@ -160,7 +160,9 @@ def language(locale: str | None) -> str:
     return (locale or "en").split("-")[0].split("_")[0].lower()[:8] or "en"
 
 
-def _session_info(views: list[dict[str, Any]], conv: Conversation | None) -> dict[str, Any]:
+def _session_info(
+    views: list[dict[str, Any]], conv: Conversation | None, now: datetime
+) -> dict[str, Any]:
     """Current page, start of this visit (page views less than 30 min apart) and its count."""
     start_index = 0
     for i in range(len(views) - 1, 0, -1):
@@ -180,7 +182,7 @@ def _session_info(views: list[dict[str, Any]], conv: Conversation | None) -> dic
             if current
             else None
         ),
-        "session_started_at": events.iso(session[0]["viewed_at"] if session else now()),
+        "session_started_at": events.iso(session[0]["viewed_at"] if session else now),
         "pages_viewed": len(session),
         "conversation_id": (
             conv.id if conv and conv.status is not ConversationStatus.CLOSED else None
@@ -191,7 +193,7 @@ def _session_info(views: list[dict[str, Any]], conv: Conversation | None) -> dic
 async def page_view(
     rt: Runtime, *, visitor: Visitor, url: str, title: str, referrer: str | None
 ) -> None:
-    stamp = now()
+    stamp = rt.now()
     await rt.visits.add(
         chat.Visit(visitor, created=False, at=stamp, url=url, title=title, referrer=referrer)
     )

@@ -16,9 +16,11 @@ from pounce.store import tables as t
 from pounce.store.records import Conversation, Message, Visitor, as_utc, now
 
 
-def new_visitor(*, org_id: str, site_id: str, country: str | None = None) -> Visitor:
-    """A visitor not stored yet (`record_visits` stores it)."""
-    stamp = now()
+def new_visitor(
+    *, org_id: str, site_id: str, country: str | None = None, at: datetime | None = None
+) -> Visitor:
+    """A visitor not stored yet (`record_visits` stores it), first seen `at` (default: now)."""
+    stamp = at or now()
     return Visitor(
         id=new_id("v"),
         org_id=org_id,
@@ -212,8 +214,10 @@ async def create_conversation(
     visitor_id: str,
     source: Source,
     owner_id: str | None = None,
+    at: datetime | None = None,
 ) -> Conversation:
-    stamp = now()
+    """A new conversation, created `at` (default: now)."""
+    stamp = at or now()
     conversation_id = new_id("c")
     await conn.execute(
         insert(t.conversations).values(
