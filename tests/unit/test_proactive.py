@@ -34,6 +34,7 @@ from pounce.domain.proactive import (
     rep_replied,
     report,
     rotation_queue,
+    rule_matches_now,
     summarize,
     targets,
     template_for,
@@ -437,3 +438,12 @@ def test_every_outcome_is_reachable() -> None:
         if p.outcome is not None:
             reached.add(p.outcome)
     assert reached == set(Outcome)
+
+
+def test_a_greeting_due_on_the_dot_is_not_a_hair_short() -> None:
+    """Its job runs exactly when due; the float difference of the stamps may fall short."""
+    rule = PounceRule(id="r", min_seconds_on_page=0.3)
+    on_the_dot = 1800000000.3 - 1800000000.0
+    assert on_the_dot < 0.3
+    assert rule_matches_now(rule, Activity(url="/", seconds_on_page=on_the_dot))
+    assert not rule_matches_now(rule, Activity(url="/", seconds_on_page=0.29))

@@ -58,8 +58,18 @@ def targets(rule: PounceRule, activity: Activity) -> bool:
     return rule_matches(as_route, VisitorContext(url=activity.url, attributes=activity.attributes))
 
 
+# The greeting job is due exactly `min_seconds_on_page` after the page view, and time on
+# page is a difference of float timestamps: run on the dot, it can come out a hair short
+# (1800000000.3 - 1800000000.0 is 0.29999995...). A millisecond of slack keeps such a job
+# from dropping its greeting.
+TIME_ON_PAGE_SLACK = 0.001
+
+
 def rule_matches_now(rule: PounceRule, activity: Activity) -> bool:
-    return targets(rule, activity) and activity.seconds_on_page >= rule.min_seconds_on_page
+    return (
+        targets(rule, activity)
+        and activity.seconds_on_page + TIME_ON_PAGE_SLACK >= rule.min_seconds_on_page
+    )
 
 
 def first_targeting(rules: Iterable[PounceRule], activity: Activity) -> PounceRule | None:
