@@ -67,6 +67,11 @@ async def test_the_waiting_list_is_oldest_first_with_identity_and_scoped_by_org(
 
     items = await leads.waiting(h.rt, org_id=h.org.id)
     assert [w.conversation.id for w in items] == [c1, c2]
+    # Over REST, the anonymous one is named as the console names it everywhere else.
+    async with h.http(0) as http:
+        listed = (await http.get("/api/v1/waiting")).json()["items"]
+    anon = items[1].visitor.id.removeprefix("v_")[-6:]
+    assert [i["visitor_name"] for i in listed] == ["ann@example.com", f"Visitor #{anon}"]
     assert items[0].visitor.email == "ann@example.com"
     assert items[0].question is not None and items[0].question.body == "Do you ship to Oslo?"
     assert items[1].visitor.email is None and items[0].online

@@ -20,6 +20,12 @@ class EmailReplyIn(Body):
     body: Annotated[str, Field(min_length=1, max_length=8000)]
 
 
+def anonymous_name(visitor_id: str) -> str:
+    """What the console calls a visitor it knows nothing about: `Visitor #` and the last
+    six characters of the id (web/src/console/identity.ts), the same in every list."""
+    return f"Visitor #{visitor_id.removeprefix('v_')[-6:]}"
+
+
 @router.get("/waiting", tags=["leads"], responses=errors(401))
 async def list_waiting(actor: ActorDep, rt: RuntimeDep) -> out.WaitingList:
     """Inbound conversations nobody has started, oldest first (at most 200)."""
@@ -29,7 +35,7 @@ async def list_waiting(actor: ActorDep, rt: RuntimeDep) -> out.WaitingList:
             out.WaitingItem(
                 conversation_id=w.conversation.id,
                 visitor_id=w.visitor.id,
-                visitor_name=w.visitor.name or w.visitor.email or f"Visitor {w.visitor.id[:6]}",
+                visitor_name=w.visitor.name or w.visitor.email or anonymous_name(w.visitor.id),
                 email=w.visitor.email,
                 question=w.question.body if w.question else None,
                 created_at=w.conversation.created_at.timestamp(),
