@@ -376,12 +376,8 @@ async def store_rep_message(
     message; the id used for another message is `ClientIdReused`. `may_write` raises when
     a new message may not be written (a resend is still answered)."""
     conn = uow.conn
-    existing = await chat.find_message_by_client_id(
-        conn,
-        org_id=actor.org_id,
-        author_kind=AuthorKind.REP,
-        author_id=actor.user_id,
-        client_id=client_id,
+    existing = await chat.find_rep_message(
+        conn, org_id=actor.org_id, rep_id=actor.user_id, client_id=client_id
     )
     if existing is not None:
         if not is_resend(existing, body=body, conversation_id=conv.id):

@@ -21,7 +21,7 @@ from html import escape
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pounce.domain.model import Actor, Audience, AuthorKind, Availability
+from pounce.domain.model import Actor, Audience, Availability
 from pounce.domain.ownership import send_refusal
 from pounce.domain.routing import VisitorContext, decide
 from pounce.realtime.frames import shapes as s
@@ -203,12 +203,8 @@ async def answer_by_email(
     async with rt.db.read() as conn:
         conv = await conversation_or_404(conn, org_id=actor.org_id, conversation_id=conversation_id)
         visitor = await chat.get_visitor(conn, org_id=actor.org_id, visitor_id=conv.visitor_id)
-        existing = await chat.find_message_by_client_id(
-            conn,
-            org_id=actor.org_id,
-            author_kind=AuthorKind.REP,
-            author_id=actor.user_id,
-            client_id=client_id,
+        existing = await chat.find_rep_message(
+            conn, org_id=actor.org_id, rep_id=actor.user_id, client_id=client_id
         )
     if not email_enabled(rt):
         raise ServiceError("email_off", "Email is off: this server has no POUNCE_SMTP_URL.")
@@ -236,12 +232,8 @@ async def answer_by_email(
     except IntegrityError:
         # Sent twice at once on PostgreSQL: the other transaction stored it first.
         async with rt.db.read() as conn:
-            stored = await chat.find_message_by_client_id(
-                conn,
-                org_id=actor.org_id,
-                author_kind=AuthorKind.REP,
-                author_id=actor.user_id,
-                client_id=client_id,
+            stored = await chat.find_rep_message(
+                conn, org_id=actor.org_id, rep_id=actor.user_id, client_id=client_id
             )
         if stored is None or not is_resend(stored, body=body, conversation_id=conv.id):
             raise

@@ -176,12 +176,8 @@ async def pounce(
     async with unit_of_work(rt) as uow:
         conn = uow.conn
         author = await accounts.get_user(conn, org_id=actor.org_id, user_id=actor.user_id)
-        existing = await chat_store.find_message_by_client_id(
-            conn,
-            org_id=actor.org_id,
-            author_kind=AuthorKind.REP,
-            author_id=actor.user_id,
-            client_id=client_id,
+        existing = await chat_store.find_rep_message(
+            conn, org_id=actor.org_id, rep_id=actor.user_id, client_id=client_id
         )
         if existing is not None:
             conv = await chat_store.get_conversation(

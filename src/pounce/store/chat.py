@@ -495,6 +495,15 @@ async def find_message_by_client_id(
     return Message.from_row(row) if row else None
 
 
+async def find_rep_message(
+    conn: AsyncConnection, *, org_id: str, rep_id: str, client_id: str
+) -> Message | None:
+    """The message this rep sent with `client_id`, if any: how a resend is recognised."""
+    return await find_message_by_client_id(
+        conn, org_id=org_id, author_kind=AuthorKind.REP, author_id=rep_id, client_id=client_id
+    )
+
+
 async def append_message(
     conn: AsyncConnection,
     *,
