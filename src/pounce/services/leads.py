@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
 from html import escape
 
 from sqlalchemy.exc import IntegrityError
@@ -32,7 +31,13 @@ from pounce.services.formatting import render_markdown
 from pounce.services.lookups import conversation_or_404
 from pounce.services.routing import load_rules
 from pounce.services.runtime import Runtime
-from pounce.services.transcripts import email_enabled, message_id
+from pounce.services.transcripts import (
+    check_address,
+    compose,
+    email_enabled,
+    message_id,
+    org_display_name,
+)
 from pounce.services.uow import unit_of_work
 from pounce.store import accounts, chat
 from pounce.store import outbox as outbox_store
@@ -287,8 +292,7 @@ async def deliver(rt: Runtime, row: outbox_store.Row) -> None:
     conversation_id = str(row.payload.get("conversation_id", ""))
     seq = int(row.payload.get("seq") or 0)
     to = str(row.payload.get("to", ""))
-    if "@" not in parseaddr(to)[1] or any(ch in to for ch in "\r\n"):
-        raise Undeliverable(f"not an email address: {to!r}")
+    check_address(to)
     async with rt.db.read() as conn:
         found = await chat.messages_after(
             conn, org_id=row.org_id, conversation_id=conversation_id, after_seq=seq - 1, limit=1
@@ -301,7 +305,7 @@ async def deliver(rt: Runtime, row: outbox_store.Row) -> None:
         )
         org = await accounts.get_org(conn, row.org_id)
         rep = await accounts.get_user(conn, org_id=row.org_id, user_id=reply.author_id or "")
-    org_name = " ".join(str(org["name"]).split()) if org else "us"
+    org_name = org_display_name(org)
     sender = rt.settings.resolved_mail_from()
     await rt.mailer.send(
         build_email(
@@ -329,8 +333,6 @@ def build_email(
     subject = f"Re: your question to {org_name}"
     text = [f"{rep_name} ({org_name}):", "", reply.body]
     html = [
-        "<!doctype html><html><head><meta charset='utf-8'></head>"
-        "<body style='font-family:system-ui,sans-serif;max-width:640px'>",
         f"<p style='color:#555;font-size:12px'><strong>{escape(rep_name)}</strong> · "
         f"{escape(org_name)}</p>",
         f"<div>{render_markdown(reply.body)}</div>",
@@ -341,13 +343,12 @@ def build_email(
             "<blockquote style='color:#555;border-left:3px solid #ddd;margin:16px 0;"
             f"padding-left:12px'>{render_markdown(question.body)}</blockquote>"
         )
-    html.append("</body></html>")
-    msg = EmailMessage()
-    msg["Subject"] = subject
-    msg["From"] = sender
-    msg["To"] = to
-    msg["Message-ID"] = message_id
-    msg["Date"] = format_datetime(reply.created_at)
-    msg.set_content("\n".join(text))
-    msg.add_alternative("\n".join(html), subtype="html")
-    return msg
+    return compose(
+        subject=subject,
+        sender=sender,
+        to=to,
+        message_id=message_id,
+        at=reply.created_at,
+        text=text,
+        html=html,
+    )

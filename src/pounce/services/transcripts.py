@@ -9,10 +9,12 @@ else escaped; a text/plain part beside the HTML (multipart/alternative).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from html import escape
+from typing import Any
 
 from pounce.domain.model import Audience, AuthorKind
 from pounce.services.errors import ServiceError, Undeliverable
@@ -94,6 +96,49 @@ def message_id(key: str, sender: str) -> str:
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
 
 
+def check_address(to: str) -> None:
+    """An address an email can go to, or `Undeliverable` (retrying would not help)."""
+    if "@" not in parseaddr(to)[1] or any(c in to for c in "\r\n"):
+        raise Undeliverable(f"not an email address: {to!r}")
+
+
+def org_display_name(org: Mapping[str, Any] | None) -> str:
+    """The org's name on one line, as emails show it ("us" without one)."""
+    return " ".join(str(org["name"]).split()) if org else "us"
+
+
+def compose(
+    *,
+    subject: str,
+    sender: str,
+    to: str,
+    message_id: str,
+    at: datetime,
+    text: list[str],
+    html: list[str],
+    automatic: bool = False,
+) -> EmailMessage:
+    """One email from Pounce: the plain-text lines, and the same content as HTML
+    fragments (already escaped or rendered by the safe renderer) in a bare page."""
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Message-ID"] = message_id
+    msg["Date"] = format_datetime(at)
+    if automatic:
+        msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content("\n".join(text))
+    page = [
+        "<!doctype html><html><head><meta charset='utf-8'></head>"
+        "<body style='font-family:system-ui,sans-serif;max-width:640px'>",
+        *html,
+        "</body></html>",
+    ]
+    msg.add_alternative("\n".join(page), subtype="html")
+    return msg
+
+
 async def deliver(rt: Runtime, row: outbox_store.Row) -> None:
     """The outbox handler for KIND: render the transcript now and send it."""
     if rt.mailer is None:
@@ -117,10 +162,9 @@ async def deliver(rt: Runtime, row: outbox_store.Row) -> None:
             audiences=(Audience.ALL, Audience.VISITOR),
             messages_only=True,
         )
-    if "@" not in parseaddr(to)[1] or any(c in to for c in "\r\n"):
-        raise Undeliverable(f"not an email address: {to!r}")
+    check_address(to)
     items = [m for m in items if not through or m.seq <= through]
-    org_name = " ".join(str(org["name"]).split()) if org else "us"
+    org_name = org_display_name(org)
     you = visitor.name if visitor and visitor.name else "You"
 
     def author(m: Message) -> str:
@@ -153,11 +197,7 @@ def build_email(
 ) -> EmailMessage:
     subject = f"Your conversation with {org_name}"
     text = [subject, ""]
-    html = [
-        "<!doctype html><html><head><meta charset='utf-8'></head>"
-        "<body style='font-family:system-ui,sans-serif;max-width:640px'>",
-        f"<h1 style='font-size:18px'>{escape(subject)}</h1>",
-    ]
+    html = [f"<h1 style='font-size:18px'>{escape(subject)}</h1>"]
     for name, m in lines:
         stamp = m.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
         text += [f"{name} ({stamp}):", m.body, ""]
@@ -170,17 +210,16 @@ def build_email(
     if more:
         text.append(f"… and {more} more messages.")
         html.append(f"<p>… and {more} more messages.</p>")
-    html.append("</body></html>")
-    msg = EmailMessage()
-    msg["Subject"] = subject
-    msg["From"] = sender
-    msg["To"] = to
-    msg["Message-ID"] = message_id
-    msg["Date"] = format_datetime(lines[-1][1].created_at if lines else _now())
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content("\n".join(text))
-    msg.add_alternative("\n".join(html), subtype="html")
-    return msg
+    return compose(
+        subject=subject,
+        sender=sender,
+        to=to,
+        message_id=message_id,
+        at=lines[-1][1].created_at if lines else _now(),
+        text=text,
+        html=html,
+        automatic=True,
+    )
 
 
 def _now() -> datetime:
