@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,10 +40,11 @@ class Demo:
     stack: Stack
 
 
-@pytest.fixture(scope="package")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+@contextmanager
+def demo_server(tmp: Path, **env: str) -> Iterator[Demo]:
+    """The demo org on an embedded server of its own, with settings of its own (`env`)."""
     _require_browser_and_build()
-    stack = make_stack("embedded", Path(tmp_path_factory.mktemp("e2e")))
+    stack = make_stack("embedded", tmp, **env)
     url = stack.start()
     stack.env_extra["POUNCE_PUBLIC_URL"] = url
     stack.cli("demo")
@@ -50,6 +52,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         yield Demo(url=url, stack=stack)
     finally:
         drop_stack(stack)
+
+
+@pytest.fixture(scope="package")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    with demo_server(Path(tmp_path_factory.mktemp("e2e"))) as made:
+        yield made
 
 
 @pytest.fixture(scope="package")

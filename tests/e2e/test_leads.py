@@ -10,26 +10,17 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ADMIN, DEMO_PASSWORD, Demo, _require_browser_and_build, shot
+from tests.e2e.conftest import ADMIN, DEMO_PASSWORD, Demo, demo_server, shot
 from tests.e2e.helpers import NewContext, rep_console, visitor_page, visitor_says
 from tests.support.smtp import Inbox, parts, smtp_server
-from tests.support.stack import drop_stack, make_stack
 
 
 @pytest.fixture
 def mail_demo(tmp_path: Path) -> Iterator[tuple[Demo, Inbox]]:
     """The demo org on a server of its own that sends email to a local SMTP server."""
-    _require_browser_and_build()
     inbox = Inbox()
-    with smtp_server(inbox) as smtp:
-        stack = make_stack("embedded", tmp_path / "leads", POUNCE_SMTP_URL=smtp)
-        url = stack.start()
-        stack.env_extra["POUNCE_PUBLIC_URL"] = url
-        stack.cli("demo")
-        try:
-            yield Demo(url=url, stack=stack), inbox
-        finally:
-            drop_stack(stack)
+    with smtp_server(inbox) as smtp, demo_server(tmp_path / "leads", POUNCE_SMTP_URL=smtp) as demo:
+        yield demo, inbox
 
 
 def test_a_lead_left_while_everyone_was_away_is_alerted_listed_and_answered_by_email(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ADMIN, Demo, _require_browser_and_build, shot
+from tests.e2e.conftest import ADMIN, Demo, demo_server, shot
 from tests.e2e.helpers import (
     NewContext,
     rep_console,
@@ -19,26 +19,18 @@ from tests.e2e.helpers import (
     visitor_says,
 )
 from tests.support.smtp import Inbox, parts, smtp_server
-from tests.support.stack import drop_stack, make_stack
 
 
 @pytest.fixture
 def mail_demo(tmp_path: Path) -> Iterator[tuple[Demo, Inbox]]:
     """The demo org on a server of its own that sends email to a local SMTP server; a
     chat waits 1 s before the away message asks for an email."""
-    _require_browser_and_build()
     inbox = Inbox()
-    with smtp_server(inbox) as smtp:
-        stack = make_stack(
-            "embedded", tmp_path / "mail", POUNCE_SMTP_URL=smtp, POUNCE_UNANSWERED_SECONDS="1"
-        )
-        url = stack.start()
-        stack.env_extra["POUNCE_PUBLIC_URL"] = url
-        stack.cli("demo")
-        try:
-            yield Demo(url=url, stack=stack), inbox
-        finally:
-            drop_stack(stack)
+    with (
+        smtp_server(inbox) as smtp,
+        demo_server(tmp_path / "mail", POUNCE_SMTP_URL=smtp, POUNCE_UNANSWERED_SECONDS="1") as demo,
+    ):
+        yield demo, inbox
 
 
 def test_closing_in_the_console_emails_the_transcript(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ADMIN, RILEY, Demo, _require_browser_and_build, shot
+from tests.e2e.conftest import ADMIN, RILEY, Demo, demo_server, shot
 from tests.e2e.helpers import (
     NewContext,
     api,
@@ -23,7 +23,6 @@ from tests.e2e.helpers import (
     visitor_says,
 )
 from tests.e2e.test_auto_pounce import fast_auto_pounce
-from tests.support.stack import drop_stack, make_stack
 
 __all__ = ["fast_auto_pounce"]  # the fixture, shared with the auto pounce tests
 
@@ -167,19 +166,9 @@ ACCEPT_SECONDS = 5
 @pytest.fixture(scope="module")
 def short_accept_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """The demo org on a server of its own whose warm transfers wait ACCEPT_SECONDS."""
-    _require_browser_and_build()
-    stack = make_stack(
-        "embedded",
-        Path(tmp_path_factory.mktemp("transfer-timeout")),
-        POUNCE_TRANSFER_ACCEPT_SECONDS=str(ACCEPT_SECONDS),
-    )
-    url = stack.start()
-    stack.env_extra["POUNCE_PUBLIC_URL"] = url
-    stack.cli("demo")
-    try:
-        yield Demo(url=url, stack=stack)
-    finally:
-        drop_stack(stack)
+    tmp = Path(tmp_path_factory.mktemp("transfer-timeout"))
+    with demo_server(tmp, POUNCE_TRANSFER_ACCEPT_SECONDS=str(ACCEPT_SECONDS)) as demo:
+        yield demo
 
 
 def test_warm_transfer_nobody_answers_stays_with_the_owner(

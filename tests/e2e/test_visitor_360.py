@@ -14,10 +14,9 @@ import jwt
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ADMIN, Demo, _require_browser_and_build, shot
+from tests.e2e.conftest import ADMIN, Demo, demo_server, shot
 from tests.e2e.helpers import NewContext, api, rep_console, visitor_page
 from tests.support.enrichment import KEY, company_data_service
-from tests.support.stack import drop_stack, make_stack
 
 
 def test_a_live_view_row_opens_visitor_360_and_identify_verifies(
@@ -90,22 +89,16 @@ def test_a_live_view_row_opens_visitor_360_and_identify_verifies(
 @pytest.fixture
 def enriched_demo(tmp_path: Path) -> Iterator[Demo]:
     """The demo org on a server of its own whose enrichment is a company-data service."""
-    _require_browser_and_build()
-    with company_data_service() as service:
-        stack = make_stack(
-            "embedded",
+    with (
+        company_data_service() as service,
+        demo_server(
             tmp_path / "enriched",
             POUNCE_ENRICHMENT="http",
             POUNCE_ENRICHMENT_URL=service.url,
             POUNCE_ENRICHMENT_KEY=KEY,
-        )
-        url = stack.start()
-        stack.env_extra["POUNCE_PUBLIC_URL"] = url
-        stack.cli("demo")
-        try:
-            yield Demo(url=url, stack=stack)
-        finally:
-            drop_stack(stack)
+        ) as demo,
+    ):
+        yield demo
 
 
 def test_visitor_360_shows_the_enriched_company_beside_live_view_at_1280(
