@@ -42,6 +42,20 @@ async def _owned(
     return visitor, cid
 
 
+async def _ask_warm(h: Harness, rep0: MemorySocket, cid: str, *, note: str | None = None) -> Frame:
+    """Rep 0, the owner, asks rep 1 to take the conversation (a warm transfer)."""
+    frame: Frame = {
+        "type": "transfer",
+        "conversation_id": cid,
+        "owner_id": h.org.reps[0].id,
+        "to": h.org.reps[1].id,
+        "warm": True,
+    }
+    if note is not None:
+        frame["note"] = note
+    return await rep0.request(frame)
+
+
 def _kinds(frames: list[Frame]) -> list[str]:
     return [f["event"]["kind"] for f in frames if f["type"] == "event"]
 
@@ -144,16 +158,7 @@ async def test_warm_transfer_accepted_with_a_note_the_visitor_never_sees(h: Harn
     rep0, _ = await h.rep(0)
     rep1, _ = await h.rep(1)
     visitor, cid = await _owned(h, rep0)
-    ack = await rep0.request(
-        {
-            "type": "transfer",
-            "conversation_id": cid,
-            "owner_id": h.org.reps[0].id,
-            "to": h.org.reps[1].id,
-            "warm": True,
-            "note": NOTE,
-        }
-    )
+    ack = await _ask_warm(h, rep0, cid, note=NOTE)
     assert ack["type"] == "ack" and ack["conversation"]["owner"]["id"] == h.org.reps[0].id
     asked = await rep1.expect("transfer_request")
     assert asked["note"] == NOTE and asked["by"]["id"] == h.org.reps[0].id
@@ -194,26 +199,10 @@ async def test_warm_transfer_declined_stays_with_the_owner(h: Harness) -> None:
     rep0, _ = await h.rep(0)
     rep1, _ = await h.rep(1)
     visitor, cid = await _owned(h, rep0)
-    await rep0.request(
-        {
-            "type": "transfer",
-            "conversation_id": cid,
-            "owner_id": h.org.reps[0].id,
-            "to": h.org.reps[1].id,
-            "warm": True,
-        }
-    )
+    await _ask_warm(h, rep0, cid)
     asked = await rep1.expect("transfer_request")
     assert asked["note"] is None
-    again = await rep0.request(
-        {
-            "type": "transfer",
-            "conversation_id": cid,
-            "owner_id": h.org.reps[0].id,
-            "to": h.org.reps[1].id,
-            "warm": True,
-        }
-    )
+    again = await _ask_warm(h, rep0, cid)
     assert again["code"] == "transfer_pending"
     declined = await rep1.request(
         {"type": "transfer_reply", "conversation_id": cid, "accept": False}
@@ -235,16 +224,7 @@ async def test_warm_transfer_expires_and_the_owner_is_told(h: Harness) -> None:
     rep0, _ = await h.rep(0)
     rep1, _ = await h.rep(1)
     _, cid = await _owned(h, rep0)
-    await rep0.request(
-        {
-            "type": "transfer",
-            "conversation_id": cid,
-            "owner_id": h.org.reps[0].id,
-            "to": h.org.reps[1].id,
-            "warm": True,
-            "note": NOTE,
-        }
-    )
+    await _ask_warm(h, rep0, cid, note=NOTE)
     await rep1.expect("transfer_request")
     h.clock.advance(29)
     assert await h.run_due() == 0
@@ -351,16 +331,7 @@ async def test_a_request_survives_the_asked_reps_reload(h: Harness) -> None:
     rep0, _ = await h.rep(0)
     rep1, _ = await h.rep(1)
     _, cid = await _owned(h, rep0)
-    await rep0.request(
-        {
-            "type": "transfer",
-            "conversation_id": cid,
-            "owner_id": h.org.reps[0].id,
-            "to": h.org.reps[1].id,
-            "warm": True,
-            "note": NOTE,
-        }
-    )
+    await _ask_warm(h, rep0, cid, note=NOTE)
     first = await rep1.expect("transfer_request")
     await rep1.disconnect()
     rep1, _ = await h.rep(1)
@@ -402,16 +373,7 @@ async def test_the_askers_waiting_state_survives_their_reload(h: Harness) -> Non
     rep0, _ = await h.rep(0)
     rep1, _ = await h.rep(1)
     _, cid = await _owned(h, rep0)
-    asked = await rep0.request(
-        {
-            "type": "transfer",
-            "conversation_id": cid,
-            "owner_id": h.org.reps[0].id,
-            "to": h.org.reps[1].id,
-            "warm": True,
-            "note": NOTE,
-        }
-    )
+    asked = await _ask_warm(h, rep0, cid, note=NOTE)
     assert asked["type"] == "ack", asked
     live = await rep0.expect("transfer_waiting")
     assert live["conversation_id"] == cid
