@@ -6,7 +6,7 @@ import asyncio
 import errno
 import os
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
@@ -22,23 +22,6 @@ from pounce.store.errors import ClientIdReused, StoreUnavailable
 from pounce.store.migrate import upgrade_async
 from tests.conftest import require_services
 from tests.support.stack import drop_stack, make_stack
-
-
-@pytest.fixture(params=["embedded", "scaleout"])
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "scaleout":
-        require_services()
-        stack = make_stack("scaleout", tmp_path)
-        url = stack.database_url
-    else:
-        stack = None
-        url = f"sqlite+aiosqlite:///{tmp_path / 'g.db'}"
-        await upgrade_async(url)
-    database = Database(url)
-    yield database
-    await database.dispose()
-    if stack is not None:
-        drop_stack(stack)
 
 
 async def _conversation(db: Database) -> tuple[str, str, str, str]:

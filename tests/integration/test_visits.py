@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -15,27 +13,7 @@ from pounce.store import accounts, chat
 from pounce.store import tables as t
 from pounce.store.db import Database
 from pounce.store.errors import StoreUnavailable
-from pounce.store.migrate import upgrade_async
 from pounce.store.records import Visitor, now
-from tests.conftest import require_services
-from tests.support.stack import drop_stack, make_stack
-
-
-@pytest.fixture(params=["embedded", "scaleout"])
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "scaleout":
-        require_services()
-        stack = make_stack("scaleout", tmp_path)
-        url = stack.database_url
-    else:
-        stack = None
-        url = f"sqlite+aiosqlite:///{tmp_path / 'v.db'}"
-        await upgrade_async(url)
-    database = Database(url)
-    yield database
-    await database.dispose()
-    if stack is not None:
-        drop_stack(stack)
 
 
 def _log(db: Database, **kw: int) -> GroupCommit[chat.Visit]:
