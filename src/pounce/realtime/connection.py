@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import secrets
 
 from pounce import metrics
@@ -16,7 +17,17 @@ _ids = itertools.count(1)
 # Connection ids meet in Redis presence across processes: a per-process random part
 # keeps two nodes' counters from naming different sockets alike, and says which node
 # holds a socket (`{kind}-{node}-{n}`), so a frame for one socket goes to that node only.
+# A process forked after importing this (a pre-forking supervisor, the test suite's fork
+# server) is a node of its own: it draws its own id.
 NODE = secrets.token_hex(6)
+
+
+def _new_node() -> None:
+    global NODE
+    NODE = secrets.token_hex(6)
+
+
+os.register_at_fork(after_in_child=_new_node)
 LIVE: dict[str, Connection] = {}
 # Frames the bus may bring a socket while it is held (during a replay, or after a bus
 # reconnect until its client resumes); past it the socket is closed (1013) and its client

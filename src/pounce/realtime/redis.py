@@ -170,12 +170,12 @@ class RedisBus:
     """
 
     def __init__(
-        self, url: str, *, node: str = connection.NODE, deliver: Deliver = connection.deliver
+        self, url: str, *, node: str | None = None, deliver: Deliver = connection.deliver
     ) -> None:
         self.url = url
-        self.node = node
+        self.node = node or connection.NODE
         # Frames for one socket of this node arrive on its node channel, "topic\ndata".
-        self._node_channel = f"{PREFIX}node:{node}"
+        self._node_channel = f"{PREFIX}node:{self.node}"
         self._local = LocalBus(deliver)
         self._client: aioredis.Redis | None = None
         self._pubsub: Any = None
