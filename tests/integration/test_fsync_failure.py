@@ -80,7 +80,6 @@ async def test_a_failed_fsync_stops_writes_fails_readiness_and_exits_non_zero(
     hold.unlink()  # now it stops, and exits non-zero for its supervisor to restart it
     assert await asyncio.to_thread(proc.wait, 60) == 1
     stack.procs.pop(port)
-    stack.logs.pop(port).close()
     await visitor.close()
     lines = [json.loads(line) for line in stack.log_tail(port).splitlines()]
     critical = [e["msg"] for e in lines if e["level"] == "CRITICAL"]

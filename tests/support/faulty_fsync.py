@@ -49,8 +49,12 @@ def _held(real: Callable[..., None], hold: Path) -> Callable[..., None]:
     return store_failed
 
 
-if __name__ == "__main__":
+def main(argv: list[str]) -> int:
     os.fdatasync = _failing_once(os.fdatasync, Path(os.environ["POUNCE_TEST_FAIL_FSYNC"]))
     if hold := os.environ.get("POUNCE_TEST_HOLD_STOP"):
         app.store_failed = _held(app.store_failed, Path(hold))  # type: ignore[assignment]
-    raise SystemExit(cli.main(sys.argv[1:]))
+    return cli.main(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -9,14 +9,14 @@ import os
 import secrets
 import signal
 import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.support import spawn
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = os.environ.get("POUNCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -48,8 +48,7 @@ class Stack:
     database_url: str
     redis_url: str | None
     env_extra: dict[str, str] = field(default_factory=dict)
-    procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
-    logs: dict[int, Any] = field(default_factory=dict)
+    procs: dict[int, spawn.Child] = field(default_factory=dict)
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     def env(self, port: int | None = None) -> dict[str, str]:
@@ -78,37 +77,20 @@ class Stack:
         return env
 
     def cli(self, *args: str) -> str:
-        out = subprocess.run(
-            [sys.executable, "-m", "pounce.cli", *args],
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
-        return out.stdout
+        return spawn.run(
+            "pounce.cli", list(args), env=self.env(), cwd=ROOT, timeout=120, check=True
+        ).stdout
 
     def start(self, port: int | None = None, *, module: str = "pounce.cli") -> str:
         """A `pounce serve` process, ready; `module` runs it through a test launcher
         (e.g. `tests.support.faulty_fsync`) instead of the plain CLI."""
         port = port or free_port()
-        log = open(self.var_dir / f"server-{port}.log", "ab")
-        self.logs[port] = log
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                module,
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
+        proc = spawn.start(
+            module,
+            ["serve", "--host", "127.0.0.1", "--port", str(port)],
             env=self.env(port),
-            stdout=log,
-            stderr=subprocess.STDOUT,
             cwd=ROOT,
+            out=self.var_dir / f"server-{port}.log",
         )
         self.procs[port] = proc
         url = f"http://127.0.0.1:{port}"
@@ -130,9 +112,6 @@ class Stack:
         proc = self.procs.pop(port)
         proc.send_signal(sig)
         proc.wait(timeout=30)
-        log = self.logs.pop(port, None)
-        if log is not None:
-            log.close()
 
     def stop_all(self) -> None:
         for port in list(self.procs):
