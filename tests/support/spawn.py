@@ -129,6 +129,8 @@ def run(
     """`subprocess.run([python, -m, module, *argv], capture_output=True, text=True)`."""
     with tempfile.TemporaryDirectory(prefix="pounce-cli-") as tmp:
         out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
+        out.touch()
+        err.touch()
         child = start(module, argv, env=env, cwd=cwd, out=out, err=err)
         try:
             code = child.wait(timeout)
