@@ -128,6 +128,11 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        if settings.insecure_fast_password_hashing:
+            log.warning(
+                "POUNCE_INSECURE_FAST_PASSWORD_HASHING is on: passwords are hashed with "
+                "argon2's cheapest parameters; never use this outside tests"
+            )
         url = settings.resolved_database_url()
         if settings.is_sqlite and settings.run_migrations_on_start:
             await upgrade_async(url)

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     unanswered_seconds: float = Field(default=90.0, gt=0)
     transfer_accept_seconds: float = Field(default=60.0, gt=0)
     session_days: int = Field(default=14, ge=1)
+    # Test servers only: passwords hashed with argon2's cheapest parameters, which a
+    # stolen database would give up at once. The server warns at start when it is set.
+    insecure_fast_password_hashing: bool = False
     cookie_secure: bool = False
     json_logs: bool = False
     messenger_compression: bool = False

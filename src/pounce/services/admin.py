@@ -60,6 +60,7 @@ async def add_user(
     role: Role,
     avatar_url: str | None = None,
 ) -> User:
+    password_hash = await hash_password(rt, password)  # not while holding the write lock
     try:
         async with rt.db.write() as conn:
             return await accounts.create_user(
@@ -67,7 +68,7 @@ async def add_user(
                 org_id=org_id,
                 email=email,
                 name=name,
-                password_hash=hash_password(password),
+                password_hash=password_hash,
                 role=role,
                 avatar_url=avatar_url,
             )
@@ -86,7 +87,7 @@ async def update_user(rt: Runtime, *, actor: Actor, user_id: str, values: dict[s
         require_admin(actor)
     values = dict(values)
     if "password" in values:
-        values["password_hash"] = hash_password(values.pop("password"))
+        values["password_hash"] = await hash_password(rt, values.pop("password"))
     if "role" in values:
         values["role"] = Role(values["role"]).value
     async with rt.db.write() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import hmac
@@ -10,10 +11,11 @@ import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -23,25 +25,56 @@ from pounce.store import accounts
 from pounce.store.records import User, as_utc, now
 
 SESSION_COOKIE = "pounce_session"
-_hasher = PasswordHasher()
+# argon2-cffi's default (RFC 9106, low memory: 64 MiB, 3 passes, 4 lanes): about 0.13 s
+# of CPU per hash or check.
+_STANDARD = PasswordHasher()
+# `insecure_fast_password_hashing` (test servers only): the cheapest parameters.
+_FAST = PasswordHasher.from_parameters(profiles.CHEAPEST)
+# Hashes and checks run here, never on the event loop, where each would stall every
+# socket of the process; two at a time bound their memory.
+HASHING_THREADS = 2
 
 
 @functools.cache
-def _dummy_hash() -> str:
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(HASHING_THREADS, thread_name_prefix="password-hash")
+
+
+def _hasher(rt: Runtime) -> PasswordHasher:
+    return _FAST if rt.settings.insecure_fast_password_hashing else _STANDARD
+
+
+@functools.cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
     """A real hash to verify against when the email is unknown, so timing does not tell;
     made on first use rather than at import (it costs as much as a login)."""
-    return _hasher.hash("not-a-real-password")
+    return hasher.hash("not-a-real-password")
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
+def _verify(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def hash_password(rt: Runtime, password: str) -> str:
+    """A new password's hash, computed off the event loop; call it outside transactions."""
+    return await asyncio.get_running_loop().run_in_executor(_pool(), _hasher(rt).hash, password)
+
+
+async def verify_password(rt: Runtime, password_hash: str | None, password: str) -> bool:
+    """Whether `password` matches; None checks against a dummy hash (same cost), for an
+    account that does not exist. Verified with the parameters stored in the hash."""
+    hasher = _hasher(rt)
+
+    def check() -> bool:
+        if password_hash is None:
+            _verify(hasher, _dummy_hash(hasher), password)
+            return False
+        return _verify(hasher, password_hash, password)
+
+    return await asyncio.get_running_loop().run_in_executor(_pool(), check)
 
 
 def token_hash(token: str) -> str:
@@ -169,9 +202,8 @@ async def login(rt: Runtime, *, email: str, password: str, client_ip: str) -> Se
         )
     async with rt.db.read() as conn:
         user = await accounts.find_user_by_email(conn, email)
-    if user is None:
-        verify_password(_dummy_hash(), password)
-    if user is None or not verify_password(user.password_hash, password):
+    matched = await verify_password(rt, None if user is None else user.password_hash, password)
+    if user is None or not matched:
         account_throttle.failed(pair)
         address_throttle.failed(client_ip)
         raise ServiceError("not_authenticated", "Wrong email or password.")

@@ -62,6 +62,8 @@ class DemoInfo:
 async def seed_demo(rt: Runtime, *, public_url: str) -> DemoInfo:
     """Create the demo org if it is missing; print-ready logins either way."""
     logins = tuple((email, DEMO_PASSWORD, role.value) for email, _, role in DEMO_USERS)
+    # hashed first: not while holding the write lock
+    hashes = [await hash_password(rt, DEMO_PASSWORD) for _ in DEMO_USERS]
     async with rt.db.write() as conn:
         existing = await accounts.find_site_by_key(conn, DEMO_SITE_KEY)
         if existing is not None:
@@ -75,14 +77,14 @@ async def seed_demo(rt: Runtime, *, public_url: str) -> DemoInfo:
             return DemoInfo(existing.org_id, DEMO_SITE_KEY, logins, created=False)
         org_id = await accounts.create_org(conn, name=DEMO_ORG)
         users = []
-        for email, name, role in DEMO_USERS:
+        for (email, name, role), password_hash in zip(DEMO_USERS, hashes, strict=True):
             users.append(
                 await accounts.create_user(
                     conn,
                     org_id=org_id,
                     email=email,
                     name=name,
-                    password_hash=hash_password(DEMO_PASSWORD),
+                    password_hash=password_hash,
                     role=role,
                 )
             )

@@ -161,7 +161,7 @@ async def first_run(
         org_name=org_name,
         name=person,
         email=email,
-        password_hash=hash_password(password),
+        password_hash=await hash_password(rt, password),
         website=origin,
         only_first=True,
     )
@@ -197,7 +197,7 @@ async def user_for_link(rt: Runtime, token: str) -> tuple[User, str]:
 async def set_password(rt: Runtime, *, token: str, password: str) -> SessionInfo:
     """Use a set-password link once: store the password and sign its user in."""
     user, _ = await user_for_link(rt, token)
-    new_hash = hash_password(password)
+    new_hash = await hash_password(rt, password)
     async with rt.db.write() as conn:
         won = await org_store.replace_password_hash(
             conn,

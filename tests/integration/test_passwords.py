@@ -1,0 +1,113 @@
+"""Password hashing: argon2 with RFC 9106's parameters by default, computed on threads
+of its own so a login never stalls the sockets of its process; the cheapest parameters
+only when a test server asks for them, and then the server says so."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+
+from pounce.app import create_app
+from pounce.config import Settings
+from pounce.domain.model import Role
+from pounce.services import admin, auth
+from pounce.services.errors import ServiceError
+from pounce.store.migrate import upgrade_async
+from tests.support.harness import harness
+
+STANDARD = "$argon2id$v=19$m=65536,t=3,p=4$"
+CHEAPEST = "$argon2id$v=19$m=8,t=1,p=1$"
+
+
+async def test_logins_are_checked_off_the_event_loop(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        user = await admin.add_user(
+            h.rt,
+            org_id=h.org.id,
+            email="slow@acme.test",
+            name="Sam Slow",
+            password="correct horse battery",
+            role=Role.REP,
+        )
+        assert user.password_hash.startswith(STANDARD)
+        started = time.perf_counter()
+        assert PasswordHasher().verify(user.password_hash, "correct horse battery")
+        one_check = time.perf_counter() - started
+
+        loop = asyncio.get_running_loop()
+        gaps: list[float] = []
+
+        async def tick() -> None:
+            last = loop.time()
+            while True:
+                await asyncio.sleep(0.001)
+                gaps.append(loop.time() - last)
+                last = loop.time()
+
+        ticker = asyncio.create_task(tick())
+        while len(gaps) < 3:  # ticking
+            await asyncio.sleep(0.001)
+        before = len(gaps)
+        session = await auth.login(
+            h.rt, email=user.email, password="correct horse battery", client_ip="127.0.0.9"
+        )
+        assert session.user.id == user.id
+        with pytest.raises(ServiceError) as unknown:  # the dummy check costs the same
+            await auth.login(h.rt, email="nobody@acme.test", password="x", client_ip="127.0.0.9")
+        assert unknown.value.code == "not_authenticated"
+        ticker.cancel()
+        # Two checks of `one_check` each ran meanwhile; on the loop, one gap would be as
+        # long as a check.
+        during = gaps[before:]
+        assert during and max(during) < one_check / 2, (max(during), one_check)
+
+
+async def test_the_cheapest_parameters_only_when_asked_and_either_kind_verifies(
+    tmp_path: Path,
+) -> None:
+    hashes = {}
+    for fast in (False, True):
+        path = tmp_path / ("fast" if fast else "standard")
+        path.mkdir()
+        async with harness(path, insecure_fast_password_hashing=fast) as h:
+            user = await admin.add_user(
+                h.rt,
+                org_id=h.org.id,
+                email="new@acme.test",
+                name="New Rep",
+                password="a long passphrase",
+                role=Role.REP,
+            )
+            hashes[fast] = user.password_hash
+            # verified with the parameters stored in each hash, whatever the setting
+            for stored in hashes.values():
+                assert await auth.verify_password(h.rt, stored, "a long passphrase")
+                assert not await auth.verify_password(h.rt, stored, "a wrong passphrase")
+    assert hashes[False].startswith(STANDARD)
+    assert hashes[True].startswith(CHEAPEST)
+
+
+async def test_a_server_with_insecure_hashing_warns_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'pounce.db'}"
+    await upgrade_async(url)
+    for fast in (False, True):
+        caplog.clear()
+        settings = Settings(
+            var_dir=tmp_path,
+            database_url=url,
+            secret_key="warn-test-secret-key-0123456789",
+            insecure_fast_password_hashing=fast,
+        )
+        app = create_app(settings, run_worker=False)
+        with caplog.at_level(logging.WARNING, logger="pounce"):
+            async with app.router.lifespan_context(app):
+                pass
+        warned = [r for r in caplog.records if "INSECURE_FAST_PASSWORD_HASHING" in r.message]
+        assert bool(warned) is fast
