@@ -46,7 +46,7 @@ async def test_a_guesser_elsewhere_does_not_lock_the_owner_out(world: World) -> 
 
 
 # The throttle lives in the server process whatever the store, and each of the 50 failed
-# logins costs a real argon2 check (0.17 s of CPU): once, on the embedded stack.
+# logins costs an argon2 check: once, on the embedded stack.
 @pytest.mark.parametrize("stack", ["embedded"], indirect=True)
 async def test_an_address_guessing_many_accounts_is_slowed_others_are_not(world: World) -> None:
     """Past 50 failures across accounts, the address waits; another address does not."""

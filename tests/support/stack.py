@@ -64,6 +64,9 @@ class Stack:
             POUNCE_NEW_VISITORS_PER_ADDRESS_PER_MINUTE="1000000",
             POUNCE_ABUSE_MESSAGES_PER_MINUTE="0",
             POUNCE_ABUSE_CONVERSATIONS_PER_HOUR="0",
+            # argon2's cheapest parameters: schemathesis alone creates and checks a few
+            # hundred passwords (test_passwords.py covers the standard ones)
+            POUNCE_INSECURE_FAST_PASSWORD_HASHING="true",
         )
         if port is not None:
             env["POUNCE_PORT"] = str(port)
