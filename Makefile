@@ -78,11 +78,11 @@ webtest: web
 	cd web && npm test
 
 # The Python and the front-end set-up side by side, then the system packages (apt, one at
-# a time), then the static checks beside pytest; -Oline keeps each output line whole.
+# a time), then the static checks beside pytest (they end before its first line).
 test:
 	$(MAKE) --no-print-directory -j2 -Oline install-test web
 	$(MAKE) --no-print-directory services chromium
-	$(MAKE) --no-print-directory -j5 -Oline lint typecheck imports webtest pytest
+	$(MAKE) --no-print-directory -j5 lint typecheck imports webtest pytest
 
 bench: install-test services
 	bash bench/run.sh
