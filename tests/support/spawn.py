@@ -34,9 +34,14 @@ PRELOAD = [
     "pounce.services.admin",
     "pounce.services.orgs",
     "redis.asyncio",
+    "aiosqlite",
+    "asyncpg",
+    "sqlalchemy.dialects.sqlite.aiosqlite",
+    "sqlalchemy.dialects.postgresql.asyncpg",
     "uvicorn",
     "uvicorn.loops.uvloop",
     "tests.support.faulty_fsync",
+    "tests.support.preloaded",  # last
 ]
 
 _context: multiprocessing.context.ForkServerContext | None = None
