@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx._transports.default
 import pytest
 
 from tests.support.stack import Stack, drop_stack, in_ci, make_stack, services_available
 
 MODES = ["embedded", "scaleout"]
+
+# Each httpx client loads certifi's CA bundle into a new SSL context (~25 ms of CPU), and
+# the suite makes several hundred clients, all of them for plain http: the default
+# context is made once and shared (an SSLContext serves any number of connections).
+_make_ssl_context = httpx._transports.default.create_ssl_context
+_default_ssl_context = _make_ssl_context()
+
+
+def _shared_ssl_context(
+    verify: Any = True, cert: Any = None, trust_env: bool = True
+) -> ssl.SSLContext:
+    if verify is True and cert is None and trust_env:
+        return _default_ssl_context
+    return _make_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+
+
+httpx._transports.default.create_ssl_context = _shared_ssl_context
 
 
 def require_services() -> None:
