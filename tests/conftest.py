@@ -10,7 +10,14 @@ from typing import Any
 import httpx._transports.default
 import pytest
 
-from tests.support.stack import Stack, drop_stack, in_ci, make_stack, services_available
+from tests.support.stack import (
+    Stack,
+    drop_stack,
+    drop_templates,
+    in_ci,
+    make_stack,
+    services_available,
+)
 
 MODES = ["embedded", "scaleout"]
 
@@ -39,6 +46,13 @@ def require_services() -> None:
     if in_ci():
         pytest.fail(f"scale-out services are required in CI: {missing}")
     pytest.skip(f"scale-out services not running: {missing}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _templates() -> Iterator[None]:
+    """The migrated templates each worker copies its stores from go when it ends."""
+    yield
+    drop_templates()
 
 
 @pytest.fixture(scope="session", params=MODES)

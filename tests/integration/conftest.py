@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from pounce.store.db import Database
-from pounce.store.migrate import upgrade_async
 from tests.conftest import require_services
 from tests.support import clients
 from tests.support.seed import Org, seed_org
-from tests.support.stack import Stack, drop_stack, make_stack
+from tests.support.stack import Stack, drop_stack, make_stack, migrated_sqlite
 
 
 @dataclass
@@ -46,8 +45,7 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
         stack = make_stack("scaleout", tmp_path)
         url = stack.database_url
     else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
-        await upgrade_async(url)
+        url = migrated_sqlite(tmp_path / "store.db")
     database = Database(url)
     yield database
     await database.dispose()

@@ -21,7 +21,7 @@ from pounce.store.db import Database
 from pounce.store.errors import ClientIdReused, StoreUnavailable
 from pounce.store.migrate import upgrade_async
 from tests.conftest import require_services
-from tests.support.stack import drop_stack, make_stack
+from tests.support.stack import drop_stack, make_stack, migrated_sqlite
 
 
 async def _conversation(db: Database) -> tuple[str, str, str, str]:
@@ -470,8 +470,7 @@ async def test_full_is_the_commit_and_then_an_fsync_of_the_wal_before_anyone_is_
     """With synchronous=FULL the appender's COMMIT runs with NORMAL and its commit
     thread fsyncs the WAL itself, once per batch, before the callers are told; the
     awaited way does the same. With NORMAL nothing more is synced."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'f.db'}"
-    await upgrade_async(url)
+    url = migrated_sqlite(tmp_path / "f.db")
     db = Database(url, sqlite_synchronous="FULL")
     try:
         org, conv, visitor, _ = await _conversation(db)
@@ -497,8 +496,7 @@ async def test_full_is_the_commit_and_then_an_fsync_of_the_wal_before_anyone_is_
     finally:
         await db.dispose()
     fsyncs.clear()
-    url = f"sqlite+aiosqlite:///{tmp_path / 'n.db'}"
-    await upgrade_async(url)
+    url = migrated_sqlite(tmp_path / "n.db")
     db = Database(url, sqlite_synchronous="NORMAL")
     try:
         org, conv, visitor, _ = await _conversation(db)
@@ -541,8 +539,7 @@ async def test_the_next_batch_starts_while_the_last_one_is_flushed_and_all_are_t
     """When another batch waits, the write lock comes back between the COMMIT and its
     fsync: the fsync cannot finish before the loop has the lock back and has taken
     the next batch, whose callers are still told after the first batch's."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"
-    await upgrade_async(url)
+    url = migrated_sqlite(tmp_path / "p.db")
     db = Database(url, sqlite_synchronous="FULL")
     lock_back_first: list[bool] = []
     real = os.fdatasync

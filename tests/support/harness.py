@@ -30,8 +30,8 @@ from pounce.realtime.websocket import Request
 from pounce.services import auth, outbox, timers
 from pounce.services.runtime import Runtime
 from pounce.store.db import Database
-from pounce.store.migrate import upgrade_async
 from tests.support.seed import Org, seed_org
+from tests.support.stack import migrated_sqlite
 
 Frame = dict[str, Any]
 ORIGIN = "http://pounce.test"
@@ -272,8 +272,7 @@ class Harness:
 @asynccontextmanager
 async def harness(tmp_path: Path, **settings: Any) -> AsyncIterator[Harness]:
     """A migrated SQLite store in `tmp_path`, a runtime on it, and a seeded org."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'pounce.db'}"
-    await upgrade_async(url)
+    url = migrated_sqlite(tmp_path / "pounce.db")
     config = Settings(
         var_dir=tmp_path,
         database_url=url,
