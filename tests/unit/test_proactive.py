@@ -447,3 +447,17 @@ def test_a_greeting_due_on_the_dot_is_not_a_hair_short() -> None:
     assert on_the_dot < 0.3
     assert rule_matches_now(rule, Activity(url="/", seconds_on_page=on_the_dot))
     assert not rule_matches_now(rule, Activity(url="/", seconds_on_page=0.29))
+
+
+def test_the_models_brief_has_the_ideas_placeholders_filled() -> None:
+    from pounce.services.proactive import greeting_brief
+
+    page = {"url": "https://acme.test/pricing", "title": "Pricing"}
+    unknown = {"visitor.first_name": None, "rep.first_name": None, "page.title": "Pricing"}
+    brief = greeting_brief(page, DEFAULT_GREETING, unknown)
+    assert "{" not in brief and "Idea: Hi there! 👋 Anything I can help you find" in brief
+    known = {**unknown, "visitor.first_name": "Dana"}
+    idea = "Hi {visitor.first_name}, I'm {rep.first_name}: questions about {page.title}?"
+    brief = greeting_brief(page, idea, known)
+    assert brief.endswith("Idea: Hi Dana, I'm: questions about Pricing?")
+    assert '"Pricing"' in brief

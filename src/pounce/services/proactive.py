@@ -286,6 +286,17 @@ _composing: set[asyncio.Task[None]] = set()
 _offline_fallback: OfflineCopilot | None = None
 
 
+def greeting_brief(page: dict[str, Any], idea: str, values: dict[str, str | None]) -> str:
+    """What the model is asked to write: the idea (the page's template) with its
+    placeholders filled as far as they are known before a rep is picked; a model shown
+    a raw `{visitor.first_name}` copies it, and a greeting with a `{` is not used."""
+    return (
+        f"Proactive chat greeting for a website visitor who is reading the page "
+        f'"{page.get("title") or page.get("url")}". One or two short, friendly '
+        f"sentences; offer help with what that page is about. Idea: {engine.fill(idea, values)}"
+    )
+
+
 async def compose_greeting(
     rt: Runtime, *, visitor: Visitor, page: dict[str, Any], page_token: str, key: str
 ) -> None:
@@ -312,17 +323,15 @@ async def compose_greeting(
             _offline_fallback = OfflineCopilot()
         provider = OpenAICompatibleCopilot(config, fallback=_offline_fallback)
         chosen = engine.template_for(templates, str(page.get("url") or ""))
-        idea = chosen.body if chosen else engine.DEFAULT_GREETING
-        notes = (
-            f"Proactive chat greeting for a website visitor who is reading the page "
-            f'"{page.get("title") or page.get("url")}". One or two short, friendly '
-            f"sentences; offer help with what that page is about. Idea: {idea}"
-        )
+        org_name = str(org["name"]) if org else ""
+        values = _placeholders(None, visitor, {"current_page": page}, org_name)
         result = await provider.expand(
             CopilotRequest(
-                text=notes,
+                text=greeting_brief(
+                    page, chosen.body if chosen else engine.DEFAULT_GREETING, values
+                ),
                 tone="friendly",
-                company_name=str(org["name"]) if org else None,
+                company_name=org_name or None,
             )
         )
         text = result.text.strip()
