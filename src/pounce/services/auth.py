@@ -14,6 +14,7 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,6 +26,7 @@ from pounce.store import accounts
 from pounce.store.records import User, as_utc, now
 
 SESSION_COOKIE = "pounce_session"
+_T = TypeVar("_T")
 # argon2-cffi's default (RFC 9106, low memory: 64 MiB, 3 passes, 4 lanes): about 0.13 s
 # of CPU per hash or check.
 _STANDARD = PasswordHasher()
@@ -33,6 +35,10 @@ _FAST = PasswordHasher.from_parameters(profiles.CHEAPEST)
 # Hashes and checks run here, never on the event loop, where each would stall every
 # socket of the process; two at a time bound their memory.
 HASHING_THREADS = 2
+# Hashes and checks waiting or running at once (a few seconds of work); past it a
+# sign-in is refused at once (503, retry in 1 s) instead of queueing without end.
+MAX_PENDING_HASHES = 64
+_pending = 0
 
 
 @functools.cache
@@ -58,9 +64,22 @@ def _verify(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
         return False
 
 
+async def _off_the_loop(work: Callable[[], _T]) -> _T:
+    global _pending
+    if _pending >= MAX_PENDING_HASHES:
+        raise ServiceError(
+            "unavailable", "Too many sign-ins at once; retry in a moment.", retry_after_seconds=1
+        )
+    _pending += 1
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_pool(), work)
+    finally:
+        _pending -= 1
+
+
 async def hash_password(rt: Runtime, password: str) -> str:
     """A new password's hash, computed off the event loop; call it outside transactions."""
-    return await asyncio.get_running_loop().run_in_executor(_pool(), _hasher(rt).hash, password)
+    return await _off_the_loop(functools.partial(_hasher(rt).hash, password))
 
 
 async def verify_password(rt: Runtime, password_hash: str | None, password: str) -> bool:
@@ -74,7 +93,7 @@ async def verify_password(rt: Runtime, password_hash: str | None, password: str)
             return False
         return _verify(hasher, password_hash, password)
 
-    return await asyncio.get_running_loop().run_in_executor(_pool(), check)
+    return await _off_the_loop(check)
 
 
 def token_hash(token: str) -> str:
