@@ -170,43 +170,43 @@ async def _probe_pg() -> None:
 # Migrating a new database costs about 0.1 s of CPU in process and 0.3 s through the CLI,
 # and the suite makes several hundred: each worker migrates one SQLite file and one
 # PostgreSQL database with `pounce migrate`, and every store after that is a copy.
-_templates: dict[str, str] = {}
+_templates: dict[str, Stack] = {}
 
 
 def _pg_url(name: str) -> str:
     return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
 
 
-def _template(mode: str) -> str:
-    """The migrated template of `mode`: a SQLite file's path, or a database's name."""
-    if mode in _templates:
-        return _templates[mode]
-    if mode == "embedded":
+def _db_name(stack: Stack) -> str:
+    return stack.database_url.rsplit("/", 1)[1]
+
+
+def _template(mode: str) -> Stack:
+    """The migrated template store of `mode`, made on first use."""
+    if mode not in _templates:
         where = Path(tempfile.mkdtemp(prefix="pounce-template-"))
-        Stack(mode, where, f"sqlite+aiosqlite:///{where / 'pounce.db'}", None).cli("migrate")
-        made = str(where / "pounce.db")
-    else:
-        made = f"pounce_template_{secrets.token_hex(6)}"
-        run_async(_create_pg_database, made)
-        Stack(mode, Path(tempfile.gettempdir()), _pg_url(made), REDIS_URL).cli("migrate")
-    _templates[mode] = made
-    return made
+        if mode == "embedded":
+            template = Stack(mode, where, f"sqlite+aiosqlite:///{where / 'pounce.db'}", None)
+        else:
+            name = f"pounce_template_{secrets.token_hex(6)}"
+            run_async(_create_pg_database, name)
+            template = Stack(mode, where, _pg_url(name), REDIS_URL)
+        template.cli("migrate")
+        _templates[mode] = template
+    return _templates[mode]
 
 
 def drop_templates() -> None:
     """At the end of a session (pytest-xdist's workers end without atexit handlers)."""
-    for mode, made in list(_templates.items()):
-        if mode == "embedded":
-            shutil.rmtree(Path(made).parent, ignore_errors=True)
-        else:
-            with contextlib.suppress(Exception):
-                run_async(_drop_pg_database, made)
-        del _templates[mode]
+    while _templates:
+        _, template = _templates.popitem()
+        drop_stack(template)
+        shutil.rmtree(template.var_dir, ignore_errors=True)
 
 
 def migrated_sqlite(path: Path) -> str:
     """A migrated SQLite database at `path` (a copy of the template); its URL."""
-    template = Path(_template("embedded"))
+    template = _template("embedded").var_dir / "pounce.db"
     for suffix in ("", "-wal"):  # the migrating process checkpointed; a WAL is copied too
         if (source := template.with_name(template.name + suffix)).exists():
             shutil.copyfile(source, path.with_name(path.name + suffix))
@@ -224,7 +224,7 @@ def make_stack(mode: str, tmp: Path, **env_extra: str) -> Stack:
             env_extra=dict(env_extra),
         )
     name = f"pounce_test_{secrets.token_hex(6)}"
-    run_async(_create_pg_database, name, _template(mode))
+    run_async(_create_pg_database, name, _db_name(_template(mode)))
     return Stack(
         mode=mode,
         var_dir=tmp,
@@ -237,6 +237,5 @@ def make_stack(mode: str, tmp: Path, **env_extra: str) -> Stack:
 def drop_stack(stack: Stack) -> None:
     stack.stop_all()
     if stack.mode != "embedded":
-        name = stack.database_url.rsplit("/", 1)[1]
         with contextlib.suppress(Exception):
-            run_async(_drop_pg_database, name)
+            run_async(_drop_pg_database, _db_name(stack))
