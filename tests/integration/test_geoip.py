@@ -5,8 +5,6 @@ claims (source "geoip") and shown on the visitor (in-process)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from pounce.app import build_locator
 from pounce.config import ConfigError, Settings
 from pounce.integrations.geoip import GeoIP
 from pounce.store import chat
+from tests.support import spawn
 from tests.support.geoip import build_db
 from tests.support.harness import Frame, Harness, MemorySocket, harness
 
@@ -122,13 +121,6 @@ def test_the_command_refuses_to_start_with_a_bad_database(tmp_path: Path) -> Non
         "POUNCE_VAR_DIR": str(tmp_path),
         "POUNCE_GEOIP_DB": str(tmp_path / "missing.mmdb"),
     }
-    done = subprocess.run(
-        [sys.executable, "-c", "from pounce.cli import main; raise SystemExit(main(['migrate']))"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = spawn.run("pounce.cli", ["migrate"], env=env, cwd=tmp_path, timeout=60, check=False)
     assert done.returncode == 2
     assert "configuration error: POUNCE_GEOIP_DB" in done.stderr

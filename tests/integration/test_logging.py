@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
-import sys
 from typing import Any
 
 import httpx
 
-from tests.support.stack import Stack
+from tests.support import spawn
+from tests.support.stack import ROOT, Stack
 
 TEXT_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ [\w.]+: ")
 
@@ -43,15 +42,7 @@ def test_json_logs_are_one_object_per_line_uvicorn_included(fresh_stack: Any) ->
     assert any("Shutting down" in e["msg"] or "shutdown" in e["msg"] for e in entries)
 
     # The CLI logs the same way (its printed results stay plain on stdout).
-    env = stack.env()
-    out = subprocess.run(
-        [sys.executable, "-m", "pounce.cli", "migrate"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
+    out = spawn.run("pounce.cli", ["migrate"], env=stack.env(), cwd=ROOT, timeout=120, check=True)
     assert out.stdout.strip() == "pounce: database is up to date"
     cli_lines = out.stderr.splitlines()
     assert cli_lines and all(json.loads(line)["logger"] for line in cli_lines)

@@ -87,10 +87,6 @@ class Child:
         assert pid is not None
         return pid
 
-    @property
-    def returncode(self) -> int | None:
-        return self._process.exitcode
-
     def poll(self) -> int | None:
         return self._process.exitcode
 
